@@ -1,0 +1,1 @@
+//! Procedural macros of `chassis`. Use them through the `chassis` crate.
