@@ -1,1 +1,3 @@
-//! placeholder
+//! chassis: a microservice chassis.
+
+pub mod config;

@@ -1,0 +1,3 @@
+//! Layered, typed configuration.
+
+pub mod duration;
