@@ -1,0 +1,121 @@
+//! Typed deserialization of a configuration tree that reports every problem, not the first.
+//!
+//! serde stops at the first error. To list them all, the offending value is removed from a
+//! working copy of the tree and deserialization is tried again, until it succeeds or the
+//! remaining problem (a missing required key) cannot be removed.
+
+use config::{Map, Value, ValueKind};
+use serde::de::DeserializeOwned;
+
+use super::source::origin_of;
+use super::{ConfigProblem, Origin};
+
+/// Upper bound on retries, so a pathological tree cannot loop for long.
+const MAX_PROBLEMS_PER_SECTION: usize = 64;
+
+/// Deserializes `value` (found at `prefix`) as `T`, appending every problem to `problems`.
+/// Returns `None` when there was any problem.
+pub(crate) fn deserialize_all<T: DeserializeOwned>(
+    prefix: &str,
+    mut value: Value,
+    problems: &mut Vec<ConfigProblem>,
+) -> Option<T> {
+    let before = problems.len();
+    for _ in 0..MAX_PROBLEMS_PER_SECTION {
+        let error = match serde_path_to_error::deserialize::<_, T>(value.clone()) {
+            Ok(parsed) => return (problems.len() == before).then_some(parsed),
+            Err(error) => error,
+        };
+        let mut path: Vec<String> = error
+            .path()
+            .iter()
+            .map(ToString::to_string)
+            .filter(|segment| segment != "?")
+            .collect();
+        let message = describe(error.inner());
+        let missing = field_named(&message, "missing field `");
+        if let Some(field) = field_named(&message, "unknown field `").or(missing.clone()) {
+            if path.last() != Some(&field) {
+                path.push(field);
+            }
+        }
+        let origin = lookup(&value, &path).map_or(Origin::Unset, origin_of);
+        problems.push(ConfigProblem {
+            key: join(prefix, &path),
+            origin,
+            message,
+        });
+        if missing.is_some() || !remove(&mut value, &path) {
+            break;
+        }
+    }
+    None
+}
+
+fn describe(error: &config::ConfigError) -> String {
+    match error {
+        config::ConfigError::Type {
+            unexpected,
+            expected,
+            ..
+        } => format!("expected {expected}, found {unexpected}"),
+        config::ConfigError::At { error, .. } => describe(error),
+        other => other.to_string(),
+    }
+}
+
+fn field_named(message: &str, lead: &str) -> Option<String> {
+    let rest = message.strip_prefix(lead)?;
+    rest.split('`').next().map(str::to_owned)
+}
+
+fn join(prefix: &str, path: &[String]) -> String {
+    let mut key = prefix.to_owned();
+    for segment in path {
+        if !key.is_empty() {
+            key.push('.');
+        }
+        key.push_str(segment);
+    }
+    key
+}
+
+pub(crate) fn lookup<'a>(value: &'a Value, path: &[String]) -> Option<&'a Value> {
+    path.iter().try_fold(value, |node, segment| match &node.kind {
+        ValueKind::Table(table) => table.get(segment),
+        ValueKind::Array(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)),
+        _ => None,
+    })
+}
+
+/// Removes the value at `path`; false when there was nothing to remove.
+fn remove(value: &mut Value, path: &[String]) -> bool {
+    let Some((last, parents)) = path.split_last() else {
+        // The whole section is wrong: replace it with an empty table so defaults apply.
+        let empty = Value::new(None, ValueKind::Table(Map::new()));
+        let changed = *value != empty;
+        *value = empty;
+        return changed;
+    };
+    let mut node = value;
+    for segment in parents {
+        node = match &mut node.kind {
+            ValueKind::Table(table) => match table.get_mut(segment) {
+                Some(child) => child,
+                None => return false,
+            },
+            _ => return false,
+        };
+    }
+    match &mut node.kind {
+        ValueKind::Table(table) => table.remove(last).is_some(),
+        ValueKind::Array(items) => match last.parse::<usize>() {
+            Ok(i) if i < items.len() => {
+                items.remove(i);
+                true
+            }
+            _ => false,
+        },
+        _ => false,
+    }
+}

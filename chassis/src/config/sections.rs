@@ -1,0 +1,168 @@
+//! The chassis-owned configuration sections: `server`, `shutdown`, `faults`, `discovery`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::ByteSize;
+
+/// `server`: where and how the HTTP server listens, and its protections.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Interface to bind.
+    pub host: String,
+    /// Service port; `0` picks a free port.
+    pub port: u16,
+    /// A separate port for health, metrics, info and the `/admin` endpoints. When unset, the
+    /// read-only endpoints share the service port and `/admin` is not served at all.
+    pub admin_port: Option<u16>,
+    /// Answer `504` when a request takes longer than this.
+    #[serde(with = "super::duration")]
+    pub request_timeout: Duration,
+    /// Requests handled at once; beyond it requests are shed with `503` and `Retry-After`.
+    pub max_concurrent_requests: usize,
+    /// Largest accepted request body; larger ones get `413`.
+    pub max_body_size: ByteSize,
+    /// Close a connection whose request headers take longer than this to arrive.
+    #[serde(with = "super::duration")]
+    pub header_read_timeout: Duration,
+    /// Fail a request whose body stalls for longer than this between two chunks.
+    #[serde(with = "super::duration")]
+    pub body_read_timeout: Duration,
+    /// Most request headers accepted (more get `431`).
+    pub max_headers: usize,
+    /// Largest total size of the request head (more gets `431`).
+    pub max_header_size: ByteSize,
+    /// Accept HTTP/2 over cleartext (h2c) beside HTTP/1.1.
+    pub http2: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            host: "0.0.0.0".to_owned(),
+            port: 8080,
+            admin_port: None,
+            request_timeout: Duration::from_secs(30),
+            max_concurrent_requests: 1024,
+            max_body_size: ByteSize(2 << 20),
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
+            max_headers: 100,
+            max_header_size: ByteSize(16 << 10),
+            http2: true,
+        }
+    }
+}
+
+/// `shutdown`: the timing of graceful shutdown.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ShutdownConfig {
+    /// After readiness turns to fail, keep serving this long so load balancers and callers
+    /// stop sending.
+    #[serde(with = "super::duration")]
+    pub drain_delay: Duration,
+    /// How long in-flight requests and streams may take to finish once accepting stopped.
+    #[serde(with = "super::duration")]
+    pub grace_period: Duration,
+    /// Bound on each shutdown hook.
+    #[serde(with = "super::duration")]
+    pub hook_timeout: Duration,
+}
+
+impl Default for ShutdownConfig {
+    fn default() -> Self {
+        Self {
+            drain_delay: Duration::from_secs(5),
+            grace_period: Duration::from_secs(20),
+            hook_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// `faults`: fault injection on the service's own routes (never health or metrics).
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FaultsConfig {
+    /// Delay added before each request is handled.
+    #[serde(with = "super::duration::option")]
+    pub latency: Option<Duration>,
+    /// Share of requests answered `503` (from `0.0` to `1.0`).
+    pub error_rate: f64,
+}
+
+impl FaultsConfig {
+    /// Whether any fault is configured.
+    pub fn is_active(&self) -> bool {
+        self.latency.is_some_and(|d| !d.is_zero()) || self.error_rate > 0.0
+    }
+}
+
+/// `discovery`: how this service finds others and registers itself.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DiscoveryConfig {
+    /// Which registry to use.
+    pub backend: DiscoveryBackend,
+    /// The address others should use to reach this instance (default: the bound one).
+    pub advertise: Option<String>,
+    /// For the static backend: service name to `host:port` endpoints.
+    #[serde(rename = "static")]
+    pub static_endpoints: BTreeMap<String, StaticEndpoints>,
+    /// For the DNS backend.
+    pub dns: DnsConfig,
+    /// For the etcd backend.
+    pub etcd: EtcdConfig,
+}
+
+/// A list of `host:port` endpoints, from a list or a comma-separated string.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(transparent)]
+pub struct StaticEndpoints(#[serde(deserialize_with = "super::list::deserialize")] pub Vec<String>);
+
+/// The discovery backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DiscoveryBackend {
+    /// Endpoints listed in configuration.
+    #[default]
+    Static,
+    /// DNS SRV or A/AAAA records.
+    Dns,
+    /// An etcd cluster.
+    Etcd,
+}
+
+/// `discovery.dns`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DnsConfig {
+    /// Domain appended to service names (`_http._tcp.{name}.{domain}`).
+    pub domain: Option<String>,
+    /// Port used with A/AAAA records when there is no SRV record.
+    pub port: Option<u16>,
+}
+
+/// `discovery.etcd`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EtcdConfig {
+    /// Client endpoints of the etcd cluster.
+    #[serde(deserialize_with = "super::list::deserialize")]
+    pub endpoints: Vec<String>,
+    /// Time-to-live of this instance's lease; kept alive while the instance runs.
+    #[serde(with = "super::duration")]
+    pub lease_ttl: Duration,
+}
+
+impl Default for EtcdConfig {
+    fn default() -> Self {
+        Self {
+            endpoints: vec!["http://127.0.0.1:2379".to_owned()],
+            lease_ttl: Duration::from_secs(10),
+        }
+    }
+}

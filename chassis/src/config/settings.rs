@@ -1,0 +1,92 @@
+//! [`Settings`]: all chassis-owned sections together.
+
+use std::collections::BTreeMap;
+
+use config::{Map, Value};
+use serde::Serialize;
+
+use super::collect::{deserialize_all, lookup};
+use super::source::origin_of;
+use super::{ConfigProblem, DiscoveryConfig, FaultsConfig, Origin, ServerConfig, ShutdownConfig};
+use crate::telemetry::TelemetryConfig;
+
+/// The chassis-owned configuration sections.
+#[derive(Debug, Clone, Default, Serialize)]
+#[non_exhaustive]
+pub struct Settings {
+    /// `server`.
+    pub server: ServerConfig,
+    /// `shutdown`.
+    pub shutdown: ShutdownConfig,
+    /// `telemetry`.
+    pub telemetry: TelemetryConfig,
+    /// `discovery`.
+    pub discovery: DiscoveryConfig,
+    /// `faults`.
+    pub faults: FaultsConfig,
+    /// `clients.<name>`: raw per-client tables, read by the client module.
+    pub clients: BTreeMap<String, serde_json::Value>,
+}
+
+impl Settings {
+    /// Takes the chassis sections out of `table`, recording every problem.
+    pub(crate) fn from_table(
+        table: &mut Map<String, Value>,
+        problems: &mut Vec<ConfigProblem>,
+    ) -> Self {
+        let snapshot = Value::new(None, config::ValueKind::Table(table.clone()));
+        let mut settings = Self {
+            server: section(table, "server", problems),
+            shutdown: section(table, "shutdown", problems),
+            telemetry: section(table, "telemetry", problems),
+            discovery: section(table, "discovery", problems),
+            faults: section(table, "faults", problems),
+            clients: section(table, "clients", problems),
+        };
+        settings.validate(&snapshot, problems);
+        if !problems.is_empty() {
+            settings = Self::default();
+        }
+        settings
+    }
+
+    fn validate(&self, snapshot: &Value, problems: &mut Vec<ConfigProblem>) {
+        let mut bad = |key: &str, message: &str| {
+            let path: Vec<String> = key.split('.').map(str::to_owned).collect();
+            problems.push(ConfigProblem {
+                key: key.to_owned(),
+                origin: lookup(snapshot, &path).map_or(Origin::Defaults, origin_of),
+                message: message.to_owned(),
+            });
+        };
+        let rate = self.faults.error_rate;
+        if !(0.0..=1.0).contains(&rate) {
+            bad("faults.error_rate", "expected a share from 0.0 to 1.0");
+        }
+        if self.server.max_concurrent_requests == 0 {
+            bad("server.max_concurrent_requests", "expected at least 1");
+        }
+        if self.server.request_timeout.is_zero() {
+            bad("server.request_timeout", "expected a duration above zero");
+        }
+        if let Some(admin) = self.server.admin_port {
+            if admin != 0 && admin == self.server.port {
+                bad("server.admin_port", "expected a port other than server.port");
+            }
+        }
+        if self.server.max_header_size.bytes() < 1024 {
+            bad("server.max_header_size", "expected at least 1KiB");
+        }
+    }
+}
+
+fn section<T: serde::de::DeserializeOwned + Default>(
+    table: &mut Map<String, Value>,
+    key: &str,
+    problems: &mut Vec<ConfigProblem>,
+) -> T {
+    match table.remove(key) {
+        None => T::default(),
+        Some(value) => deserialize_all(key, value, problems).unwrap_or_default(),
+    }
+}

@@ -1,0 +1,5 @@
+//! Telemetry (placeholder until the telemetry branch lands).
+
+mod config;
+
+pub use config::TelemetryConfig;
