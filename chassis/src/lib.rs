@@ -1,4 +1,6 @@
 //! chassis: a microservice chassis.
 
 pub mod config;
+pub mod server;
+pub mod shutdown;
 pub mod telemetry;

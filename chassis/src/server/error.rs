@@ -1,0 +1,161 @@
+//! The one place where middleware errors become HTTP responses.
+//!
+//! Layers return small typed errors boxed as [`BoxError`]; [`status_for`] walks the
+//! `source()` chain to classify them, and [`HandleErrorLayer`] answers
+//! `application/problem+json` so the connection never sees an error.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, Request, StatusCode, header};
+use pin_project_lite::pin_project;
+use tower::{BoxError, Layer, Service};
+
+use super::Problem;
+
+/// Seconds suggested to shed clients before they try again.
+const RETRY_AFTER_SECONDS: &str = "1";
+
+/// The status a middleware error maps to.
+pub fn status_for(error: &(dyn std::error::Error + 'static)) -> StatusCode {
+    let mut current = Some(error);
+    while let Some(err) = current {
+        if err.is::<tower::timeout::error::Elapsed>() {
+            return StatusCode::GATEWAY_TIMEOUT;
+        }
+        if err.is::<tower::load_shed::error::Overloaded>() {
+            return StatusCode::SERVICE_UNAVAILABLE;
+        }
+        current = err.source();
+    }
+    StatusCode::INTERNAL_SERVER_ERROR
+}
+
+/// Turns a middleware error into its problem response.
+pub fn error_response(error: &BoxError) -> Response {
+    let status = status_for(error.as_ref());
+    let detail = match status {
+        StatusCode::GATEWAY_TIMEOUT => "the request took longer than the server allows",
+        StatusCode::SERVICE_UNAVAILABLE => "the server is at its concurrency limit; retry later",
+        _ => "the server failed to handle the request",
+    };
+    if status == StatusCode::INTERNAL_SERVER_ERROR {
+        tracing::error!(error = %error, "request failed in middleware");
+    }
+    let mut response = Problem::new(status).detail(detail).into_response();
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(RETRY_AFTER_SECONDS),
+        );
+    }
+    response
+}
+
+/// Converts the errors of the wrapped service into problem responses.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HandleErrorLayer;
+
+impl<S> Layer<S> for HandleErrorLayer {
+    type Service = HandleError<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        HandleError {
+            inner,
+            not_ready: None,
+        }
+    }
+}
+
+/// The service of [`HandleErrorLayer`].
+#[derive(Debug)]
+pub struct HandleError<S> {
+    inner: S,
+    not_ready: Option<Response<Body>>,
+}
+
+impl<S: Clone> Clone for HandleError<S> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            not_ready: None,
+        }
+    }
+}
+
+impl<S, B> Service<Request<B>> for HandleError<S>
+where
+    S: Service<Request<B>, Response = Response<Body>>,
+    S::Error: Into<BoxError>,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = HandleErrorFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        // A readiness error is answered by the next call instead of reaching the connection.
+        if let Err(error) = ready!(self.inner.poll_ready(cx)) {
+            self.not_ready = Some(error_response(&error.into()));
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        match self.not_ready.take() {
+            Some(response) => HandleErrorFuture {
+                kind: Kind::Answered {
+                    response: Some(response),
+                },
+            },
+            None => HandleErrorFuture {
+                kind: Kind::Inner {
+                    inner: self.inner.call(request),
+                },
+            },
+        }
+    }
+}
+
+pin_project! {
+    /// The future of [`HandleError`].
+    #[derive(Debug)]
+    pub struct HandleErrorFuture<F> {
+        #[pin]
+        kind: Kind<F>,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    #[derive(Debug)]
+    enum Kind<F> {
+        Inner { #[pin] inner: F },
+        Answered { response: Option<Response<Body>> },
+    }
+}
+
+impl<F, E> Future for HandleErrorFuture<F>
+where
+    F: Future<Output = Result<Response<Body>, E>>,
+    E: Into<BoxError>,
+{
+    type Output = Result<Response<Body>, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().kind.project() {
+            KindProj::Inner { inner } => match ready!(inner.poll(cx)) {
+                Ok(response) => Poll::Ready(Ok(response)),
+                Err(error) => Poll::Ready(Ok(error_response(&error.into()))),
+            },
+            KindProj::Answered { response } => {
+                Poll::Ready(Ok(response.take().unwrap_or_else(|| {
+                    Problem::new(StatusCode::INTERNAL_SERVER_ERROR).into_response()
+                })))
+            }
+        }
+    }
+}

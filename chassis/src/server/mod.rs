@@ -1,0 +1,49 @@
+//! The HTTP server: the standard middleware stack, the admin routes, serving.
+//!
+//! Every piece is a `tower::Layer` usable on its own; [`standard_stack`] puts them together in
+//! the order every service gets, and [`Serving`] serves HTTP/1.1 and h2c with a bounded
+//! graceful stop.
+//!
+//! | protection | status | configured by |
+//! |---|---|---|
+//! | handler panics | `500` | always on |
+//! | request takes too long | `504` | `server.request_timeout` |
+//! | too many requests at once | `503` + `Retry-After` | `server.max_concurrent_requests` |
+//! | body too large | `413` | `server.max_body_size` |
+//! | body stalls | `400` | `server.body_read_timeout` |
+//! | too many or too large headers | `431` | `server.max_headers`, `server.max_header_size` |
+//! | headers too slow | connection closed | `server.header_read_timeout` |
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use chassis::config::ServerConfig;
+//! use tower::ServiceExt;
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let app = Router::new().route("/", get(|| async { "hi" }));
+//! let service = chassis::server::standard_stack(&ServerConfig::default(), app);
+//! let request = http::Request::get("/").body(axum::body::Body::empty()).unwrap();
+//! let response = service.oneshot(request).await.unwrap();
+//! assert!(response.headers().contains_key("x-request-id"));
+//! # }
+//! ```
+
+mod admin;
+mod body_limit;
+mod error;
+mod faults;
+mod panic;
+mod problem;
+mod request_id;
+mod serve;
+mod stack;
+
+pub use admin::{BuildInfo, ServiceInfo, info_routes};
+pub use body_limit::{BodyLimit, BodyLimitLayer};
+pub use error::{HandleError, HandleErrorFuture, HandleErrorLayer, error_response, status_for};
+pub use faults::{FaultInjection, FaultLayer};
+pub use panic::{CatchPanic, CatchPanicFuture, CatchPanicLayer};
+pub use problem::{PROBLEM_JSON, Problem};
+pub use request_id::{FastRequestId, REQUEST_ID};
+pub use serve::{Serving, StopReport};
+pub use stack::standard_stack;

@@ -1,0 +1,189 @@
+//! Serving connections: HTTP/1.1 and h2c through hyper-util, with a bounded, graceful stop.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::body::Body;
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower::Service;
+
+use crate::config::ServerConfig;
+
+/// How long cut connections get to notice before `stop` returns regardless.
+const CUT_BOUND: Duration = Duration::from_secs(1);
+/// The smallest read buffer hyper accepts.
+const MIN_HEADER_BUFFER: usize = 8192;
+
+/// A listener being served: stop it with [`Serving::stop`].
+#[derive(Debug)]
+pub struct Serving {
+    local_addr: SocketAddr,
+    draining: CancellationToken,
+    cut: CancellationToken,
+    tracker: TaskTracker,
+    open: Arc<AtomicUsize>,
+}
+
+/// What [`Serving::stop`] had to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StopReport {
+    /// Connections still open at the grace deadline, and therefore cut.
+    pub cut_connections: usize,
+}
+
+impl Serving {
+    /// Starts accepting on `listener`; each connection is served by a clone of `service`.
+    /// When `draining` is cancelled the listener closes and connections finish gracefully.
+    pub fn start<S>(
+        listener: TcpListener,
+        service: S,
+        config: &ServerConfig,
+        draining: CancellationToken,
+    ) -> std::io::Result<Self>
+    where
+        S: Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>
+            + Clone
+            + Send
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        let local_addr = listener.local_addr()?;
+        let serving = Self {
+            local_addr,
+            draining,
+            cut: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+            open: Arc::new(AtomicUsize::new(0)),
+        };
+        let builder = Arc::new(builder(config));
+        let accept = AcceptLoop {
+            listener,
+            service,
+            builder,
+            draining: serving.draining.clone(),
+            cut: serving.cut.clone(),
+            tracker: serving.tracker.clone(),
+            open: Arc::clone(&serving.open),
+        };
+        serving.tracker.spawn(accept.run());
+        Ok(serving)
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Connections currently open.
+    pub fn open_connections(&self) -> usize {
+        self.open.load(Ordering::Relaxed)
+    }
+
+    /// Stops accepting, lets open connections finish for up to `grace`, then cuts the rest.
+    pub async fn stop(self, grace: Duration) -> StopReport {
+        self.draining.cancel();
+        self.tracker.close();
+        let mut cut_connections = 0;
+        if tokio::time::timeout(grace, self.tracker.wait()).await.is_err() {
+            cut_connections = self.open.load(Ordering::Relaxed);
+            self.cut.cancel();
+            let _ = tokio::time::timeout(CUT_BOUND, self.tracker.wait()).await;
+        }
+        StopReport { cut_connections }
+    }
+}
+
+fn builder(config: &ServerConfig) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(config.header_read_timeout)
+        .max_headers(config.max_headers)
+        .max_buf_size(config.max_header_size.as_usize().max(MIN_HEADER_BUFFER));
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(config.max_header_size.bytes()).unwrap_or(u32::MAX));
+    if config.http2 {
+        builder
+    } else {
+        builder.http1_only()
+    }
+}
+
+struct AcceptLoop<S> {
+    listener: TcpListener,
+    service: S,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    draining: CancellationToken,
+    cut: CancellationToken,
+    tracker: TaskTracker,
+    open: Arc<AtomicUsize>,
+}
+
+impl<S> AcceptLoop<S>
+where
+    S: Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    async fn run(self) {
+        loop {
+            let accepted = tokio::select! {
+                biased;
+                () = self.draining.cancelled() => break,
+                accepted = self.listener.accept() => accepted,
+            };
+            match accepted {
+                Ok((stream, _peer)) => self.spawn_connection(stream),
+                Err(error) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(%error, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+        // Dropping the listener here refuses new connections from now on.
+    }
+
+    fn spawn_connection(&self, stream: TcpStream) {
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(self.service.clone());
+        let builder = Arc::clone(&self.builder);
+        let draining = self.draining.clone();
+        let cut = self.cut.clone();
+        let open = Arc::clone(&self.open);
+        open.fetch_add(1, Ordering::Relaxed);
+        self.tracker.spawn(async move {
+            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            tokio::pin!(connection);
+            let result = tokio::select! {
+                result = connection.as_mut() => Some(result),
+                () = draining.cancelled() => {
+                    connection.as_mut().graceful_shutdown();
+                    tokio::select! {
+                        result = connection.as_mut() => Some(result),
+                        () = cut.cancelled() => None,
+                    }
+                }
+            };
+            if let Some(Err(error)) = result {
+                tracing::debug!(%error, "connection ended with an error");
+            }
+            open.fetch_sub(1, Ordering::Relaxed);
+        });
+    }
+}
