@@ -282,3 +282,91 @@ impl HealthCheck for () {
         Box::pin(std::future::ready(CheckResult::pass()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use futures_util::FutureExt as _;
+
+    use super::*;
+
+    #[test]
+    fn probes_convert_from_every_spelling() {
+        let both = Probes::READINESS.with(Probe::Startup);
+        assert_eq!(Probes::from(Probe::Readiness), Probes::READINESS);
+        assert_eq!(Probe::Readiness | Probe::Startup, both);
+        assert_eq!(Probes::from([Probe::Readiness, Probe::Startup]), both);
+        assert_eq!(Probes::from(&[Probe::Startup, Probe::Readiness]), both);
+        assert_eq!(Probes::from(&[Probe::Readiness, Probe::Startup][..]), both);
+        assert_eq!(Probe::ALL.into_iter().collect::<Probes>(), Probes::ALL);
+        assert_eq!(
+            Probes::LIVENESS | Probe::Readiness | Probe::Startup,
+            Probes::ALL
+        );
+        assert!(Probes::NONE.is_empty());
+        assert!(!both.is_empty());
+    }
+
+    #[test]
+    fn probes_contain_only_their_members() {
+        let both = Probe::Readiness | Probe::Startup;
+        assert!(both.contains(Probe::Readiness));
+        assert!(both.contains(Probe::Startup));
+        assert!(!both.contains(Probe::Liveness));
+        assert_eq!(
+            both.iter().collect::<Vec<_>>(),
+            [Probe::Readiness, Probe::Startup]
+        );
+        assert_eq!(Probes::NONE.iter().count(), 0);
+        assert_eq!(Probe::Startup.to_string(), "startup");
+    }
+
+    #[test]
+    fn status_orders_from_best_to_worst() {
+        assert!(Status::Pass < Status::Warn && Status::Warn < Status::Fail);
+        assert_eq!(Status::Pass.worst(Status::Warn), Status::Warn);
+        assert_eq!(Status::Fail.worst(Status::Warn), Status::Fail);
+        assert!(Status::Pass.is_healthy());
+        assert!(Status::Warn.is_healthy());
+        assert!(!Status::Fail.is_healthy());
+    }
+
+    #[test]
+    fn status_serializes_lower_case() {
+        for (status, text) in [
+            (Status::Pass, "\"pass\""),
+            (Status::Warn, "\"warn\""),
+            (Status::Fail, "\"fail\""),
+        ] {
+            assert_eq!(serde_json::to_string(&status).expect("json"), text);
+            assert_eq!(serde_json::from_str::<Status>(text).expect("json"), status);
+            assert_eq!(format!("\"{status}\""), text);
+        }
+    }
+
+    #[test]
+    fn constructors_set_status_and_output() {
+        assert_eq!(CheckResult::pass().status, Status::Pass);
+        assert_eq!(CheckResult::pass().output, None);
+        let warn = CheckResult::warn("slow");
+        assert_eq!(
+            (warn.status, warn.output.as_deref()),
+            (Status::Warn, Some("slow"))
+        );
+        let fail = CheckResult::fail(String::from("down")).observed(3, "errors");
+        assert_eq!(
+            (fail.status, fail.output.as_deref()),
+            (Status::Fail, Some("down"))
+        );
+        assert_eq!(fail.observed_value, Some(serde_json::json!(3)));
+        assert_eq!(fail.observed_unit.as_deref(), Some("errors"));
+        assert_eq!(CheckResult::from(Status::Warn).output, None);
+    }
+
+    #[test]
+    fn closures_and_unit_are_checks() {
+        let closure = || async { CheckResult::fail("no") };
+        let boxed: Box<dyn HealthCheck> = Box::new(closure);
+        assert_eq!(boxed.check().now_or_never(), Some(CheckResult::fail("no")));
+        assert_eq!(().check().now_or_never(), Some(CheckResult::pass()));
+    }
+}

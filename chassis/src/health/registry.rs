@@ -226,3 +226,60 @@ impl CheckRegistration {
         self.check.probes
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::health::Status;
+
+    fn view(registry: &HealthRegistry, probe: Probe) -> (Status, Option<String>) {
+        let outcome = registry.lifecycle(probe);
+        (outcome.status(), outcome.output().map(str::to_owned))
+    }
+
+    fn fail(output: &str) -> (Status, Option<String>) {
+        (Status::Fail, Some(output.to_owned()))
+    }
+
+    #[test]
+    fn lifecycle_latch_moves_one_way() {
+        let registry = HealthRegistry::new();
+        assert_eq!(view(&registry, Probe::Readiness), fail(STARTING));
+        assert_eq!(view(&registry, Probe::Startup), fail(STARTING));
+
+        registry.mark_started();
+        assert!(registry.is_started());
+        assert_eq!(view(&registry, Probe::Readiness), (Status::Pass, None));
+        assert_eq!(view(&registry, Probe::Startup), (Status::Pass, None));
+
+        registry.clone().mark_stopping();
+        assert!(registry.is_stopping());
+        assert_eq!(view(&registry, Probe::Readiness), fail(SHUTTING_DOWN));
+        // Start-up did complete; only readiness turns.
+        assert_eq!(view(&registry, Probe::Startup), (Status::Pass, None));
+
+        registry.mark_started();
+        assert_eq!(view(&registry, Probe::Readiness), fail(SHUTTING_DOWN));
+    }
+
+    #[test]
+    fn stopping_before_start_fails_startup_too() {
+        let registry = HealthRegistry::new();
+        registry.mark_stopping();
+        assert_eq!(view(&registry, Probe::Startup), fail(SHUTTING_DOWN));
+        assert_eq!(view(&registry, Probe::Readiness), fail(SHUTTING_DOWN));
+    }
+
+    #[test]
+    fn registration_keeps_name_and_probes() {
+        let registry = HealthRegistry::default();
+        let registration = registry
+            .register("db", Probe::Readiness | Probe::Startup, ())
+            .timeout(Duration::from_secs(2))
+            .cache_ttl(Duration::from_secs(5));
+        assert_eq!(registration.name(), "db");
+        assert_eq!(registration.probes(), Probe::Readiness | Probe::Startup);
+        let debug = format!("{registry:?}");
+        assert!(debug.contains("\"db\"") && debug.contains("2s"), "{debug}");
+    }
+}
