@@ -1,6 +1,7 @@
 //! chassis: a microservice chassis.
 
 pub mod config;
+pub mod health;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;
