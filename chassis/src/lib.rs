@@ -4,4 +4,5 @@ pub mod config;
 pub mod health;
 pub mod server;
 pub mod shutdown;
+pub mod service;
 pub mod telemetry;

@@ -1,0 +1,264 @@
+//! [`Launcher`] and [`spawn`]: start a service inside a running program.
+
+use std::marker::PhantomData;
+use std::path::PathBuf;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tower::BoxError;
+
+use super::{Context, Identity, Microservice, ServiceHandle, ShutdownReport};
+use crate::config::{ConfigError, ConfigLoader, LoadedConfig, Settings};
+use crate::health::{self, HealthRegistry};
+use crate::server::{self, BuildInfo, FaultLayer, ServiceInfo, Serving};
+use crate::shutdown::Shutdown;
+
+/// Starting a service failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LaunchError {
+    /// The configuration is invalid; nothing was bound.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The service's own router could not be built.
+    #[error("building the router failed: {0}")]
+    Router(#[source] BoxError),
+    /// A port could not be bound.
+    #[error("cannot bind {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Starts `S` with configuration from its defaults plus `overrides` (dotted keys such as
+/// `server.port`), reading no file and no environment variable: what tests want.
+///
+/// # Errors
+///
+/// As [`Launcher::spawn`].
+pub async fn spawn<S, I, K, V>(overrides: I) -> Result<ServiceHandle, LaunchError>
+where
+    S: Microservice,
+    I: IntoIterator<Item = (K, V)>,
+    K: Into<String>,
+    V: ToString,
+{
+    let mut launcher = Launcher::<S>::new()?;
+    for (key, value) in overrides {
+        launcher = launcher.set(key, value);
+    }
+    launcher.spawn().await
+}
+
+/// Configures and starts one service.
+///
+/// ```no_run
+/// # use chassis::service::{Launcher, Microservice};
+/// # async fn demo<S: Microservice>() -> Result<(), chassis::service::LaunchError> {
+/// let handle = Launcher::<S>::from_process()?.set("server.port", 0).spawn().await?;
+/// println!("listening on {}", handle.addr());
+/// handle.shutdown().await;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+#[must_use]
+pub struct Launcher<S> {
+    loader: ConfigLoader,
+    _service: PhantomData<fn() -> S>,
+}
+
+impl<S: Microservice> Launcher<S> {
+    /// Defaults only (the chassis' and the service's embedded ones).
+    ///
+    /// # Errors
+    ///
+    /// When `S::NAME` is not a valid service name.
+    pub fn new() -> Result<Self, LaunchError> {
+        Ok(Self::with_loader(ConfigLoader::new(S::NAME)?))
+    }
+
+    /// What a deployed process reads: `./config` (or `APP_CONFIG_DIR`), `APP_PROFILE` and
+    /// the environment.
+    ///
+    /// # Errors
+    ///
+    /// When `S::NAME` is not a valid service name.
+    pub fn from_process() -> Result<Self, LaunchError> {
+        Ok(Self::with_loader(ConfigLoader::from_process(S::NAME)?))
+    }
+
+    fn with_loader(loader: ConfigLoader) -> Self {
+        let loader = match S::embedded_defaults() {
+            Some(toml) => loader.embedded_defaults(toml),
+            None => loader,
+        };
+        Self {
+            loader,
+            _service: PhantomData,
+        }
+    }
+
+    /// Sets a dotted key above every other source.
+    pub fn set(mut self, key: impl Into<String>, value: impl ToString) -> Self {
+        self.loader = self.loader.set(key, value);
+        self
+    }
+
+    /// Adds environment variables to read.
+    pub fn env<I: IntoIterator<Item = (String, String)>>(mut self, vars: I) -> Self {
+        self.loader = self.loader.env(vars);
+        self
+    }
+
+    /// Reads `default.toml` and profile files from `dir`.
+    pub fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.loader = self.loader.dir(dir);
+        self
+    }
+
+    /// Loads configuration, builds the router, binds and serves.
+    ///
+    /// # Errors
+    ///
+    /// [`LaunchError::Config`] before anything is bound; [`LaunchError::Router`] when the
+    /// service's router fails; [`LaunchError::Bind`] when a port is taken.
+    pub async fn spawn(self) -> Result<ServiceHandle, LaunchError> {
+        let LoadedConfig { settings, app } = self.loader.load::<S::Config>()?;
+        crate::telemetry::init_from_settings(&settings);
+        let identity = Identity::new(S::NAME, S::VERSION);
+        let health = HealthRegistry::new();
+        let shutdown = Shutdown::new();
+        let ctx = Context::new(
+            identity.clone(),
+            app,
+            settings.clone(),
+            health.clone(),
+            shutdown.clone(),
+        );
+        let routes = S::router(ctx).await.map_err(LaunchError::Router)?;
+        start(identity, settings, routes, health, shutdown).await
+    }
+}
+
+async fn start(
+    identity: Identity,
+    settings: Settings,
+    routes: Router,
+    health: HealthRegistry,
+    shutdown: Shutdown,
+) -> Result<ServiceHandle, LaunchError> {
+    let server_config = &settings.server;
+    let routes = if settings.faults.is_active() {
+        tracing::warn!(faults = ?settings.faults, "fault injection is on");
+        routes.layer(FaultLayer::new(&settings.faults))
+    } else {
+        routes
+    };
+    let ops = health::routes(health.clone()).merge(server::info_routes(ServiceInfo {
+        name: identity.name.clone(),
+        version: identity.version.clone(),
+        build: BuildInfo::current(),
+        instance_id: identity.instance_id.clone(),
+    }));
+    let listener = bind(&server_config.host, server_config.port).await?;
+    let (app, admin) = match server_config.admin_port {
+        Some(port) => {
+            let admin_listener = bind(&server_config.host, port).await?;
+            (routes, Some((admin_listener, ops)))
+        }
+        None => (routes.merge(ops), None),
+    };
+    let draining = shutdown.draining_token();
+    let service = server::standard_stack(server_config, app);
+    let serving = Serving::start(listener, service, server_config, draining.clone())
+        .map_err(|source| bind_error(server_config.port, source))?;
+    let admin_serving = match admin {
+        Some((listener, ops)) => Some(
+            Serving::start(listener, ops, server_config, draining)
+                .map_err(|source| bind_error(0, source))?,
+        ),
+        None => None,
+    };
+    let addr = serving.local_addr();
+    let admin_addr = admin_serving.as_ref().map(Serving::local_addr);
+    health.mark_started();
+    tracing::info!(
+        service = %identity.name,
+        instance = %identity.instance_id,
+        %addr,
+        admin = ?admin_addr,
+        "service started"
+    );
+    let sequence = tokio::spawn(shutdown_sequence(
+        settings,
+        health.clone(),
+        shutdown.clone(),
+        serving,
+        admin_serving,
+    ));
+    Ok(ServiceHandle {
+        identity,
+        addr,
+        admin_addr,
+        shutdown,
+        health,
+        sequence,
+    })
+}
+
+/// Waits for the trigger, then: readiness fail -> drain delay -> stop accepting and finish
+/// in flight -> cut at the grace deadline -> hooks in reverse.
+async fn shutdown_sequence(
+    settings: Settings,
+    health: HealthRegistry,
+    shutdown: Shutdown,
+    serving: Serving,
+    admin: Option<Serving>,
+) -> ShutdownReport {
+    shutdown.triggered().await;
+    health.mark_stopping();
+    let timing = &settings.shutdown;
+    tracing::info!(drain_delay = ?timing.drain_delay, "shutdown: readiness is failing, draining");
+    tokio::time::sleep(timing.drain_delay).await;
+    shutdown.start_draining();
+    let grace = timing.grace_period;
+    let (service, admin) = tokio::join!(serving.stop(grace), async {
+        match admin {
+            Some(admin) => admin.stop(grace).await.cut_connections,
+            None => 0,
+        }
+    });
+    let cut_connections = service.cut_connections + admin;
+    if cut_connections > 0 {
+        tracing::warn!(
+            cut_connections,
+            grace_period = ?grace,
+            "shutdown: connections still open at the grace deadline were cut"
+        );
+    }
+    let hooks = shutdown.hooks().run(timing.hook_timeout).await;
+    tracing::info!("shutdown complete");
+    ShutdownReport {
+        cut_connections,
+        hooks,
+    }
+}
+
+async fn bind(host: &str, port: u16) -> Result<TcpListener, LaunchError> {
+    TcpListener::bind((host, port))
+        .await
+        .map_err(|source| bind_error_at(format!("{host}:{port}"), source))
+}
+
+fn bind_error(port: u16, source: std::io::Error) -> LaunchError {
+    bind_error_at(format!("port {port}"), source)
+}
+
+fn bind_error_at(addr: String, source: std::io::Error) -> LaunchError {
+    LaunchError::Bind { addr, source }
+}
+

@@ -1,0 +1,72 @@
+//! The service runtime: the [`Microservice`] trait, its [`Context`], and [`run`] / [`spawn`].
+//!
+//! ```no_run
+//! use axum::{Router, routing::get};
+//! use chassis::service::{Context, Microservice};
+//!
+//! struct Hello;
+//!
+//! impl Microservice for Hello {
+//!     type Config = ();
+//!     const NAME: &'static str = "hello";
+//!     const VERSION: &'static str = "0.1.0";
+//!
+//!     async fn router(_ctx: Context<()>) -> Result<Router, tower::BoxError> {
+//!         Ok(Router::new().route("/", get(|| async { "hello" })))
+//!     }
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> std::process::ExitCode {
+//!     chassis::service::run::<Hello>().await
+//! }
+//! ```
+//!
+//! `run` loads configuration (failing before any port is bound), starts logging, builds the
+//! router with a [`Context`], wraps it in the standard stack, binds, marks start-up complete
+//! and serves until SIGTERM or SIGINT, then runs the shutdown sequence of
+//! [`crate::shutdown`]. [`spawn`] does the same inside a running program (tests, launchers
+//! that run several services in one process) and returns a [`ServiceHandle`].
+
+mod context;
+mod handle;
+mod launch;
+mod run;
+
+use std::future::Future;
+
+use axum::Router;
+use serde::de::DeserializeOwned;
+use tower::BoxError;
+
+pub use context::{Context, Identity};
+pub use handle::{ServiceHandle, ShutdownReport};
+pub use launch::{LaunchError, Launcher, spawn};
+pub use run::run;
+
+/// A service built on the chassis: its name, version, settings type and router.
+///
+/// Implement it by hand or declare it with `#[chassis::service]`.
+pub trait Microservice: Send + Sync + 'static {
+    /// The service's own settings: every top-level configuration key that is not a chassis
+    /// section. Use `()` for none.
+    type Config: DeserializeOwned + Send + Sync + 'static;
+
+    /// The service name: lowercase letters, digits and `-`. It names the environment
+    /// variables (`{NAME}__SECTION__KEY`) and the discovery keys.
+    const NAME: &'static str;
+
+    /// The service version, shown by `GET /info`.
+    const VERSION: &'static str;
+
+    /// The service's own configuration defaults, as TOML compiled into the binary, layered
+    /// between the chassis defaults and `config/default.toml`.
+    fn embedded_defaults() -> Option<&'static str> {
+        None
+    }
+
+    /// Builds the service's routes. Health, metrics and info routes are added by the chassis.
+    fn router(
+        ctx: Context<Self::Config>,
+    ) -> impl Future<Output = Result<Router, BoxError>> + Send;
+}
