@@ -46,6 +46,7 @@ pub struct ConfigLoader {
     dir: Option<PathBuf>,
     profile: Option<String>,
     env: Vec<(String, String)>,
+    defaults: Vec<(String, String)>,
     overrides: Vec<(String, String)>,
 }
 
@@ -65,6 +66,7 @@ impl ConfigLoader {
             dir: None,
             profile: None,
             env: Vec::new(),
+            defaults: Vec::new(),
             overrides: Vec::new(),
         })
     }
@@ -104,6 +106,13 @@ impl ConfigLoader {
     /// Environment variables to read (only those named `{SERVICE}__...` are used).
     pub fn env<I: IntoIterator<Item = (String, String)>>(mut self, vars: I) -> Self {
         self.env.extend(vars);
+        self
+    }
+
+    /// Sets a default for one dotted key: above the embedded defaults, below files,
+    /// environment and overrides (a launcher's own defaults, for example).
+    pub fn set_default(mut self, key: impl Into<String>, value: impl ToString) -> Self {
+        self.defaults.push((key.into(), value.to_string()));
         self
     }
 
@@ -148,6 +157,7 @@ impl ConfigLoader {
         if let Some(toml) = self.embedded {
             builder = builder.add_source(File::from_str(toml, FileFormat::Toml));
         }
+        builder = builder.add_source(TaggedPairs::defaults(&self.defaults));
         if let Some(dir) = &self.dir {
             let default = dir.join("default.toml");
             check_readable(&default)?;

@@ -6,6 +6,7 @@ use super::Origin;
 
 const ENV_TAG: &str = "env:";
 const OVERRIDE_TAG: &str = "override:";
+const DEFAULT_TAG: &str = "default:";
 
 /// Key-value pairs that become configuration values, each tagged with its origin.
 #[derive(Debug, Clone, Default)]
@@ -39,9 +40,18 @@ impl TaggedPairs {
 
     /// Overrides given in code, as `(dotted key, value)`.
     pub(crate) fn overrides(pairs: &[(String, String)]) -> Self {
+        Self::tagged(OVERRIDE_TAG, pairs)
+    }
+
+    /// Defaults given in code, as `(dotted key, value)`.
+    pub(crate) fn defaults(pairs: &[(String, String)]) -> Self {
+        Self::tagged(DEFAULT_TAG, pairs)
+    }
+
+    fn tagged(tag: &str, pairs: &[(String, String)]) -> Self {
         let entries = pairs
             .iter()
-            .map(|(key, value)| (key.clone(), format!("{OVERRIDE_TAG}{key}"), value.clone()))
+            .map(|(key, value)| (key.clone(), format!("{tag}{key}"), value.clone()))
             .collect();
         Self { entries }
     }
@@ -71,6 +81,8 @@ pub(crate) fn origin_of(value: &Value) -> Origin {
         Some(tag) => {
             if let Some(name) = tag.strip_prefix(ENV_TAG) {
                 Origin::Env(name.to_owned())
+            } else if tag.starts_with(DEFAULT_TAG) {
+                Origin::Defaults
             } else if let Some(key) = tag.strip_prefix(OVERRIDE_TAG) {
                 Origin::Override(key.to_owned())
             } else {

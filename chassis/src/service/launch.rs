@@ -102,6 +102,12 @@ impl<S: Microservice> Launcher<S> {
         }
     }
 
+    /// Sets a default for a dotted key, below files, environment and overrides.
+    pub fn set_default(mut self, key: impl Into<String>, value: impl ToString) -> Self {
+        self.loader = self.loader.set_default(key, value);
+        self
+    }
+
     /// Sets a dotted key above every other source.
     pub fn set(mut self, key: impl Into<String>, value: impl ToString) -> Self {
         self.loader = self.loader.set(key, value);
