@@ -3,6 +3,6 @@
 pub mod config;
 pub mod health;
 pub mod server;
-pub mod shutdown;
 pub mod service;
+pub mod shutdown;
 pub mod telemetry;

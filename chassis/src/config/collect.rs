@@ -32,14 +32,26 @@ pub(crate) fn deserialize_all<T: DeserializeOwned>(
             .map(ToString::to_string)
             .filter(|segment| segment != "?")
             .collect();
-        let message = describe(error.inner());
-        let missing = field_named(&message, "missing field `");
-        if let Some(field) = field_named(&message, "unknown field `").or(missing.clone()) {
+        let (message, missing) = match error.inner() {
+            // config's own spelling of serde's "missing field".
+            config::ConfigError::NotFound(field) => {
+                (format!("missing field `{field}`"), Some(field.clone()))
+            }
+            other => {
+                let message = describe(other);
+                let missing = field_named(&message, "missing field `");
+                (message, missing)
+            }
+        };
+        if let Some(field) = field_named(&message, "unknown field `").or_else(|| missing.clone()) {
             if path.last() != Some(&field) {
                 path.push(field);
             }
         }
-        let origin = lookup(&value, &path).map_or(Origin::Unset, origin_of);
+        let origin = match lookup(&value, &path) {
+            Some(found) if missing.is_none() => origin_of(found),
+            _ => Origin::Unset,
+        };
         problems.push(ConfigProblem {
             key: join(prefix, &path),
             origin,
@@ -81,11 +93,12 @@ fn join(prefix: &str, path: &[String]) -> String {
 }
 
 pub(crate) fn lookup<'a>(value: &'a Value, path: &[String]) -> Option<&'a Value> {
-    path.iter().try_fold(value, |node, segment| match &node.kind {
-        ValueKind::Table(table) => table.get(segment),
-        ValueKind::Array(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)),
-        _ => None,
-    })
+    path.iter()
+        .try_fold(value, |node, segment| match &node.kind {
+            ValueKind::Table(table) => table.get(segment),
+            ValueKind::Array(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)),
+            _ => None,
+        })
 }
 
 /// Removes the value at `path`; false when there was nothing to remove.

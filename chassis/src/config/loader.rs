@@ -111,12 +111,14 @@ impl ConfigLoader {
 
     /// Sets a default for one dotted key: above the embedded defaults, below files,
     /// environment and overrides (a launcher's own defaults, for example).
+    #[allow(clippy::needless_pass_by_value)] // taking values by value reads best at call sites
     pub fn set_default(mut self, key: impl Into<String>, value: impl ToString) -> Self {
         self.defaults.push((key.into(), value.to_string()));
         self
     }
 
     /// Sets one dotted key, above every other source.
+    #[allow(clippy::needless_pass_by_value)] // taking values by value reads best at call sites
     pub fn set(mut self, key: impl Into<String>, value: impl ToString) -> Self {
         self.overrides.push((key.into(), value.to_string()));
         self
@@ -202,12 +204,14 @@ fn file(path: &Path) -> File<config::FileSourceFile, FileFormat> {
 
 fn check_readable(path: &Path) -> Result<(), ConfigError> {
     match std::fs::metadata(path) {
-        Ok(meta) if meta.is_file() => std::fs::File::open(path).map(drop).map_err(|e| {
-            ConfigError::File {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            }
-        }),
+        Ok(meta) if meta.is_file() => {
+            std::fs::File::open(path)
+                .map(drop)
+                .map_err(|e| ConfigError::File {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                })
+        }
         _ => Ok(()),
     }
 }

@@ -71,7 +71,10 @@ impl Settings {
         }
         if let Some(admin) = self.server.admin_port {
             if admin != 0 && admin == self.server.port {
-                bad("server.admin_port", "expected a port other than server.port");
+                bad(
+                    "server.admin_port",
+                    "expected a port other than server.port",
+                );
             }
         }
         if self.server.max_header_size.bytes() < 1024 {

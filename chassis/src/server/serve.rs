@@ -94,7 +94,10 @@ impl Serving {
         self.draining.cancel();
         self.tracker.close();
         let mut cut_connections = 0;
-        if tokio::time::timeout(grace, self.tracker.wait()).await.is_err() {
+        if tokio::time::timeout(grace, self.tracker.wait())
+            .await
+            .is_err()
+        {
             cut_connections = self.open.load(Ordering::Relaxed);
             self.cut.cancel();
             let _ = tokio::time::timeout(CUT_BOUND, self.tracker.wait()).await;

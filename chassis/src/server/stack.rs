@@ -7,8 +7,8 @@ use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
 use bytes::Bytes;
 use http::{Request, Response};
-use tower::load_shed::LoadShedLayer;
 use tower::limit::ConcurrencyLimitLayer;
+use tower::load_shed::LoadShedLayer;
 use tower::timeout::TimeoutLayer;
 use tower::{BoxError, Service, ServiceBuilder};
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
@@ -32,12 +32,8 @@ use crate::config::ServerConfig;
 pub fn standard_stack<B>(
     config: &ServerConfig,
     router: Router,
-) -> impl Service<
-    Request<B>,
-    Response = Response<Body>,
-    Error = Infallible,
-    Future: Send + 'static,
-> + Clone
+) -> impl Service<Request<B>, Response = Response<Body>, Error = Infallible, Future: Send + 'static>
++ Clone
 + Send
 + 'static
 where

@@ -103,12 +103,14 @@ impl<S: Microservice> Launcher<S> {
     }
 
     /// Sets a default for a dotted key, below files, environment and overrides.
+    #[allow(clippy::needless_pass_by_value)] // taking values by value reads best at call sites
     pub fn set_default(mut self, key: impl Into<String>, value: impl ToString) -> Self {
         self.loader = self.loader.set_default(key, value);
         self
     }
 
     /// Sets a dotted key above every other source.
+    #[allow(clippy::needless_pass_by_value)] // taking values by value reads best at call sites
     pub fn set(mut self, key: impl Into<String>, value: impl ToString) -> Self {
         self.loader = self.loader.set(key, value);
         self
@@ -267,4 +269,3 @@ fn bind_error(port: u16, source: std::io::Error) -> LaunchError {
 fn bind_error_at(addr: String, source: std::io::Error) -> LaunchError {
     LaunchError::Bind { addr, source }
 }
-

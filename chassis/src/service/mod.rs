@@ -66,7 +66,5 @@ pub trait Microservice: Send + Sync + 'static {
     }
 
     /// Builds the service's routes. Health, metrics and info routes are added by the chassis.
-    fn router(
-        ctx: Context<Self::Config>,
-    ) -> impl Future<Output = Result<Router, BoxError>> + Send;
+    fn router(ctx: Context<Self::Config>) -> impl Future<Output = Result<Router, BoxError>> + Send;
 }

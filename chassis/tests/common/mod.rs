@@ -1,0 +1,177 @@
+//! Shared pieces of the behaviour tests: a test service and a small HTTP client.
+#![allow(dead_code, unreachable_pub, missing_docs, clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::Path;
+use axum::response::sse::{Event, Sse};
+use axum::routing::{self, post};
+use chassis::service::{Context, Microservice, ServiceHandle};
+use futures_util::stream::{self, Stream, StreamExt};
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use tokio::sync::Notify;
+
+/// A service with routes that exercise the server: slow, gated, panicking, streaming.
+pub struct TestService;
+
+static GATES: LazyLock<Mutex<HashMap<String, Arc<Notify>>>> = LazyLock::new(Default::default);
+
+/// A gate that `/gate/{key}` requests wait on until the test opens it.
+pub fn gate(key: &str) -> Arc<Notify> {
+    let mut gates = GATES.lock().unwrap();
+    Arc::clone(gates.entry(key.to_owned()).or_default())
+}
+
+impl Microservice for TestService {
+    type Config = ();
+    const NAME: &'static str = "test-service";
+    const VERSION: &'static str = "1.2.3";
+
+    async fn router(ctx: Context<()>) -> Result<Router, tower::BoxError> {
+        let shutdown = ctx.shutdown().clone();
+        Ok(Router::new()
+            .route("/hello", routing::get(|| async { "hello" }))
+            .route(
+                "/slow/{ms}",
+                routing::get(|Path(ms): Path<u64>| async move {
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    format!("slept {ms}ms")
+                }),
+            )
+            .route(
+                "/gate/{key}",
+                routing::get(|Path(key): Path<String>| async move {
+                    gate(&key).notified().await;
+                    "opened"
+                }),
+            )
+            .route("/panic", routing::get(|| async { panic_on_purpose() }))
+            .route("/echo", post(|body: Bytes| async move { body }))
+            .route("/sse", routing::get(|| async { Sse::new(ticks()) }))
+            .route(
+                "/sse-graceful",
+                routing::get(move || {
+                    let shutdown = shutdown.clone();
+                    async move {
+                        let ticks = ticks().take_until(async move { shutdown.draining().await });
+                        Sse::new(ticks)
+                    }
+                }),
+            ))
+    }
+}
+
+fn panic_on_purpose() -> &'static str {
+    panic!("handler panicked on purpose")
+}
+
+fn ticks() -> impl Stream<Item = Result<Event, Infallible>> {
+    stream::unfold(0u64, |n| async move {
+        if n > 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Some((Ok(Event::default().data(n.to_string())), n + 1))
+    })
+}
+
+/// Spawns the test service on ephemeral ports with `overrides`.
+pub async fn spawn(overrides: &[(&str, &str)]) -> ServiceHandle {
+    let mut all = vec![
+        ("server.host", "127.0.0.1"),
+        ("server.port", "0"),
+        ("shutdown.drain_delay", "0s"),
+        ("telemetry.log.level", "warn"),
+    ];
+    all.extend_from_slice(overrides);
+    chassis::service::spawn::<TestService, _, _, _>(all.iter().copied())
+        .await
+        .expect("test service starts")
+}
+
+pub type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+pub fn client() -> HttpClient {
+    Client::builder(TokioExecutor::new()).build_http()
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: http::HeaderMap,
+    pub body: Bytes,
+}
+
+impl Reply {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).expect("json body")
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+pub async fn send(client: &HttpClient, request: Request<Full<Bytes>>) -> Result<Reply, String> {
+    let response: Response<_> = client
+        .request(request)
+        .await
+        .map_err(|e| format!("{e:?}"))?;
+    let (parts, body) = response.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map_err(|e| format!("{e:?}"))?
+        .to_bytes();
+    Ok(Reply {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+    })
+}
+
+pub async fn get(addr: SocketAddr, path: &str) -> Reply {
+    let request = Request::get(format!("http://{addr}{path}"))
+        .body(Full::default())
+        .unwrap();
+    send(&client(), request).await.expect("request succeeds")
+}
+
+/// Polls `probe` until it returns true, failing after `within`.
+pub async fn eventually<F, Fut>(within: Duration, what: &str, mut probe: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if probe().await {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+pub fn body(text: &str) -> Full<Bytes> {
+    Full::new(Bytes::copy_from_slice(text.as_bytes()))
+}
+
+pub fn empty() -> Body {
+    Body::empty()
+}

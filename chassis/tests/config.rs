@@ -1,0 +1,347 @@
+//! Configuration loading: precedence of every source and every kind of error, with the key
+//! and the source named. Tests inject files and variables; they never touch the process
+//! environment.
+
+use std::path::Path;
+use std::time::Duration;
+
+use chassis::config::{ConfigError, ConfigLoader, Origin, Secret};
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+struct Shop {
+    greeting: String,
+    #[serde(default)]
+    max_items: u32,
+    #[serde(default)]
+    api_token: Option<Secret<String>>,
+}
+
+fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).unwrap();
+}
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+const EMBEDDED: &str = "greeting = \"embedded\"\n[server]\nport = 1111\n";
+
+#[test]
+fn defaults_apply_when_nothing_is_set() {
+    let loaded = ConfigLoader::new("shop").unwrap().load::<()>().unwrap();
+    assert_eq!(loaded.settings.server.port, 8080);
+    assert_eq!(loaded.settings.shutdown.drain_delay, Duration::from_secs(5));
+    assert!(!loaded.settings.faults.is_active());
+}
+
+#[test]
+fn each_source_overrides_the_previous_one() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "default.toml",
+        "greeting = \"file\"\n[server]\nport = 2222\nhost = \"127.0.0.1\"\n",
+    );
+    write(
+        dir.path(),
+        "staging.toml",
+        "[server]\nport = 3333\n[shutdown]\ngrace_period = \"7s\"\n",
+    );
+    let base = || {
+        ConfigLoader::new("shop")
+            .unwrap()
+            .embedded_defaults(EMBEDDED)
+            .dir(dir.path())
+    };
+
+    let embedded = ConfigLoader::new("shop")
+        .unwrap()
+        .embedded_defaults(EMBEDDED);
+    let loaded = embedded.load::<Shop>().unwrap();
+    assert_eq!(
+        (loaded.app.greeting.as_str(), loaded.settings.server.port),
+        ("embedded", 1111)
+    );
+
+    let loaded = base().load::<Shop>().unwrap();
+    assert_eq!(
+        (loaded.app.greeting.as_str(), loaded.settings.server.port),
+        ("file", 2222)
+    );
+
+    let loaded = base()
+        .profile(Some("staging".into()))
+        .load::<Shop>()
+        .unwrap();
+    assert_eq!(loaded.settings.server.port, 3333);
+    assert_eq!(
+        loaded.settings.server.host, "127.0.0.1",
+        "profile layers on top"
+    );
+    assert_eq!(
+        loaded.settings.shutdown.grace_period,
+        Duration::from_secs(7)
+    );
+
+    let loaded = base()
+        .profile(Some("staging".into()))
+        .env(env(&[
+            ("SHOP__SERVER__PORT", "4444"),
+            ("SHOP__GREETING", "env"),
+        ]))
+        .load::<Shop>()
+        .unwrap();
+    assert_eq!(
+        (loaded.app.greeting.as_str(), loaded.settings.server.port),
+        ("env", 4444)
+    );
+
+    let loaded = base()
+        .env(env(&[("SHOP__SERVER__PORT", "4444")]))
+        .set("server.port", 5555)
+        .load::<Shop>()
+        .unwrap();
+    assert_eq!(loaded.settings.server.port, 5555);
+}
+
+#[test]
+fn code_defaults_sit_below_files_and_environment() {
+    let loaded = ConfigLoader::new("shop")
+        .unwrap()
+        .set_default("shutdown.drain_delay", "250ms")
+        .load::<()>()
+        .unwrap();
+    assert_eq!(
+        loaded.settings.shutdown.drain_delay,
+        Duration::from_millis(250)
+    );
+    let loaded = ConfigLoader::new("shop")
+        .unwrap()
+        .set_default("shutdown.drain_delay", "250ms")
+        .env(env(&[("SHOP__SHUTDOWN__DRAIN_DELAY", "2s")]))
+        .load::<()>()
+        .unwrap();
+    assert_eq!(loaded.settings.shutdown.drain_delay, Duration::from_secs(2));
+}
+
+#[test]
+fn env_vars_of_other_services_are_ignored_and_dashes_become_underscores() {
+    let loaded = ConfigLoader::new("order-history")
+        .unwrap()
+        .env(env(&[
+            ("ORDER_HISTORY__SERVER__PORT", "9000"),
+            ("CATALOG__SERVER__PORT", "abc"),
+            ("ORDER_HISTORY_SERVER_PORT", "1"),
+        ]))
+        .load::<()>()
+        .unwrap();
+    assert_eq!(loaded.settings.server.port, 9000);
+}
+
+#[test]
+fn lists_durations_and_sizes_read_from_env_strings() {
+    let loaded = ConfigLoader::new("shop")
+        .unwrap()
+        .env(env(&[
+            (
+                "SHOP__DISCOVERY__STATIC__CATALOG",
+                "127.0.0.1:8081, 127.0.0.1:9081",
+            ),
+            (
+                "SHOP__DISCOVERY__ETCD__ENDPOINTS",
+                "http://a:2379,http://b:2379",
+            ),
+            ("SHOP__SHUTDOWN__GRACE_PERIOD", "1m 30s"),
+            ("SHOP__SERVER__MAX_BODY_SIZE", "64KiB"),
+            ("SHOP__SERVER__ADMIN_PORT", "9090"),
+            ("SHOP__FAULTS__ERROR_RATE", "0.25"),
+            ("SHOP__SERVER__HTTP2", "false"),
+        ]))
+        .load::<()>()
+        .unwrap();
+    let s = loaded.settings;
+    assert_eq!(
+        s.discovery.static_endpoints["catalog"].0,
+        ["127.0.0.1:8081", "127.0.0.1:9081"]
+    );
+    assert_eq!(
+        s.discovery.etcd.endpoints,
+        ["http://a:2379", "http://b:2379"]
+    );
+    assert_eq!(s.shutdown.grace_period, Duration::from_secs(90));
+    assert_eq!(s.server.max_body_size.bytes(), 65_536);
+    assert_eq!(s.server.admin_port, Some(9090));
+    assert!((s.faults.error_rate - 0.25).abs() < f64::EPSILON);
+    assert!(!s.server.http2);
+}
+
+#[test]
+fn bad_type_in_env_names_the_variable() {
+    let err = ConfigLoader::new("catalog")
+        .unwrap()
+        .env(env(&[("CATALOG__SERVER__PORT", "abc")]))
+        .load::<()>()
+        .unwrap_err();
+    let problem = &err.problems()[0];
+    assert_eq!(problem.key, "server.port");
+    assert_eq!(problem.origin, Origin::Env("CATALOG__SERVER__PORT".into()));
+    assert!(problem.message.contains("integer"), "{}", problem.message);
+    assert!(err.to_string().contains("CATALOG__SERVER__PORT"));
+}
+
+#[test]
+fn bad_type_in_file_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "default.toml",
+        "[shutdown]\ndrain_delay = \"soon\"\n",
+    );
+    let err = ConfigLoader::new("shop")
+        .unwrap()
+        .dir(dir.path())
+        .load::<()>()
+        .unwrap_err();
+    let problem = &err.problems()[0];
+    assert_eq!(problem.key, "shutdown.drain_delay");
+    let Origin::File(path) = &problem.origin else {
+        panic!("expected a file origin, got {:?}", problem.origin)
+    };
+    assert!(path.ends_with("default.toml"));
+    assert!(
+        problem.message.contains("250ms"),
+        "says what is expected: {}",
+        problem.message
+    );
+}
+
+#[test]
+fn out_of_range_number_is_reported() {
+    let err = ConfigLoader::new("shop")
+        .unwrap()
+        .set("server.port", 70_000)
+        .load::<()>()
+        .unwrap_err();
+    assert_eq!(err.problems()[0].key, "server.port");
+    assert_eq!(
+        err.problems()[0].origin,
+        Origin::Override("server.port".into())
+    );
+}
+
+#[test]
+fn unknown_profile_file_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = ConfigLoader::new("shop")
+        .unwrap()
+        .dir(dir.path())
+        .profile(Some("prod".into()))
+        .load::<()>()
+        .unwrap_err();
+    assert!(matches!(err, ConfigError::UnknownProfile { ref profile, .. } if profile == "prod"));
+    assert!(err.to_string().contains("prod.toml"));
+}
+
+#[test]
+fn unparsable_file_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "default.toml", "[server\nport = 1\n");
+    let err = ConfigLoader::new("shop")
+        .unwrap()
+        .dir(dir.path())
+        .load::<()>()
+        .unwrap_err();
+    assert!(matches!(err, ConfigError::File { .. }), "{err}");
+    assert!(err.to_string().contains("default.toml"));
+}
+
+#[test]
+fn missing_required_key_is_reported() {
+    let err = ConfigLoader::new("shop")
+        .unwrap()
+        .load::<Shop>()
+        .unwrap_err();
+    let problem = &err.problems()[0];
+    assert_eq!(problem.key, "greeting");
+    assert_eq!(problem.origin, Origin::Unset);
+    assert!(problem.message.contains("missing"));
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "default.toml",
+        "greeting = \"hi\"\nmax_items = \"many\"\n[server]\nprot = 80\n",
+    );
+    let err = ConfigLoader::new("shop")
+        .unwrap()
+        .dir(dir.path())
+        .env(env(&[
+            ("SHOP__SERVER__PORT", "abc"),
+            ("SHOP__SHUTDOWN__GRACE_PERIOD", "forever"),
+            ("SHOP__FAULTS__ERROR_RATE", "2.5"),
+        ]))
+        .load::<Shop>()
+        .unwrap_err();
+    let keys: Vec<_> = err.problems().iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "faults.error_rate",
+            "max_items",
+            "server.port",
+            "server.prot",
+            "shutdown.grace_period"
+        ]
+    );
+    let rate = &err.problems()[0];
+    assert_eq!(rate.origin, Origin::Env("SHOP__FAULTS__ERROR_RATE".into()));
+}
+
+#[test]
+fn unknown_key_in_a_chassis_section_lists_the_allowed_ones() {
+    let err = ConfigLoader::new("shop")
+        .unwrap()
+        .set("server.prot", 80)
+        .load::<()>()
+        .unwrap_err();
+    let problem = &err.problems()[0];
+    assert_eq!(problem.key, "server.prot");
+    assert!(problem.message.contains("`port`"), "{}", problem.message);
+}
+
+#[test]
+fn secrets_never_print() {
+    let loaded = ConfigLoader::new("shop")
+        .unwrap()
+        .set("greeting", "hi")
+        .set("api_token", "s3cr3t-value")
+        .load::<Shop>()
+        .unwrap();
+    let token = loaded.app.api_token.as_ref().unwrap();
+    assert_eq!(token.expose(), "s3cr3t-value");
+    let dumped = format!("{:?} {token}", loaded.app);
+    assert!(!dumped.contains("s3cr3t"), "{dumped}");
+    assert_eq!(serde_json::to_string(token).unwrap(), "\"***\"");
+}
+
+#[test]
+fn invalid_service_names_are_refused() {
+    for name in ["", "Orders", "orders_v2", "-orders", "orders-", "9lives"] {
+        assert!(
+            matches!(
+                ConfigLoader::new(name),
+                Err(ConfigError::InvalidServiceName(_))
+            ),
+            "{name:?} should be refused"
+        );
+    }
+    assert!(ConfigLoader::new("order-history-2").is_ok());
+}

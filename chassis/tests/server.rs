@@ -1,0 +1,258 @@
+//! The server stack over real loopback connections: bad input gets its status and the
+//! service keeps serving others.
+
+mod common;
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use common::{body, client, eventually, gate, get, send, spawn};
+use http::{Request, StatusCode};
+use http_body_util::Full;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const DEADLINE: Duration = Duration::from_secs(10);
+
+async fn read_until_close(stream: &mut TcpStream) -> String {
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(DEADLINE, stream.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test]
+async fn request_id_is_generated_or_kept() {
+    let service = spawn(&[]).await;
+    let reply = get(service.addr(), "/hello").await;
+    let generated = reply.header("x-request-id").expect("generated id");
+    assert_eq!(generated.len(), 32);
+
+    let request = Request::get(format!("http://{}/hello", service.addr()))
+        .header("x-request-id", "caller-chose-this")
+        .body(Full::default())
+        .unwrap();
+    let reply = send(&client(), request).await.unwrap();
+    assert_eq!(reply.header("x-request-id"), Some("caller-chose-this"));
+    service.shutdown().await;
+}
+
+#[tokio::test]
+async fn oversized_body_with_length_gets_413() {
+    let service = spawn(&[("server.max_body_size", "1KiB")]).await;
+    let request = Request::post(format!("http://{}/echo", service.addr()))
+        .body(body(&"x".repeat(2048)))
+        .unwrap();
+    let reply = send(&client(), request).await.unwrap();
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        reply.header("content-type"),
+        Some("application/problem+json")
+    );
+
+    let request = Request::post(format!("http://{}/echo", service.addr()))
+        .body(body("small"))
+        .unwrap();
+    let reply = send(&client(), request).await.unwrap();
+    assert_eq!(
+        (reply.status, reply.text().as_str()),
+        (StatusCode::OK, "small")
+    );
+    service.shutdown().await;
+}
+
+#[tokio::test]
+async fn oversized_chunked_body_gets_413() {
+    let service = spawn(&[("server.max_body_size", "1KiB")]).await;
+    let mut stream = TcpStream::connect(service.addr()).await.unwrap();
+    let chunk = "a".repeat(800);
+    let head =
+        "POST /echo HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n";
+    let chunks = format!(
+        "{:x}\r\n{chunk}\r\n{:x}\r\n{chunk}\r\n0\r\n\r\n",
+        chunk.len(),
+        chunk.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(chunks.as_bytes()).await.unwrap();
+    let answer = read_until_close(&mut stream).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert_eq!(get(service.addr(), "/hello").await.status, StatusCode::OK);
+    service.shutdown().await;
+}
+
+#[tokio::test]
+async fn slow_headers_close_the_connection() {
+    let service = spawn(&[("server.header_read_timeout", "200ms")]).await;
+    let mut stream = TcpStream::connect(service.addr()).await.unwrap();
+    stream
+        .write_all(b"GET /hello HTTP/1.1\r\nhost: x\r\n")
+        .await
+        .unwrap();
+    // Never finish the head: the server must give up on its own.
+    let answer = read_until_close(&mut stream).await;
+    assert!(!answer.contains("200 OK"), "{answer}");
+    let mut probe = [0u8; 1];
+    let closed = tokio::time::timeout(DEADLINE, stream.read(&mut probe)).await;
+    assert!(
+        matches!(closed, Ok(Ok(0) | Err(_))),
+        "connection still open"
+    );
+    assert_eq!(get(service.addr(), "/hello").await.status, StatusCode::OK);
+    service.shutdown().await;
+}
+
+#[tokio::test]
+async fn slow_body_fails_the_request() {
+    let service = spawn(&[("server.body_read_timeout", "200ms")]).await;
+    let mut stream = TcpStream::connect(service.addr()).await.unwrap();
+    let head = "POST /echo HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\nconnection: close\r\n\r\n";
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&[b'x'; 10]).await.unwrap();
+    // The other 90 bytes never come.
+    let answer = read_until_close(&mut stream).await;
+    let status = answer.split(' ').nth(1).unwrap_or_default();
+    assert!(status.starts_with('4'), "expected a 4xx, got {answer}");
+    assert_eq!(get(service.addr(), "/hello").await.status, StatusCode::OK);
+    service.shutdown().await;
+}
+
+#[tokio::test]
+async fn too_many_headers_get_431() {
+    let service = spawn(&[("server.max_headers", "20")]).await;
+    let mut stream = TcpStream::connect(service.addr()).await.unwrap();
+    let mut head = String::from("GET /hello HTTP/1.1\r\nhost: x\r\n");
+    for i in 0..40 {
+        let _ = write!(head, "x-extra-{i}: {i}\r\n");
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let answer = read_until_close(&mut stream).await;
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+    assert_eq!(get(service.addr(), "/hello").await.status, StatusCode::OK);
+    service.shutdown().await;
+}
+
+#[tokio::test]
+async fn too_large_headers_get_431() {
+    let service = spawn(&[("server.max_header_size", "8KiB")]).await;
+    let mut stream = TcpStream::connect(service.addr()).await.unwrap();
+    let head = format!(
+        "GET /hello HTTP/1.1\r\nhost: x\r\nx-big: {}\r\n\r\n",
+        "b".repeat(32 * 1024)
+    );
+    let _ = stream.write_all(head.as_bytes()).await;
+    let answer = read_until_close(&mut stream).await;
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+    assert_eq!(get(service.addr(), "/hello").await.status, StatusCode::OK);
+    service.shutdown().await;
+}
+
+#[tokio::test]
+async fn panicking_handler_gets_500_and_the_service_lives() {
+    let service = spawn(&[]).await;
+    let reply = get(service.addr(), "/panic").await;
+    assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        reply.header("content-type"),
+        Some("application/problem+json")
+    );
+    assert!(reply.header("x-request-id").is_some());
+    assert_eq!(get(service.addr(), "/hello").await.status, StatusCode::OK);
+    service.shutdown().await;
+}
+
+#[tokio::test]
+async fn slow_handler_gets_504() {
+    let service = spawn(&[("server.request_timeout", "100ms")]).await;
+    let reply = get(service.addr(), "/gate/never-opened").await;
+    assert_eq!(reply.status, StatusCode::GATEWAY_TIMEOUT);
+    assert_eq!(reply.json()["status"], 504);
+    assert_eq!(get(service.addr(), "/hello").await.status, StatusCode::OK);
+    service.shutdown().await;
+}
+
+#[tokio::test]
+async fn flood_over_the_concurrency_limit_is_shed_with_503() {
+    let service = spawn(&[("server.max_concurrent_requests", "4")]).await;
+    let addr = service.addr();
+    let key = "flood";
+    let held: Vec<_> = (0..4)
+        .map(|_| tokio::spawn(async move { get(addr, &format!("/gate/{key}")).await.status }))
+        .collect();
+    // Once four are in flight, every further request is shed at once.
+    eventually(DEADLINE, "a request to be shed", || async {
+        get(addr, "/hello").await.status == StatusCode::SERVICE_UNAVAILABLE
+    })
+    .await;
+    let shed = get(addr, "/hello").await;
+    assert_eq!(shed.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(shed.header("retry-after"), Some("1"));
+    assert_eq!(
+        shed.header("content-type"),
+        Some("application/problem+json")
+    );
+
+    let opener = gate(key);
+    for task in held {
+        opener.notify_one();
+        assert_eq!(task.await.unwrap(), StatusCode::OK);
+    }
+    // Permits are released: the service serves again.
+    eventually(DEADLINE, "the service to accept again", || async {
+        get(addr, "/hello").await.status == StatusCode::OK
+    })
+    .await;
+    service.shutdown().await;
+}
+
+#[tokio::test]
+async fn faults_hit_own_routes_but_never_health() {
+    let service = spawn(&[("faults.error_rate", "1.0")]).await;
+    let reply = get(service.addr(), "/hello").await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        get(service.addr(), "/health/ready").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(get(service.addr(), "/info").await.status, StatusCode::OK);
+    service.shutdown().await;
+}
+
+#[tokio::test]
+async fn http2_prior_knowledge_is_served() {
+    let service = spawn(&[]).await;
+    let h2 = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .http2_only(true)
+        .build_http::<Full<bytes::Bytes>>();
+    let request = Request::get(format!("http://{}/hello", service.addr()))
+        .body(Full::default())
+        .unwrap();
+    let reply = send(&h2, request).await.unwrap();
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.text(), "hello");
+    service.shutdown().await;
+}
+
+#[tokio::test]
+async fn info_names_the_service() {
+    let service = spawn(&[]).await;
+    let info = get(service.addr(), "/info").await.json();
+    assert_eq!(info["name"], "test-service");
+    assert_eq!(info["version"], "1.2.3");
+    assert_eq!(info["instance_id"], service.identity().instance_id.as_str());
+    service.shutdown().await;
+}
+
+#[tokio::test]
+async fn admin_port_separates_ops_endpoints() {
+    let service = spawn(&[("server.admin_port", "0")]).await;
+    let admin = service.admin_addr().expect("admin port bound");
+    assert_ne!(admin, service.addr());
+    assert_eq!(get(admin, "/health/ready").await.status, StatusCode::OK);
+    assert_eq!(
+        get(service.addr(), "/health/ready").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(get(service.addr(), "/hello").await.status, StatusCode::OK);
+    service.shutdown().await;
+}

@@ -1,0 +1,234 @@
+//! The shutdown sequence over real connections: nothing accepted is lost, readiness fails
+//! during the drain delay, new connections are refused after it, the grace period bounds
+//! everything, hooks run in reverse.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{client, eventually, get, send, spawn};
+use http::{Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const BOUND: Duration = Duration::from_secs(15);
+
+#[tokio::test]
+async fn readiness_passes_after_start_and_fails_from_the_first_moment_of_shutdown() {
+    let service = spawn(&[("shutdown.drain_delay", "500ms")]).await;
+    let addr = service.addr();
+    assert_eq!(get(addr, "/health/ready").await.status, StatusCode::OK);
+    service.shutdown_handle().trigger();
+    // At once, and while the drain delay lasts, readiness fails but requests are served.
+    let ready = get(addr, "/health/ready").await;
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(ready.json()["status"], "fail");
+    assert_eq!(get(addr, "/health/live").await.status, StatusCode::OK);
+    assert_eq!(get(addr, "/hello").await.status, StatusCode::OK);
+    tokio::time::timeout(BOUND, service.stopped())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn shutdown_under_load_loses_no_accepted_request() {
+    let service = spawn(&[
+        ("shutdown.drain_delay", "300ms"),
+        ("shutdown.grace_period", "10s"),
+    ])
+    .await;
+    let addr = service.addr();
+    let completed = Arc::new(AtomicUsize::new(0));
+    let refused = Arc::new(AtomicUsize::new(0));
+    let mut clients = Vec::new();
+    for _ in 0..60 {
+        let (completed, refused) = (Arc::clone(&completed), Arc::clone(&refused));
+        clients.push(tokio::spawn(async move {
+            let http = client();
+            loop {
+                let request = Request::get(format!("http://{addr}/slow/40"))
+                    .body(Full::default())
+                    .unwrap();
+                match http.request(request).await {
+                    Ok(response) => {
+                        // A response that started must arrive whole.
+                        assert_eq!(response.status(), StatusCode::OK);
+                        let body = response.into_body().collect().await.expect("full body");
+                        assert_eq!(body.to_bytes(), "slept 40ms");
+                        completed.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(error) => {
+                        // Only a request the server never accepted may fail.
+                        assert!(
+                            error.is_connect() || format!("{error:?}").contains("Canceled"),
+                            "accepted request failed: {error:?}"
+                        );
+                        refused.fetch_add(1, Ordering::Relaxed);
+                        return;
+                    }
+                }
+            }
+        }));
+    }
+    eventually(BOUND, "load to build up", || async {
+        completed.load(Ordering::Relaxed) > 200
+    })
+    .await;
+    let before = completed.load(Ordering::Relaxed);
+    service.shutdown_handle().trigger();
+    assert_eq!(
+        get(addr, "/health/ready").await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    let report = tokio::time::timeout(BOUND, service.stopped())
+        .await
+        .unwrap();
+    assert_eq!(report.cut_connections, 0);
+    for task in clients {
+        tokio::time::timeout(BOUND, task).await.unwrap().unwrap();
+    }
+    assert!(
+        completed.load(Ordering::Relaxed) > before,
+        "served during the drain delay"
+    );
+    assert_eq!(
+        refused.load(Ordering::Relaxed),
+        60,
+        "every client ends refused"
+    );
+    // After the drain, the port refuses new connections.
+    assert!(TcpStream::connect(addr).await.is_err());
+}
+
+#[tokio::test]
+async fn new_connections_are_refused_after_the_drain_delay() {
+    let service = spawn(&[("shutdown.drain_delay", "200ms")]).await;
+    let addr = service.addr();
+    service.shutdown_handle().trigger();
+    // Still accepting during the drain delay.
+    assert!(TcpStream::connect(addr).await.is_ok());
+    eventually(BOUND, "connections to be refused", || async {
+        TcpStream::connect(addr).await.is_err()
+    })
+    .await;
+    tokio::time::timeout(BOUND, service.stopped())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_request_longer_than_the_grace_period_is_cut_and_shutdown_completes() {
+    let service = spawn(&[("shutdown.grace_period", "300ms")]).await;
+    let addr = service.addr();
+    let stuck = tokio::spawn(async move {
+        let request = Request::get(format!("http://{addr}/gate/never-opens"))
+            .body(Full::default())
+            .unwrap();
+        send(&client(), request).await
+    });
+    eventually(BOUND, "the stuck request to be in flight", || async {
+        // Port still accepts and the stuck request holds a connection.
+        get(addr, "/hello").await.status == StatusCode::OK
+    })
+    .await;
+    let done = Arc::new(Mutex::new(Vec::new()));
+    let order = Arc::clone(&done);
+    service
+        .shutdown_handle()
+        .on_shutdown("after cut", move || async move {
+            order.lock().unwrap().push("hook");
+        });
+    let report = tokio::time::timeout(BOUND, service.shutdown())
+        .await
+        .unwrap();
+    assert_eq!(report.cut_connections, 1);
+    assert_eq!(
+        *done.lock().unwrap(),
+        ["hook"],
+        "hooks still run after a cut"
+    );
+    assert!(
+        stuck.await.unwrap().is_err(),
+        "the cut request fails on the client"
+    );
+}
+
+#[tokio::test]
+async fn an_open_sse_stream_and_an_idle_keep_alive_do_not_hold_the_process() {
+    let service = spawn(&[("shutdown.grace_period", "300ms")]).await;
+    let addr = service.addr();
+
+    let mut idle = TcpStream::connect(addr).await.unwrap();
+    idle.write_all(b"GET /hello HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 1024];
+    let n = idle.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+
+    let mut sse = TcpStream::connect(addr).await.unwrap();
+    sse.write_all(b"GET /sse HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let n = sse.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).contains("text/event-stream"));
+
+    let report = tokio::time::timeout(BOUND, service.shutdown())
+        .await
+        .unwrap();
+    assert_eq!(report.cut_connections, 1, "only the endless stream is cut");
+    // The idle keep-alive connection was closed, not left dangling.
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(BOUND, idle.read_to_end(&mut rest)).await;
+    assert!(
+        matches!(closed, Ok(Ok(_) | Err(_))),
+        "idle connection closed"
+    );
+}
+
+#[tokio::test]
+async fn a_stream_that_watches_draining_ends_cleanly() {
+    let service = spawn(&[("shutdown.grace_period", "10s")]).await;
+    let addr = service.addr();
+    let mut sse = TcpStream::connect(addr).await.unwrap();
+    sse.write_all(b"GET /sse-graceful HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut first = [0u8; 256];
+    let _ = sse.read(&mut first).await.unwrap();
+    let report = tokio::time::timeout(BOUND, service.shutdown())
+        .await
+        .unwrap();
+    assert_eq!(report.cut_connections, 0, "the stream ended on its own");
+    let mut rest = Vec::new();
+    let ended = tokio::time::timeout(BOUND, sse.read_to_end(&mut rest)).await;
+    assert!(ended.is_ok());
+    // The chunked body was terminated properly.
+    assert!(String::from_utf8_lossy(&rest).ends_with("0\r\n\r\n"));
+}
+
+#[tokio::test]
+async fn hooks_run_in_reverse_order_each_bounded() {
+    let service = spawn(&[("shutdown.hook_timeout", "100ms")]).await;
+    let order = Arc::new(Mutex::new(Vec::new()));
+    for name in ["first", "second", "third"] {
+        let order = Arc::clone(&order);
+        service
+            .shutdown_handle()
+            .on_shutdown(name, move || async move {
+                order.lock().unwrap().push(name);
+            });
+    }
+    service
+        .shutdown_handle()
+        .on_shutdown("hangs", std::future::pending::<()>);
+    let report = tokio::time::timeout(BOUND, service.shutdown())
+        .await
+        .unwrap();
+    assert_eq!(*order.lock().unwrap(), ["third", "second", "first"]);
+    assert_eq!(report.hooks.timed_out, ["hangs"]);
+    assert_eq!(report.hooks.finished, ["third", "second", "first"]);
+}
