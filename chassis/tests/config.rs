@@ -2,6 +2,8 @@
 //! and the source named. Tests inject files and variables; they never touch the process
 //! environment.
 
+#![allow(clippy::unwrap_used)]
+
 use std::path::Path;
 use std::time::Duration;
 

@@ -1,6 +1,8 @@
 //! The server stack over real loopback connections: bad input gets its status and the
 //! service keeps serving others.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::fmt::Write as _;

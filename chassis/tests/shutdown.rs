@@ -2,6 +2,8 @@
 //! during the drain delay, new connections are refused after it, the grace period bounds
 //! everything, hooks run in reverse.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
