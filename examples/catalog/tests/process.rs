@@ -1,0 +1,136 @@
+//! The catalog binary as an operator runs it: configuration from the environment, probes,
+//! and a SIGTERM while a request is in flight.
+
+#![allow(clippy::unwrap_used)]
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+const BOUND: Duration = Duration::from_secs(20);
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+fn catalog(env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_catalog"));
+    command
+        .env_clear()
+        .env("CATALOG__SERVER__HOST", "127.0.0.1")
+        .env("CATALOG__TELEMETRY__LOG__LEVEL", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command
+}
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn get(port: u16, path: &str) -> Result<(u16, String, String), String> {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+    let uri = format!("http://127.0.0.1:{port}{path}");
+    let response = client.get(uri.parse().unwrap()).await.map_err(|e| e.to_string())?;
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body = response.into_body().collect().await.map_err(|e| e.to_string())?;
+    Ok((status, content_type, String::from_utf8_lossy(&body.to_bytes()).into_owned()))
+}
+
+async fn wait_for_status(port: u16, path: &str, status: u16) {
+    let deadline = tokio::time::Instant::now() + BOUND;
+    loop {
+        if matches!(get(port, path).await, Ok((s, _, _)) if s == status) {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{path} never answered {status}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[test]
+fn bad_port_exits_non_zero_before_binding_and_names_the_variable() {
+    let output = catalog(&[("CATALOG__SERVER__PORT", "abc")]).output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("CATALOG__SERVER__PORT"), "{stderr}");
+    assert!(stderr.contains("server.port"), "{stderr}");
+}
+
+#[tokio::test]
+async fn serves_items_and_health_then_drains_on_sigterm() {
+    let port = free_port();
+    let port_text = port.to_string();
+    let child = catalog(&[
+        ("CATALOG__SERVER__PORT", &port_text),
+        ("CATALOG__FAULTS__LATENCY", "1s"),
+        ("CATALOG__SHUTDOWN__DRAIN_DELAY", "1s"),
+    ])
+    .spawn()
+    .unwrap();
+    let mut running = Running(child);
+    wait_for_status(port, "/health/ready", 200).await;
+
+    let (status, content_type, body) = get(port, "/health/ready").await.unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(content_type, "application/health+json");
+    assert!(body.contains(r#""status":"pass""#), "{body}");
+
+    // A request in flight (held by the injected latency) when SIGTERM arrives. Even if it
+    // reaches the server just after the signal, the drain delay still accepts it.
+    let in_flight = tokio::spawn(get(port, "/items"));
+    let pid = running.0.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+
+    wait_for_status(port, "/health/ready", 503).await;
+    let (status, content_type, body) = in_flight.await.unwrap().unwrap();
+    assert_eq!((status, content_type.as_str()), (200, "application/json"));
+    let items: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(items.as_array().is_some_and(|items| !items.is_empty()));
+
+    let deadline = std::time::Instant::now() + BOUND;
+    let exit = loop {
+        if let Some(exit) = running.0.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(std::time::Instant::now() < deadline, "catalog did not exit");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(exit.success(), "exit status {exit}");
+}
+
+#[tokio::test]
+async fn unknown_item_is_a_404_problem() {
+    let port = free_port();
+    let port_text = port.to_string();
+    let _running = Running(catalog(&[("CATALOG__SERVER__PORT", &port_text)]).spawn().unwrap());
+    wait_for_status(port, "/health/ready", 200).await;
+    let (status, content_type, body) = get(port, "/items/nope").await.unwrap();
+    assert_eq!((status, content_type.as_str()), (404, "application/problem+json"));
+    assert!(body.contains("nope"));
+    let (status, _, body) = get(port, "/items/espresso").await.unwrap();
+    assert_eq!(status, 200);
+    assert!(body.contains("price_cents"));
+    let (status, _, body) = get(port, "/info").await.unwrap();
+    assert_eq!(status, 200);
+    assert!(body.contains(r#""name":"catalog""#));
+}
