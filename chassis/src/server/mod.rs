@@ -36,7 +36,9 @@ mod panic;
 mod problem;
 mod request_id;
 mod serve;
+mod shed;
 mod stack;
+mod timeout;
 
 pub use admin::{BuildInfo, ServiceInfo, info_routes};
 pub use body_limit::{BodyLimit, BodyLimitLayer};
@@ -44,6 +46,8 @@ pub use error::{HandleError, HandleErrorFuture, HandleErrorLayer, error_response
 pub use faults::{FaultInjection, FaultLayer};
 pub use panic::{CatchPanic, CatchPanicFuture, CatchPanicLayer};
 pub use problem::{PROBLEM_JSON, Problem};
-pub use request_id::{FastRequestId, REQUEST_ID};
+pub use request_id::{REQUEST_ID, RequestId, RequestIdFuture, RequestIdLayer, random_id};
 pub use serve::{Serving, StopReport};
+pub use shed::{LoadShed, LoadShedFuture, LoadShedLayer};
 pub use stack::standard_stack;
+pub use timeout::{RequestTimeout, RequestTimeoutFuture, RequestTimeoutLayer};

@@ -1,44 +1,125 @@
-//! Request ids: `x-request-id` is kept when the caller sent a sane one, generated otherwise,
-//! and echoed on the response (tower-http's request-id layers with a cheap generator).
+//! [`RequestIdLayer`]: `x-request-id` kept when the caller sent a sane one, generated
+//! otherwise, and echoed on the response.
+//!
+//! One pass instead of tower-http's `SetRequestId` + `PropagateRequestId` pair, which also
+//! inserts a `RequestId` extension per request; the id is on the request's headers for
+//! handlers and telemetry to read. Ids are 128 random bits from a fast thread-local generator
+//! (`fastrand`, seeded from the OS once per thread) as 32 hex digits: an OS-random UUID v4
+//! costs more than a whole bare request, and ids need to be unique, not unpredictable.
 
-use http::{HeaderName, HeaderValue, Request};
-use tower_http::request_id::{MakeRequestId, RequestId};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use http::{HeaderName, HeaderValue, Request, Response};
+use pin_project_lite::pin_project;
+use tower::{Layer, Service};
 
 /// The request id header.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Generates 128-bit random request ids as 32 hex digits.
-///
-/// An OS-random UUID v4 costs more than a whole bare request; ids need to be unique, not
-/// unpredictable, so this draws from a fast thread-local generator (`fastrand`, seeded from
-/// the OS once per thread).
+/// Longest caller-supplied id that is kept; longer ones are replaced.
+const MAX_ID_LEN: usize = 128;
+
+/// Keeps or generates `x-request-id` and echoes it on the response.
 ///
 /// ```
-/// use chassis::server::FastRequestId;
-/// use tower_http::request_id::MakeRequestId;
+/// use chassis::server::RequestIdLayer;
+/// use tower::{Layer, ServiceExt};
 ///
-/// let id = FastRequestId.make_request_id(&http::Request::new(())).unwrap();
-/// assert_eq!(id.header_value().len(), 32);
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let service = RequestIdLayer.layer(tower::service_fn(|_req: http::Request<()>| async {
+///     Ok::<_, std::convert::Infallible>(http::Response::new(()))
+/// }));
+/// let response = service.oneshot(http::Request::new(())).await.unwrap();
+/// assert_eq!(response.headers()["x-request-id"].len(), 32);
+/// # }
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
-pub struct FastRequestId;
+pub struct RequestIdLayer;
 
-impl MakeRequestId for FastRequestId {
-    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
-        Some(RequestId::new(random_id()))
+impl<S> Layer<S> for RequestIdLayer {
+    type Service = RequestId<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RequestId { inner }
     }
 }
 
-/// 32 lower-case hex digits of a random, non-zero 128-bit value.
-pub(crate) fn random_id() -> HeaderValue {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let value = fastrand::u128(1..);
-    let mut text = [0u8; 32];
-    for (i, byte) in text.iter_mut().enumerate() {
-        let nibble = (value >> (124 - 4 * i)) & 0xf;
-        *byte = HEX[usize::try_from(nibble).unwrap_or(0)];
+/// The service of [`RequestIdLayer`].
+#[derive(Debug, Clone)]
+pub struct RequestId<S> {
+    inner: S,
+}
+
+impl<S, B, R> Service<Request<B>> for RequestId<S>
+where
+    S: Service<Request<B>, Response = Response<R>>,
+{
+    type Response = Response<R>;
+    type Error = S::Error;
+    type Future = RequestIdFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
     }
-    HeaderValue::from_bytes(&text).unwrap_or_else(|_| HeaderValue::from_static("0"))
+
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        let id = match request.headers().get(&REQUEST_ID) {
+            Some(id) if is_sane(id) => id.clone(),
+            _ => {
+                let id = random_id();
+                request.headers_mut().insert(REQUEST_ID, id.clone());
+                id
+            }
+        };
+        RequestIdFuture {
+            inner: self.inner.call(request),
+            id: Some(id),
+        }
+    }
+}
+
+pin_project! {
+    /// The future of [`RequestId`].
+    #[derive(Debug)]
+    pub struct RequestIdFuture<F> {
+        #[pin]
+        inner: F,
+        id: Option<HeaderValue>,
+    }
+}
+
+impl<F, R, E> Future for RequestIdFuture<F>
+where
+    F: Future<Output = Result<Response<R>, E>>,
+{
+    type Output = Result<Response<R>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut response = ready!(this.inner.poll(cx))?;
+        if let Some(id) = this.id.take() {
+            response.headers_mut().entry(REQUEST_ID).or_insert(id);
+        }
+        Poll::Ready(Ok(response))
+    }
+}
+
+fn is_sane(id: &HeaderValue) -> bool {
+    !id.is_empty() && id.len() <= MAX_ID_LEN && id.as_bytes().iter().all(|b| b.is_ascii_graphic())
+}
+
+/// 32 lower-case hex digits of a random, non-zero 128-bit value.
+pub fn random_id() -> HeaderValue {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut value = fastrand::u128(1..);
+    let mut text = [0u8; 32];
+    for byte in text.iter_mut().rev() {
+        *byte = HEX[(value & 0xf) as usize];
+        value >>= 4;
+    }
+    HeaderValue::from_bytes(&text).unwrap_or(HeaderValue::from_static("0"))
 }
 
 #[cfg(test)]
@@ -52,5 +133,14 @@ mod tests {
         assert_ne!(a, b);
         assert!(a.as_bytes().iter().all(u8::is_ascii_hexdigit));
         assert_eq!(a.len(), 32);
+    }
+
+    #[test]
+    fn only_sane_ids_are_kept() {
+        assert!(is_sane(&HeaderValue::from_static("abc-123")));
+        assert!(!is_sane(&HeaderValue::from_static("")));
+        assert!(!is_sane(&HeaderValue::from_static("has space")));
+        let long = "x".repeat(MAX_ID_LEN + 1);
+        assert!(!is_sane(&HeaderValue::from_str(&long).unwrap()));
     }
 }

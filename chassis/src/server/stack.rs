@@ -7,15 +7,17 @@ use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
 use bytes::Bytes;
 use http::{Request, Response};
-use tower::limit::ConcurrencyLimitLayer;
-use tower::load_shed::LoadShedLayer;
-use tower::timeout::TimeoutLayer;
 use tower::{BoxError, Service, ServiceBuilder};
-use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
-use super::{BodyLimitLayer, CatchPanicLayer, FastRequestId, HandleErrorLayer, REQUEST_ID};
+use super::{
+    BodyLimitLayer, CatchPanicLayer, HandleErrorLayer, LoadShedLayer, RequestIdLayer,
+    RequestTimeoutLayer,
+};
 use crate::config::ServerConfig;
+
+/// The body limit axum's extractors apply unless told otherwise.
+const AXUM_DEFAULT_BODY_LIMIT: usize = 2 << 20;
 
 /// Wraps `router` in the standard stack, outermost first:
 ///
@@ -23,8 +25,8 @@ use crate::config::ServerConfig;
 /// 2. panic -> `500`, the process lives on;
 /// 3. errors -> problem responses (the single place statuses are chosen);
 /// 4. load shedding over a concurrency limit -> `503` with `Retry-After`;
-/// 5. request timeout -> `504` (tower's timeout: the handler is polled first and the timer
-///    is armed only when it is not immediately ready);
+/// 5. request timeout -> `504` (the handler is polled first; a timer is created only when it
+///    is not ready at once);
 /// 6. body read timeout (a stalled body fails the request) and body size limit -> `413`.
 ///
 /// Header count, header size (`431`) and header read timeouts are enforced by hyper in
@@ -40,17 +42,21 @@ where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
-    // Our BodyLimitLayer bounds every body; axum's own 2 MiB default would shadow a larger one.
-    let router = router.layer(DefaultBodyLimit::disable());
+    let max_body = config.max_body_size.as_usize();
+    // Our BodyLimitLayer bounds every body; axum's extractors add their own 2 MiB default,
+    // which only needs lifting when the configured limit is larger.
+    let router = if max_body > AXUM_DEFAULT_BODY_LIMIT {
+        router.layer(DefaultBodyLimit::max(max_body))
+    } else {
+        router
+    };
     ServiceBuilder::new()
-        .layer(SetRequestIdLayer::new(REQUEST_ID, FastRequestId))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(RequestIdLayer)
         .layer(CatchPanicLayer)
         .layer(HandleErrorLayer)
-        .layer(LoadShedLayer::new())
-        .layer(ConcurrencyLimitLayer::new(config.max_concurrent_requests))
-        .layer(TimeoutLayer::new(config.request_timeout))
+        .layer(LoadShedLayer::new(config.max_concurrent_requests))
+        .layer(RequestTimeoutLayer::new(config.request_timeout))
         .layer(RequestBodyTimeoutLayer::new(config.body_read_timeout))
-        .layer(BodyLimitLayer::new(config.max_body_size.as_usize()))
+        .layer(BodyLimitLayer::new(max_body))
         .service(router)
 }

@@ -44,7 +44,10 @@ impl Drop for Running {
 async fn get(port: u16, path: &str) -> Result<(u16, String, String), String> {
     let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
     let uri = format!("http://127.0.0.1:{port}{path}");
-    let response = client.get(uri.parse().unwrap()).await.map_err(|e| e.to_string())?;
+    let response = client
+        .get(uri.parse().unwrap())
+        .await
+        .map_err(|e| e.to_string())?;
     let status = response.status().as_u16();
     let content_type = response
         .headers()
@@ -52,8 +55,16 @@ async fn get(port: u16, path: &str) -> Result<(u16, String, String), String> {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    let body = response.into_body().collect().await.map_err(|e| e.to_string())?;
-    Ok((status, content_type, String::from_utf8_lossy(&body.to_bytes()).into_owned()))
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((
+        status,
+        content_type,
+        String::from_utf8_lossy(&body.to_bytes()).into_owned(),
+    ))
 }
 
 async fn wait_for_status(port: u16, path: &str, status: u16) {
@@ -62,14 +73,19 @@ async fn wait_for_status(port: u16, path: &str, status: u16) {
         if matches!(get(port, path).await, Ok((s, _, _)) if s == status) {
             return;
         }
-        assert!(tokio::time::Instant::now() < deadline, "{path} never answered {status}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{path} never answered {status}"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
 #[test]
 fn bad_port_exits_non_zero_before_binding_and_names_the_variable() {
-    let output = catalog(&[("CATALOG__SERVER__PORT", "abc")]).output().unwrap();
+    let output = catalog(&[("CATALOG__SERVER__PORT", "abc")])
+        .output()
+        .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("CATALOG__SERVER__PORT"), "{stderr}");
@@ -99,7 +115,13 @@ async fn serves_items_and_health_then_drains_on_sigterm() {
     // reaches the server just after the signal, the drain delay still accepts it.
     let in_flight = tokio::spawn(get(port, "/items"));
     let pid = running.0.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
 
     wait_for_status(port, "/health/ready", 503).await;
     let (status, content_type, body) = in_flight.await.unwrap().unwrap();
@@ -122,10 +144,17 @@ async fn serves_items_and_health_then_drains_on_sigterm() {
 async fn unknown_item_is_a_404_problem() {
     let port = free_port();
     let port_text = port.to_string();
-    let _running = Running(catalog(&[("CATALOG__SERVER__PORT", &port_text)]).spawn().unwrap());
+    let _running = Running(
+        catalog(&[("CATALOG__SERVER__PORT", &port_text)])
+            .spawn()
+            .unwrap(),
+    );
     wait_for_status(port, "/health/ready", 200).await;
     let (status, content_type, body) = get(port, "/items/nope").await.unwrap();
-    assert_eq!((status, content_type.as_str()), (404, "application/problem+json"));
+    assert_eq!(
+        (status, content_type.as_str()),
+        (404, "application/problem+json")
+    );
     assert!(body.contains("nope"));
     let (status, _, body) = get(port, "/items/espresso").await.unwrap();
     assert_eq!(status, 200);
