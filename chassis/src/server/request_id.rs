@@ -107,7 +107,7 @@ where
 }
 
 fn is_sane(id: &HeaderValue) -> bool {
-    !id.is_empty() && id.len() <= MAX_ID_LEN && id.as_bytes().iter().all(|b| b.is_ascii_graphic())
+    !id.is_empty() && id.len() <= MAX_ID_LEN && id.as_bytes().iter().all(u8::is_ascii_graphic)
 }
 
 /// 32 lower-case hex digits of a random, non-zero 128-bit value.
