@@ -1,0 +1,2 @@
+//! Criterion benchmarks of the retry decision.
+fn main() {}
