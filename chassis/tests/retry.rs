@@ -611,3 +611,37 @@ async fn full_client_stack_composes_in_the_documented_order() {
     assert_eq!(sent[0], Some(250));
     assert!(sent[1].is_some_and(|ms| ms < 250), "{sent:?}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn attempt_timeout_over_deadline_propagation_is_still_retried() {
+    use chassis::resilience::deadline::PropagateDeadlineLayer;
+
+    let log = Log::default();
+    // The first attempt hangs: both the attempt timer and the propagated deadline fire at
+    // the same instant; either way the attempt counts as a retryable timeout.
+    let slow = {
+        let log = log.clone();
+        service_fn(move |req: http::Request<RetryBody<Empty<Bytes>>>| {
+            let first = log.attempts() == 0;
+            log.starts.lock().expect("lock").push(Instant::now());
+            assert!(req.headers().contains_key("x-request-timeout-ms"));
+            async move {
+                if first {
+                    tokio::time::sleep(Duration::from_secs(10)).await;
+                }
+                status(200)
+            }
+        })
+    };
+    let client = ServiceBuilder::new()
+        .layer(RetryLayer::builder("catalog").build().expect("valid"))
+        .layer(TimeoutLayer::per_attempt(Duration::from_millis(100)))
+        .layer(PropagateDeadlineLayer::new())
+        .service(slow);
+    let res = client
+        .oneshot(get())
+        .await
+        .expect("retried after the timeout");
+    assert_eq!(res.status(), 200);
+    assert_eq!(log.attempts(), 2);
+}

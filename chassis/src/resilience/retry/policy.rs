@@ -9,7 +9,7 @@ use tower::BoxError;
 use super::{Attempt, Backoff, DefaultClassifier, RetryBudget, RetryClassifier};
 use crate::resilience::{
     config::{InvalidResilienceConfig, RetryConfig},
-    deadline::Deadline,
+    deadline::{Deadline, DeadlineExceeded},
 };
 
 /// A request extension that marks a request safe to retry whatever its method, for example
@@ -55,8 +55,10 @@ pub fn parse_retry_after(value: &HeaderValue, now: SystemTime) -> Option<Duratio
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Outcome {
-    /// The result is final and not a retryable failure (it may still be, say, a 404).
+    /// A response the classifier does not retry (it may still be, say, a 404 or a 500).
     Success,
+    /// An error the classifier does not retry (a bulkhead rejection, an unknown error).
+    Error,
     /// A retryable failure, and another attempt follows.
     Retried,
     /// A retryable failure on the last permitted attempt.
@@ -66,14 +68,17 @@ pub enum Outcome {
     NotRetryable,
     /// A retryable failure, but the retry budget is spent.
     BudgetExhausted,
-    /// A retryable failure, but no further attempt could finish before the deadline.
+    /// The deadline ran out: the attempt failed with
+    /// [`DeadlineExceeded`](crate::resilience::deadline::DeadlineExceeded), or it failed
+    /// retryably and no further attempt could finish before the deadline.
     Deadline,
 }
 
 impl Outcome {
     /// All outcomes, in label order.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::Success,
+        Self::Error,
         Self::Retried,
         Self::Exhausted,
         Self::NotRetryable,
@@ -85,6 +90,7 @@ impl Outcome {
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Success => "success",
+            Self::Error => "error",
             Self::Retried => "retried",
             Self::Exhausted => "exhausted",
             Self::NotRetryable => "not_retryable",
@@ -154,7 +160,7 @@ impl<C: RetryClassifier> RetryPolicy<C> {
     /// `replayable` (retryable method or marker, and a buffered body).
     ///
     /// In order: a result the classifier does not call a retryable failure is final
-    /// (`Success`); a request that is not replayable stops (`NotRetryable`); the last attempt
+    /// (`Success` for a response, `Deadline` for a spent deadline, `Error` otherwise); a request that is not replayable stops (`NotRetryable`); the last attempt
     /// stops (`Exhausted`); the delay is `Retry-After` on 429/503 (beyond `retry_after_max`:
     /// `NotRetryable`) or the jittered backoff; if the delay plus `min_attempt_time` does not
     /// fit before `deadline`, stop (`Deadline`); finally the budget must grant a withdrawal
@@ -172,7 +178,11 @@ impl<C: RetryClassifier> RetryPolicy<C> {
             Err(err) => Attempt::Error(&**err),
         };
         if !self.classifier.is_retryable(attempt) {
-            return Decision::Stop(Outcome::Success);
+            return Decision::Stop(match result {
+                Ok(_) => Outcome::Success,
+                Err(err) if is_deadline(&**err) => Outcome::Deadline,
+                Err(_) => Outcome::Error,
+            });
         }
         if !replayable {
             return Decision::Stop(Outcome::NotRetryable);
@@ -209,6 +219,18 @@ impl<C: RetryClassifier> RetryPolicy<C> {
         }
         parse_retry_after(headers.get(RETRY_AFTER)?, SystemTime::now())
     }
+}
+
+/// Whether `err` or a source of it is [`DeadlineExceeded`].
+fn is_deadline(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(err) = next {
+        if err.is::<DeadlineExceeded>() {
+            return true;
+        }
+        next = err.source();
+    }
+    false
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use pin_project_lite::pin_project;
 use tower::BoxError;
 
 use super::Elapsed;
+use crate::resilience::deadline::{Deadline, DeadlineExceeded};
 
 pin_project! {
     /// The future of [`Timeout`](super::Timeout).
@@ -16,6 +17,7 @@ pin_project! {
         #[pin]
         inner: tower::timeout::future::ResponseFuture<F>,
         elapsed: Elapsed,
+        own_deadline: Option<Deadline>,
     }
 }
 
@@ -23,8 +25,13 @@ impl<F> ResponseFuture<F> {
     pub(crate) const fn new(
         inner: tower::timeout::future::ResponseFuture<F>,
         elapsed: Elapsed,
+        own_deadline: Option<Deadline>,
     ) -> Self {
-        Self { inner, elapsed }
+        Self {
+            inner,
+            elapsed,
+            own_deadline,
+        }
     }
 }
 
@@ -38,12 +45,11 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let elapsed = *this.elapsed;
+        let own_deadline = *this.own_deadline;
         this.inner.poll(cx).map_err(|err| {
-            if err.is::<tower::timeout::error::Elapsed>() {
-                elapsed.into()
-            } else {
-                err
-            }
+            let ours = err.is::<tower::timeout::error::Elapsed>()
+                || (err.is::<DeadlineExceeded>() && own_deadline.is_some_and(Deadline::is_expired));
+            if ours { elapsed.into() } else { err }
         })
     }
 }

@@ -32,6 +32,10 @@
 //! [`Deadline`] in the request's extensions (tightening any deadline already there or
 //! current), so that the retry layer stops in time and
 //! [`PropagateDeadline`](crate::resilience::deadline::PropagateDeadline) tells the callee.
+//! When this timeout is the tightest deadline, a
+//! [`DeadlineExceeded`](crate::resilience::deadline::DeadlineExceeded) from below at or after
+//! that instant is reported as this layer's [`Elapsed`] (so a per-attempt timeout stays
+//! retryable whichever timer fired first).
 
 mod error;
 mod future;
@@ -91,6 +95,13 @@ where
         let own = Deadline::after(self.limit);
         let deadline = earliest(Some(own), Deadline::for_request(&req)).unwrap_or(own);
         req.extensions_mut().insert(deadline);
-        ResponseFuture::new(self.inner.call(req), Elapsed::new(self.limit, self.kind))
+        // When this timeout is the tightest deadline, a `DeadlineExceeded` from below (deadline
+        // propagation bounding the call by the same instant) is this timeout firing.
+        let owns_deadline = deadline == own;
+        ResponseFuture::new(
+            self.inner.call(req),
+            Elapsed::new(self.limit, self.kind),
+            owns_deadline.then_some(own),
+        )
     }
 }
