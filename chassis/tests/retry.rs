@@ -645,3 +645,32 @@ async fn attempt_timeout_over_deadline_propagation_is_still_retried() {
     assert_eq!(res.status(), 200);
     assert_eq!(log.attempts(), 2);
 }
+
+#[tokio::test(start_paused = true)]
+async fn stack_from_config_builds_and_serves() {
+    use chassis::resilience::{
+        bulkhead::BulkheadLayer, config::ClientResilienceConfig, deadline::PropagateDeadlineLayer,
+    };
+
+    let config: ClientResilienceConfig = toml::from_str(
+        "timeout = \"1s\"\nattempt_timeout = \"200ms\"\n[retry]\nmax_attempts = 2\n[bulkhead]\nmax_concurrent = 4",
+    )
+    .expect("parses");
+    config.validate().expect("valid");
+    let log = Log::default();
+    let stack = ServiceBuilder::new()
+        .option_layer(config.timeout.map(TimeoutLayer::overall))
+        .layer(RetryLayer::from_config("catalog", &config.retry).expect("valid"))
+        .option_layer(config.attempt_timeout.map(TimeoutLayer::per_attempt))
+        .layer(PropagateDeadlineLayer::new())
+        .option_layer(
+            config
+                .bulkhead
+                .as_ref()
+                .map(|b| BulkheadLayer::from_config("catalog", b)),
+        )
+        .service(scripted(log.clone(), Duration::ZERO, |_| status(503)));
+    let res = stack.oneshot(get()).await.expect("response");
+    assert_eq!(res.status(), 503);
+    assert_eq!(log.attempts(), 2);
+}

@@ -252,6 +252,41 @@ mod tests {
     }
 
     #[test]
+    fn decide_labels_final_results() {
+        let policy = RetryPolicy::from_config(&RetryConfig::default()).expect("valid");
+        let budget = RetryBudget::default();
+        let decide = |result: Result<http::Response<()>, BoxError>| {
+            policy.decide(1, true, &result, None, &budget)
+        };
+        let response = |code: u16| {
+            Ok(http::Response::builder()
+                .status(code)
+                .body(())
+                .expect("response"))
+        };
+        assert_eq!(decide(response(404)), Decision::Stop(Outcome::Success));
+        assert_eq!(
+            decide(Err(DeadlineExceeded::new().into())),
+            Decision::Stop(Outcome::Deadline)
+        );
+        assert_eq!(
+            decide(Err(std::io::Error::other("boom").into())),
+            Decision::Stop(Outcome::Error)
+        );
+        assert!(
+            matches!(decide(response(503)), Decision::Retry(d) if d <= Duration::from_millis(25))
+        );
+        assert_eq!(
+            policy.decide(1, false, &response(503), None, &budget),
+            Decision::Stop(Outcome::NotRetryable)
+        );
+        assert_eq!(
+            policy.decide(3, true, &response(503), None, &budget),
+            Decision::Stop(Outcome::Exhausted)
+        );
+    }
+
+    #[test]
     fn retry_after_forms() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         let parse = |s: &'static str| parse_retry_after(&HeaderValue::from_static(s), now);
