@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod health;
+pub mod resilience;
 pub mod server;
 pub mod service;
 pub mod shutdown;

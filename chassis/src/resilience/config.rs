@@ -1,0 +1,451 @@
+//! Settings for `clients.<name>`: `timeout`, `attempt_timeout`, `retry.*` and `bulkhead.*`.
+//!
+//! ```
+//! use chassis::resilience::config::ClientResilienceConfig;
+//!
+//! let config: ClientResilienceConfig = toml::from_str(r#"
+//!     timeout = "1s"
+//!     attempt_timeout = "300ms"
+//!     [retry]
+//!     max_attempts = 2
+//!     max_replay_body = "16KiB"
+//!     [bulkhead]
+//!     max_concurrent = 32
+//! "#)?;
+//! config.validate()?;
+//! assert_eq!(config.retry.max_replay_body, 16 * 1024);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Every struct is plain data with defaults (documented per field and in
+//! `docs/resilience.md`); [`ClientResilienceConfig::validate`] reports every value out of range
+//! at once.
+
+use std::{fmt, time::Duration};
+
+use serde::{Deserialize, Serialize};
+
+/// Everything resilience for one client (`clients.<name>`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClientResilienceConfig {
+    /// Overall timeout of a call, retries and backoff included; `""` for none. Default `"2s"`.
+    #[serde(with = "crate::config::duration::option")]
+    pub timeout: Option<Duration>,
+    /// Timeout of each attempt; `""` for none. Default none.
+    #[serde(with = "crate::config::duration::option")]
+    pub attempt_timeout: Option<Duration>,
+    /// Retries, backoff and the retry budget.
+    pub retry: RetryConfig,
+    /// The bulkhead; absent (the default) means none.
+    pub bulkhead: Option<BulkheadConfig>,
+}
+
+impl Default for ClientResilienceConfig {
+    fn default() -> Self {
+        Self {
+            timeout: Some(Duration::from_secs(2)),
+            attempt_timeout: None,
+            retry: RetryConfig::default(),
+            bulkhead: None,
+        }
+    }
+}
+
+impl ClientResilienceConfig {
+    /// Checks every value; the error lists all that are out of range.
+    pub fn validate(&self) -> Result<(), InvalidResilienceConfig> {
+        let mut problems = Problems::default();
+        if self.timeout == Some(Duration::ZERO) {
+            problems.push("timeout", "0s", "more than zero, or \"\" for none");
+        }
+        if self.attempt_timeout == Some(Duration::ZERO) {
+            problems.push("attempt_timeout", "0s", "more than zero, or \"\" for none");
+        }
+        if let (Some(attempt), Some(overall)) = (self.attempt_timeout, self.timeout) {
+            if attempt > overall {
+                problems.push(
+                    "attempt_timeout",
+                    human(attempt),
+                    "at most `timeout` (a longer attempt can never finish)",
+                );
+            }
+        }
+        self.retry.check(&mut problems, "retry.");
+        if let Some(bulkhead) = &self.bulkhead {
+            bulkhead.check(&mut problems, "bulkhead.");
+        }
+        problems.finish()
+    }
+}
+
+/// Retry settings (`clients.<name>.retry`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetryConfig {
+    /// Attempts per call, the first included; `1` turns retries off. Default 3, range 1..=10.
+    pub max_attempts: u32,
+    /// Backoff before the first retry, doubling each time (full jitter). Default `"25ms"`.
+    #[serde(with = "crate::config::duration")]
+    pub backoff_base: Duration,
+    /// Upper bound of one backoff. Default `"1s"`.
+    #[serde(with = "crate::config::duration")]
+    pub backoff_max: Duration,
+    /// Longest `Retry-After` honoured; a longer one ends the retries. Default `"5s"`.
+    #[serde(with = "crate::config::duration")]
+    pub retry_after_max: Duration,
+    /// Retries may add at most this percentage of the original requests. Default 20,
+    /// range 0..=1000.
+    pub budget_percent: u32,
+    /// Retries per second always allowed on top of the percentage. Default 10.
+    pub budget_min_per_sec: u32,
+    /// How long an original request counts toward the budget. Default `"10s"`, range 1s..=60s.
+    #[serde(with = "crate::config::duration")]
+    pub budget_ttl: Duration,
+    /// Largest request body buffered for replay, bytes or `"64KiB"`; larger bodies are sent
+    /// once and not retried. Default 64 KiB.
+    #[serde(with = "byte_size")]
+    pub max_replay_body: u64,
+    /// A retry starts only if at least this much time is left before the deadline after its
+    /// backoff. Default `"10ms"`.
+    #[serde(with = "crate::config::duration")]
+    pub min_attempt_time: Duration,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        Self {
+            max_attempts: 3,
+            backoff_base: Duration::from_millis(25),
+            backoff_max: Duration::from_secs(1),
+            retry_after_max: Duration::from_secs(5),
+            budget_percent: 20,
+            budget_min_per_sec: 10,
+            budget_ttl: Duration::from_secs(10),
+            max_replay_body: 64 * 1024,
+            min_attempt_time: Duration::from_millis(10),
+        }
+    }
+}
+
+impl RetryConfig {
+    /// Checks every value; the error lists all that are out of range.
+    pub fn validate(&self) -> Result<(), InvalidResilienceConfig> {
+        let mut problems = Problems::default();
+        self.check(&mut problems, "");
+        problems.finish()
+    }
+
+    fn check(&self, p: &mut Problems, prefix: &str) {
+        if !(1..=10).contains(&self.max_attempts) {
+            p.push(format!("{prefix}max_attempts"), self.max_attempts, "1..=10");
+        }
+        if self.backoff_base.is_zero() || self.backoff_base > Duration::from_secs(60) {
+            p.push(
+                format!("{prefix}backoff_base"),
+                human(self.backoff_base),
+                "1ms..=1m",
+            );
+        }
+        if self.backoff_max < self.backoff_base || self.backoff_max > Duration::from_secs(300) {
+            p.push(
+                format!("{prefix}backoff_max"),
+                human(self.backoff_max),
+                "at least backoff_base and at most 5m",
+            );
+        }
+        if self.retry_after_max > Duration::from_secs(300) {
+            p.push(
+                format!("{prefix}retry_after_max"),
+                human(self.retry_after_max),
+                "0s..=5m",
+            );
+        }
+        if self.budget_percent > 1000 {
+            p.push(
+                format!("{prefix}budget_percent"),
+                self.budget_percent,
+                "0..=1000",
+            );
+        }
+        if self.budget_min_per_sec > 1_000_000 {
+            p.push(
+                format!("{prefix}budget_min_per_sec"),
+                self.budget_min_per_sec,
+                "0..=1000000",
+            );
+        }
+        if !(Duration::from_secs(1)..=Duration::from_secs(60)).contains(&self.budget_ttl) {
+            p.push(
+                format!("{prefix}budget_ttl"),
+                human(self.budget_ttl),
+                "1s..=60s",
+            );
+        }
+        if self.max_replay_body > 64 * 1024 * 1024 {
+            p.push(
+                format!("{prefix}max_replay_body"),
+                self.max_replay_body,
+                "0..=64MiB",
+            );
+        }
+        if self.min_attempt_time > Duration::from_secs(60) {
+            p.push(
+                format!("{prefix}min_attempt_time"),
+                human(self.min_attempt_time),
+                "0s..=1m",
+            );
+        }
+    }
+}
+
+/// Bulkhead settings (`clients.<name>.bulkhead`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BulkheadConfig {
+    /// Calls in flight at once. Default 100, at least 1.
+    pub max_concurrent: usize,
+    /// Calls that may wait for a permit; more are rejected at once. Default 0 (no queue).
+    pub max_queue: usize,
+    /// How long a call may wait for a permit. Default `"0s"`.
+    #[serde(with = "crate::config::duration")]
+    pub max_wait: Duration,
+}
+
+impl Default for BulkheadConfig {
+    fn default() -> Self {
+        Self {
+            max_concurrent: 100,
+            max_queue: 0,
+            max_wait: Duration::ZERO,
+        }
+    }
+}
+
+impl BulkheadConfig {
+    /// Checks every value; the error lists all that are out of range.
+    pub fn validate(&self) -> Result<(), InvalidResilienceConfig> {
+        let mut problems = Problems::default();
+        self.check(&mut problems, "");
+        problems.finish()
+    }
+
+    fn check(&self, p: &mut Problems, prefix: &str) {
+        if self.max_concurrent == 0 || self.max_concurrent > 1_000_000 {
+            p.push(
+                format!("{prefix}max_concurrent"),
+                self.max_concurrent,
+                "1..=1000000",
+            );
+        }
+        if self.max_queue > 1_000_000 {
+            p.push(format!("{prefix}max_queue"), self.max_queue, "0..=1000000");
+        }
+        if self.max_wait > Duration::from_secs(60) {
+            p.push(format!("{prefix}max_wait"), human(self.max_wait), "0s..=1m");
+        }
+    }
+}
+
+/// One setting out of range.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{key}` is {value}, expected {expected}")]
+pub struct OutOfRange {
+    /// The key relative to `clients.<name>`, such as `retry.max_attempts`.
+    pub key: String,
+    /// The value found.
+    pub value: String,
+    /// What was expected.
+    pub expected: &'static str,
+}
+
+/// Resilience settings with values out of range; lists every one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid resilience settings: {}", list(.problems))]
+pub struct InvalidResilienceConfig {
+    problems: Vec<OutOfRange>,
+}
+
+impl InvalidResilienceConfig {
+    /// Every problem found.
+    pub fn problems(&self) -> &[OutOfRange] {
+        &self.problems
+    }
+}
+
+fn list(problems: &[OutOfRange]) -> String {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn human(d: Duration) -> String {
+    humantime::format_duration(d).to_string()
+}
+
+#[derive(Default)]
+struct Problems(Vec<OutOfRange>);
+
+impl Problems {
+    fn push(&mut self, key: impl Into<String>, value: impl fmt::Display, expected: &'static str) {
+        self.0.push(OutOfRange {
+            key: key.into(),
+            value: value.to_string(),
+            expected,
+        });
+    }
+
+    fn finish(self) -> Result<(), InvalidResilienceConfig> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(InvalidResilienceConfig { problems: self.0 })
+        }
+    }
+}
+
+/// Serde helpers for a size in bytes: a number, or a string such as `"64KiB"`, `"1MB"`.
+pub mod byte_size {
+    use serde::{Deserializer, Serializer, de};
+
+    /// Parses `"512"`, `"64KiB"`, `"64 kib"`, `"1MB"`, `"2GiB"` (KB/MB/GB are powers of 1000,
+    /// KiB/MiB/GiB of 1024).
+    pub fn parse(text: &str) -> Option<u64> {
+        let text = text.trim();
+        let split = text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len());
+        let (number, unit) = text.split_at(split);
+        let number: u64 = number.parse().ok()?;
+        let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+            "" | "b" => 1,
+            "kb" => 1000,
+            "kib" => 1 << 10,
+            "mb" => 1_000_000,
+            "mib" => 1 << 20,
+            "gb" => 1_000_000_000,
+            "gib" => 1 << 30,
+            _ => return None,
+        };
+        number.checked_mul(factor)
+    }
+
+    /// Deserializes a byte size from a number or a string.
+    ///
+    /// # Errors
+    ///
+    /// Fails on a negative number or a string that is not a size.
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+        deserializer.deserialize_any(Visitor)
+    }
+
+    /// Serializes a byte size as a number.
+    ///
+    /// # Errors
+    ///
+    /// Fails only when the serializer does.
+    pub fn serialize<S: Serializer>(value: &u64, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u64(*value)
+    }
+
+    struct Visitor;
+
+    impl de::Visitor<'_> for Visitor {
+        type Value = u64;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a size in bytes such as 65536 or \"64KiB\"")
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<u64, E> {
+            Ok(v)
+        }
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<u64, E> {
+            u64::try_from(v).map_err(|_| E::invalid_value(de::Unexpected::Signed(v), &self))
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<u64, E> {
+            parse(v).ok_or_else(|| E::invalid_value(de::Unexpected::Str(v), &self))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_match_docs() {
+        let config = ClientResilienceConfig::default();
+        config.validate().expect("defaults are valid");
+        assert_eq!(config.timeout, Some(Duration::from_secs(2)));
+        assert_eq!(config.retry.max_attempts, 3);
+        assert_eq!(config.retry.backoff_base, Duration::from_millis(25));
+        assert_eq!(config.retry.max_replay_body, 65_536);
+        let empty: ClientResilienceConfig = toml::from_str("").expect("empty parses");
+        assert_eq!(empty, config);
+    }
+
+    #[test]
+    fn human_values_and_unknown_keys() {
+        let config: ClientResilienceConfig = toml::from_str(
+            "timeout = \"\"\n[retry]\nbudget_ttl = \"30s\"\nmax_replay_body = 1024\n[bulkhead]\nmax_wait = \"20ms\"",
+        )
+        .expect("parses");
+        assert_eq!(config.timeout, None);
+        assert_eq!(config.retry.budget_ttl, Duration::from_secs(30));
+        assert_eq!(config.retry.max_replay_body, 1024);
+        let bulkhead = config.bulkhead.expect("bulkhead present");
+        assert_eq!(bulkhead.max_wait, Duration::from_millis(20));
+        assert_eq!(bulkhead.max_concurrent, 100);
+        let err = toml::from_str::<ClientResilienceConfig>("[retry]\nmax_atempts = 2")
+            .expect_err("unknown key");
+        assert!(err.to_string().contains("max_atempts"), "{err}");
+    }
+
+    #[test]
+    fn byte_sizes() {
+        assert_eq!(byte_size::parse("64KiB"), Some(65_536));
+        assert_eq!(byte_size::parse(" 64 kib "), Some(65_536));
+        assert_eq!(byte_size::parse("1MB"), Some(1_000_000));
+        assert_eq!(byte_size::parse("100"), Some(100));
+        assert_eq!(byte_size::parse("1.5MiB"), None);
+        assert_eq!(byte_size::parse("KiB"), None);
+        assert_eq!(byte_size::parse("99999999999999GiB"), None);
+    }
+
+    #[test]
+    fn validate_lists_every_problem() {
+        let mut config = ClientResilienceConfig {
+            attempt_timeout: Some(Duration::from_secs(5)),
+            bulkhead: Some(BulkheadConfig {
+                max_concurrent: 0,
+                ..BulkheadConfig::default()
+            }),
+            ..ClientResilienceConfig::default()
+        };
+        config.retry.max_attempts = 0;
+        config.retry.budget_ttl = Duration::from_millis(500);
+        config.retry.budget_percent = 5000;
+        let err = config.validate().expect_err("out of range");
+        let keys: Vec<_> = err.problems().iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "attempt_timeout",
+                "retry.max_attempts",
+                "retry.budget_percent",
+                "retry.budget_ttl",
+                "bulkhead.max_concurrent"
+            ]
+        );
+        assert!(
+            err.to_string()
+                .contains("`retry.max_attempts` is 0, expected 1..=10"),
+            "{err}"
+        );
+    }
+}

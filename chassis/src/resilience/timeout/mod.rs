@@ -1,0 +1,107 @@
+//! Overall and per-attempt timeouts for HTTP calls.
+//!
+//! ```
+//! use std::time::Duration;
+//! use chassis::resilience::timeout::{TimeoutLayer, is_timeout};
+//! use tower::{ServiceBuilder, ServiceExt, service_fn};
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() {
+//! let slow = service_fn(|_req: http::Request<()>| async {
+//!     tokio::time::sleep(Duration::from_secs(10)).await;
+//!     Ok::<_, tower::BoxError>(http::Response::new(()))
+//! });
+//! let svc = ServiceBuilder::new()
+//!     .layer(TimeoutLayer::overall(Duration::from_secs(2)))
+//!     .service(slow);
+//! let err = svc.oneshot(http::Request::new(())).await.unwrap_err();
+//! assert!(is_timeout(&*err));
+//! # }
+//! ```
+//!
+//! # Why
+//!
+//! A call without a timeout holds a connection, a task and the caller's patience for as long
+//! as the slowest dependency likes. Two timeouts answer two questions: the **overall** timeout
+//! is how long the caller waits for the whole call, retries and backoff included; the
+//! **per-attempt** timeout is how long one try may take before a retry is worth more than
+//! waiting. Order them overall > retry > per-attempt.
+//!
+//! Both wrap [`tower::timeout::Timeout`] (the inner future is polled before the timer, so a
+//! ready response always wins), replace its error with [`Elapsed`], and record the resulting
+//! [`Deadline`] in the request's extensions (tightening any deadline already there or
+//! current), so that the retry layer stops in time and
+//! [`PropagateDeadline`](crate::resilience::deadline::PropagateDeadline) tells the callee.
+//! When this timeout is the tightest deadline, a
+//! [`DeadlineExceeded`](crate::resilience::deadline::DeadlineExceeded) from below at or after
+//! that instant is reported as this layer's [`Elapsed`] (so a per-attempt timeout stays
+//! retryable whichever timer fired first).
+
+mod error;
+mod future;
+mod layer;
+
+use std::{
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use tower::{BoxError, Service};
+
+use crate::resilience::deadline::{Deadline, earliest};
+
+pub use error::{Elapsed, TimeoutKind, is_timeout};
+pub use future::ResponseFuture;
+pub use layer::TimeoutLayer;
+
+/// The service of [`TimeoutLayer`].
+#[derive(Debug, Clone)]
+pub struct Timeout<S> {
+    inner: tower::timeout::Timeout<S>,
+    limit: Duration,
+    kind: TimeoutKind,
+}
+
+impl<S> Timeout<S> {
+    /// Wraps `inner` with a timeout of the given kind.
+    pub const fn new(inner: S, timeout: Duration, kind: TimeoutKind) -> Self {
+        Self {
+            inner: tower::timeout::Timeout::new(inner, timeout),
+            limit: timeout,
+            kind,
+        }
+    }
+
+    /// The timeout.
+    pub const fn timeout(&self) -> Duration {
+        self.limit
+    }
+}
+
+impl<S, B> Service<http::Request<B>> for Timeout<S>
+where
+    S: Service<http::Request<B>>,
+    S::Error: Into<BoxError>,
+{
+    type Response = S::Response;
+    type Error = BoxError;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
+        let own = Deadline::after(self.limit);
+        let deadline = earliest(Some(own), Deadline::for_request(&req)).unwrap_or(own);
+        req.extensions_mut().insert(deadline);
+        // When this timeout is the tightest deadline, a `DeadlineExceeded` from below (deadline
+        // propagation bounding the call by the same instant) is this timeout firing.
+        let owns_deadline = deadline == own;
+        ResponseFuture::new(
+            self.inner.call(req),
+            Elapsed::new(self.limit, self.kind),
+            owns_deadline.then_some(own),
+        )
+    }
+}
