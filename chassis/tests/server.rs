@@ -258,3 +258,32 @@ async fn admin_port_separates_ops_endpoints() {
     assert_eq!(get(service.addr(), "/hello").await.status, StatusCode::OK);
     service.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_callers_deadline_reaches_the_handler_and_bad_ones_are_ignored() {
+    let service = spawn(&[("server.request_timeout", "5s")]).await;
+    let ask = |value: &'static str| {
+        let request = Request::get(format!("http://{}/deadline", service.addr()))
+            .header("x-request-timeout-ms", value)
+            .body(Full::default())
+            .unwrap();
+        async move { send(&client(), request).await.unwrap() }
+    };
+    let reply = ask("250").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let left: u64 = reply.text().parse().unwrap();
+    assert!(left <= 250 && left > 0, "{left}");
+    // Capped by the server's own request timeout.
+    let left: u64 = ask("600000").await.text().parse().unwrap();
+    assert!(left <= 5000, "{left}");
+    for malformed in ["-5", "soon", "", "1e3", "99999999999999999999"] {
+        let reply = ask(malformed).await;
+        assert_eq!(
+            (reply.status, reply.text().as_str()),
+            (StatusCode::OK, "none"),
+            "{malformed}"
+        );
+    }
+    assert_eq!(get(service.addr(), "/deadline").await.text(), "none");
+    service.shutdown().await;
+}

@@ -15,6 +15,7 @@ use super::{
     RequestTimeoutLayer,
 };
 use crate::config::ServerConfig;
+use crate::resilience::deadline::DeadlineLayer;
 
 /// The body limit axum's extractors apply unless told otherwise.
 const AXUM_DEFAULT_BODY_LIMIT: usize = 2 << 20;
@@ -27,7 +28,10 @@ const AXUM_DEFAULT_BODY_LIMIT: usize = 2 << 20;
 /// 4. load shedding over a concurrency limit -> `503` with `Retry-After`;
 /// 5. request timeout -> `504` (the handler is polled first; a timer is created only when it
 ///    is not ready at once);
-/// 6. body read timeout (a stalled body fails the request) and body size limit -> `413`.
+/// 6. the caller's deadline (`x-request-timeout-ms`, capped by the request timeout) stored
+///    in the request extensions and as [`Deadline::current`](crate::resilience::deadline::Deadline::current) for the handler, so outbound
+///    calls carry what is left of it;
+/// 7. body read timeout (a stalled body fails the request) and body size limit -> `413`.
 ///
 /// Header count, header size (`431`) and header read timeouts are enforced by hyper in
 /// [`Serving`](super::Serving).
@@ -56,6 +60,7 @@ where
         .layer(HandleErrorLayer)
         .layer(LoadShedLayer::new(config.max_concurrent_requests))
         .layer(RequestTimeoutLayer::new(config.request_timeout))
+        .layer(DeadlineLayer::new().max(config.request_timeout))
         .layer(RequestBodyTimeoutLayer::new(config.body_read_timeout))
         .layer(BodyLimitLayer::new(max_body))
         .service(router)

@@ -57,6 +57,15 @@ impl Microservice for TestService {
             )
             .route("/panic", routing::get(|| async { panic_on_purpose() }))
             .route("/echo", post(|body: Bytes| async move { body }))
+            .route(
+                "/deadline",
+                routing::get(|| async {
+                    chassis::resilience::deadline::Deadline::current().map_or_else(
+                        || "none".to_owned(),
+                        |d| d.remaining().as_millis().to_string(),
+                    )
+                }),
+            )
             .route("/sse", routing::get(|| async { Sse::new(ticks()) }))
             .route(
                 "/sse-graceful",
