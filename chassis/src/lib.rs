@@ -3,6 +3,11 @@
 pub mod config;
 pub mod health;
 pub mod server;
-pub mod shutdown;
 pub mod service;
+pub mod shutdown;
 pub mod telemetry;
+
+pub use chassis_macros::service;
+
+#[doc(hidden)]
+pub mod __private;
