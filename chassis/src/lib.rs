@@ -7,3 +7,8 @@ pub mod server;
 pub mod service;
 pub mod shutdown;
 pub mod telemetry;
+
+pub use chassis_macros::service;
+
+#[doc(hidden)]
+pub mod __private;

@@ -4,6 +4,7 @@
 //! `cargo run -p shop`.
 
 use std::collections::BTreeMap;
+use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
@@ -12,12 +13,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use chassis::health::{CheckResult, Probe};
 use chassis::server::Problem;
-use chassis::service::{Context, Microservice};
+use chassis::service::Context;
 use serde::{Deserialize, Serialize};
-
-/// The catalog service.
-#[derive(Debug)]
-pub struct Catalog;
 
 /// The catalog's own settings.
 #[derive(Debug, Clone, Deserialize)]
@@ -65,34 +62,28 @@ fn inventory(currency: &str) -> Items {
     )
 }
 
-impl Microservice for Catalog {
-    type Config = CatalogConfig;
-    const NAME: &'static str = "catalog";
-    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
-
-    fn embedded_defaults() -> Option<&'static str> {
-        Some(include_str!("../config/default.toml"))
-    }
-
-    async fn router(ctx: Context<CatalogConfig>) -> Result<Router, tower::BoxError> {
-        let items = inventory(&ctx.config().currency);
-        let loaded = Arc::clone(&items);
-        ctx.health()
-            .register("inventory", Probe::Readiness, move || {
-                let count = loaded.len();
-                async move {
-                    if count == 0 {
-                        CheckResult::fail("no items loaded")
-                    } else {
-                        CheckResult::pass().output(format!("{count} items"))
-                    }
+/// Builds the catalog's routes and registers its readiness check. The macro declares the
+/// service type [`Catalog`] (name `catalog`, the package version, [`CatalogConfig`], and
+/// `config/default.toml` compiled in as defaults).
+#[chassis::service(name = "catalog")]
+pub async fn catalog(ctx: Context<CatalogConfig>) -> Result<Router, Infallible> {
+    let items = inventory(&ctx.config().currency);
+    let loaded = Arc::clone(&items);
+    ctx.health()
+        .register("inventory", Probe::Readiness, move || {
+            let count = loaded.len();
+            async move {
+                if count == 0 {
+                    CheckResult::fail("no items loaded")
+                } else {
+                    CheckResult::pass().output(format!("{count} items"))
                 }
-            });
-        Ok(Router::new()
-            .route("/items", get(list_items))
-            .route("/items/{id}", get(get_item))
-            .with_state(items))
-    }
+            }
+        });
+    Ok(Router::new()
+        .route("/items", get(list_items))
+        .route("/items/{id}", get(get_item))
+        .with_state(items))
 }
 
 async fn list_items(State(items): State<Items>) -> Json<Vec<Item>> {

@@ -1,0 +1,12 @@
+//! Compile-time behaviour of `#[chassis::service]`: what expands and runs (`ui/pass`), and
+//! what fails with an error on the offending token (`ui/fail`, snapshots in `.stderr`).
+//!
+//! Regenerate snapshots with `TRYBUILD=overwrite cargo test -p chassis-macros --test ui`,
+//! then review every changed `.stderr`.
+
+#[test]
+fn ui() {
+    let cases = trybuild::TestCases::new();
+    cases.pass("tests/ui/pass/*.rs");
+    cases.compile_fail("tests/ui/fail/*.rs");
+}

@@ -1,0 +1,11 @@
+use axum::Router;
+use chassis::service::Context;
+
+struct Settings;
+
+#[chassis::service]
+async fn catalog(_ctx: Context<Settings>) -> Result<Router, std::io::Error> {
+    Ok(Router::new())
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use chassis::service::Context;
+
+#[chassis::service]
+async fn catalog(_ctx: Context<()>) {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[chassis::service]
+struct Catalog;
+
+fn main() {}

@@ -1,0 +1,8 @@
+use chassis::service::Context;
+
+#[chassis::service]
+async fn catalog(_ctx: Context<()>) -> Result<String, std::io::Error> {
+    Ok(String::new())
+}
+
+fn main() {}
