@@ -64,7 +64,7 @@ async fn stop(handle: ServiceHandle) {
 
 #[tokio::test]
 async fn info_shows_the_declared_name_and_version() {
-    let handle = spawn::<Greeter, _, _, _>([
+    let handle = spawn::<Greeter>([
         ("server.host", "127.0.0.1"),
         ("server.port", "0"),
         ("shutdown.drain_delay", "0s"),
@@ -88,7 +88,7 @@ async fn info_shows_the_declared_name_and_version() {
 #[tokio::test]
 async fn info_defaults_to_the_package_name_and_version() {
     assert_eq!(Packaged::NAME, "chassis-macros");
-    let handle = spawn::<Packaged, _, _, _>([
+    let handle = spawn::<Packaged>([
         ("server.host", "127.0.0.1"),
         ("server.port", "0"),
         ("shutdown.drain_delay", "0s"),

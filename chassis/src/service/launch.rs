@@ -40,13 +40,9 @@ pub enum LaunchError {
 /// # Errors
 ///
 /// As [`Launcher::spawn`].
-pub async fn spawn<S, I, K, V>(overrides: I) -> Result<ServiceHandle, LaunchError>
-where
-    S: Microservice,
-    I: IntoIterator<Item = (K, V)>,
-    K: Into<String>,
-    V: ToString,
-{
+pub async fn spawn<S: Microservice>(
+    overrides: impl IntoIterator<Item = (impl Into<String>, impl ToString)>,
+) -> Result<ServiceHandle, LaunchError> {
     let mut launcher = Launcher::<S>::new()?;
     for (key, value) in overrides {
         launcher = launcher.set(key, value);

@@ -102,7 +102,7 @@ pub async fn spawn(overrides: &[(&str, &str)]) -> ServiceHandle {
         ("telemetry.log.level", "warn"),
     ];
     all.extend_from_slice(overrides);
-    chassis::service::spawn::<TestService, _, _, _>(all.iter().copied())
+    chassis::service::spawn::<TestService>(all.iter().copied())
         .await
         .expect("test service starts")
 }
