@@ -168,7 +168,11 @@ async fn real_prometheus_scrapes_the_route_template() {
     let mut last = String::new();
     loop {
         if let Ok(res) = client.get(query.clone()).await {
-            let body = res.into_body().collect().await.map(|b| b.to_bytes());
+            let body = res
+                .into_body()
+                .collect()
+                .await
+                .map(http_body_util::Collected::to_bytes);
             if let Ok(body) = body {
                 last = String::from_utf8_lossy(&body).into_owned();
                 if found_route(&last) {
