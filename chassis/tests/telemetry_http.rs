@@ -349,6 +349,8 @@ fn json_log_lines_of_a_request_carry_its_trace_id() {
                     "/items/{id}",
                     get(|Extension(ctx): Extension<TraceContext>| async move {
                         tracing::info!(item = 1, "fetching item");
+                        tracing::info_span!("lookup", table = "items")
+                            .in_scope(|| tracing::info!("nested"));
                         ctx.span_id().to_string()
                     }),
                 )
@@ -369,9 +371,17 @@ fn json_log_lines_of_a_request_carry_its_trace_id() {
         .collect();
     assert!(lines.len() >= 2, "handler line and access line: {text}");
     for line in &lines {
-        assert_eq!(line["span"]["trace_id"], TRACE_ID, "{line}");
-        assert_eq!(line["span"]["span_id"], span_id.as_str(), "{line}");
+        assert_eq!(line["trace_id"], TRACE_ID, "{line}");
+        assert_eq!(line["span_id"], span_id.as_str(), "{line}");
     }
+    let nested = lines
+        .iter()
+        .find(|l| l["message"] == "nested")
+        .expect("nested line");
+    assert_eq!(
+        nested["span"]["name"], "lookup",
+        "current span is the nested one"
+    );
     let handler = lines
         .iter()
         .find(|l| l["message"] == "fetching item")

@@ -37,9 +37,9 @@ mod admin;
 pub mod config;
 mod error;
 pub mod http;
+mod link;
 pub mod logs;
 pub mod metrics;
-mod otel;
 mod process;
 pub mod propagation;
 

@@ -120,7 +120,7 @@ where
                 span.record("request_id", id);
             }
         }
-        super::otel::on_server_span(&span, &ctx);
+        super::link::link_span(&span, &ctx);
 
         self.instance.shared.active(slot).increment(1.0);
         let tracker = Tracker {

@@ -15,9 +15,25 @@ pub const BAGGAGE_MAX_LEN: usize = 8192;
 /// `baggage` dropped above this many list members (W3C Baggage limit).
 pub const BAGGAGE_MAX_MEMBERS: usize = 180;
 
-/// The inbound `tracestate`, or `None` when absent, malformed or empty.
-pub(crate) fn tracestate(headers: &HeaderMap, name: &HeaderName) -> Option<HeaderValue> {
-    let value = combined(headers, name, TRACESTATE_MAX_LEN * 4)?;
+/// The value of a header seen `count` times, `first` being the first line: that line itself
+/// (the common case, no copy) or all lines joined by `,` (bounded at 8 KiB).
+pub(crate) fn lines(
+    headers: &HeaderMap,
+    name: &HeaderName,
+    first: &HeaderValue,
+    count: usize,
+) -> Option<HeaderValue> {
+    if count <= 1 {
+        return Some(first.clone());
+    }
+    combined(headers, name, BAGGAGE_MAX_LEN)
+}
+
+/// The inbound `tracestate` if well formed, truncated to the W3C bound.
+pub(crate) fn tracestate(value: HeaderValue) -> Option<HeaderValue> {
+    if value.len() > BAGGAGE_MAX_LEN {
+        return None;
+    }
     let bytes = value.as_bytes();
     let mut members = 0;
     for member in bytes.split(|&b| b == b',') {
@@ -39,10 +55,12 @@ pub(crate) fn tracestate(headers: &HeaderMap, name: &HeaderName) -> Option<Heade
     truncate(bytes)
 }
 
-/// The inbound `baggage`, or `None` when absent or beyond the W3C limits.
-pub(crate) fn baggage(headers: &HeaderMap, name: &HeaderName) -> Option<HeaderValue> {
-    let value = combined(headers, name, BAGGAGE_MAX_LEN)?;
+/// The inbound `baggage`, or `None` when beyond the W3C limits.
+pub(crate) fn baggage(value: HeaderValue) -> Option<HeaderValue> {
     let bytes = value.as_bytes();
+    if bytes.len() > BAGGAGE_MAX_LEN {
+        return None;
+    }
     let visible = bytes
         .iter()
         .all(|&b| b == b'\t' || (0x20..0x7f).contains(&b));
@@ -134,11 +152,24 @@ mod tests {
         (map, name)
     }
 
+    fn joined(h: &HeaderMap, n: &HeaderName) -> HeaderValue {
+        let count = h.get_all(n).iter().count();
+        lines(h, n, h.get(n).expect("present"), count).expect("within bound")
+    }
+
+    fn tracestate_of(h: &HeaderMap, n: &HeaderName) -> Option<HeaderValue> {
+        tracestate(joined(h, n))
+    }
+
+    fn baggage_of(h: &HeaderMap, n: &HeaderName) -> Option<HeaderValue> {
+        baggage(joined(h, n))
+    }
+
     #[test]
     fn tracestate_single_line_is_kept() {
         let (h, n) = headers("tracestate", &["rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"]);
         assert_eq!(
-            tracestate(&h, &n).expect("kept"),
+            tracestate_of(&h, &n).expect("kept"),
             "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"
         );
     }
@@ -146,21 +177,21 @@ mod tests {
     #[test]
     fn tracestate_lines_are_joined() {
         let (h, n) = headers("tracestate", &["rojo=1", "congo=2"]);
-        assert_eq!(tracestate(&h, &n).expect("kept"), "rojo=1,congo=2");
+        assert_eq!(tracestate_of(&h, &n).expect("kept"), "rojo=1,congo=2");
     }
 
     #[test]
     fn tracestate_malformed_is_dropped() {
         for bad in ["nokey", "UPPER=1", "a=", "=b", "a=b=c"] {
             let (h, n) = headers("tracestate", &[bad]);
-            assert!(tracestate(&h, &n).is_none(), "{bad}");
+            assert!(tracestate_of(&h, &n).is_none(), "{bad}");
         }
         let many = (0..33)
             .map(|i| format!("k{i}=v"))
             .collect::<Vec<_>>()
             .join(",");
         let (h, n) = headers("tracestate", &[&many]);
-        assert!(tracestate(&h, &n).is_none());
+        assert!(tracestate_of(&h, &n).is_none());
     }
 
     #[test]
@@ -169,7 +200,7 @@ mod tests {
         let mut members = vec![long];
         members.extend((0..20).map(|i| format!("k{i:02}={}", "v".repeat(20))));
         let (h, n) = headers("tracestate", &[&members.join(",")]);
-        let kept = tracestate(&h, &n).expect("kept");
+        let kept = tracestate_of(&h, &n).expect("kept");
         assert!(kept.len() <= TRACESTATE_MAX_LEN);
         let text = kept.to_str().expect("ascii");
         assert!(!text.contains("big="), "large member dropped first");
@@ -180,11 +211,11 @@ mod tests {
     fn baggage_is_bounded() {
         let (h, n) = headers("baggage", &["userId=alice,serverNode=DF%2028"]);
         assert_eq!(
-            baggage(&h, &n).expect("kept"),
+            baggage_of(&h, &n).expect("kept"),
             "userId=alice,serverNode=DF%2028"
         );
         let huge = "a=".to_owned() + &"b".repeat(BAGGAGE_MAX_LEN);
         let (h, n) = headers("baggage", &[&huge]);
-        assert!(baggage(&h, &n).is_none());
+        assert!(baggage_of(&h, &n).is_none());
     }
 }

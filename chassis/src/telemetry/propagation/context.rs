@@ -48,9 +48,9 @@ impl TraceContext {
     /// `tracestate` (as the specification requires). `baggage` and `x-request-id` are kept in
     /// both cases. Never fails.
     pub fn from_headers(headers: &HeaderMap) -> Self {
-        let mut lines = headers.get_all(&TRACEPARENT).iter();
-        let parent = match (lines.next(), lines.next()) {
-            (Some(value), None) => TraceParent::parse(value),
+        let found = Found::scan(headers);
+        let parent = match found.traceparent {
+            Some(value) if found.traceparent_lines == 1 => TraceParent::parse(value),
             _ => None,
         };
         let mut ctx = match parent {
@@ -59,14 +59,23 @@ impl TraceContext {
                 span_id: SpanId::random(),
                 parent_id: Some(parent.parent_id),
                 flags: parent.flags,
-                tracestate: carry::tracestate(headers, &TRACESTATE),
+                tracestate: found.tracestate.and_then(|first| {
+                    carry::tracestate(carry::lines(
+                        headers,
+                        &TRACESTATE,
+                        first,
+                        found.tracestate_lines,
+                    )?)
+                }),
                 baggage: None,
                 request_id: None,
             },
             None => Self::new_root(),
         };
-        ctx.baggage = carry::baggage(headers, &BAGGAGE);
-        ctx.request_id = headers.get(&REQUEST_ID).cloned();
+        ctx.baggage = found.baggage.and_then(|first| {
+            carry::baggage(carry::lines(headers, &BAGGAGE, first, found.baggage_lines)?)
+        });
+        ctx.request_id = found.request_id.cloned();
         ctx
     }
 
@@ -163,6 +172,52 @@ impl TraceContext {
     /// `scope` again in the new task.
     pub fn scope<F: Future>(self, future: F) -> TaskLocalFuture<Self, F> {
         CURRENT.scope(self, future)
+    }
+}
+
+/// The propagation headers of a request, found in one pass over the map (cheaper than four
+/// hashed look-ups for the usual handful of headers).
+struct Found<'a> {
+    traceparent: Option<&'a HeaderValue>,
+    traceparent_lines: usize,
+    tracestate: Option<&'a HeaderValue>,
+    tracestate_lines: usize,
+    baggage: Option<&'a HeaderValue>,
+    baggage_lines: usize,
+    request_id: Option<&'a HeaderValue>,
+}
+
+impl<'a> Found<'a> {
+    fn scan(headers: &'a HeaderMap) -> Self {
+        let mut found = Self {
+            traceparent: None,
+            traceparent_lines: 0,
+            tracestate: None,
+            tracestate_lines: 0,
+            baggage: None,
+            baggage_lines: 0,
+            request_id: None,
+        };
+        for (name, value) in headers {
+            let name = name.as_str();
+            let (slot, lines) = match name.len() {
+                11 if name == TRACEPARENT.as_str() => {
+                    (&mut found.traceparent, &mut found.traceparent_lines)
+                }
+                10 if name == TRACESTATE.as_str() => {
+                    (&mut found.tracestate, &mut found.tracestate_lines)
+                }
+                7 if name == BAGGAGE.as_str() => (&mut found.baggage, &mut found.baggage_lines),
+                12 if name == REQUEST_ID.as_str() => {
+                    found.request_id.get_or_insert(value);
+                    continue;
+                }
+                _ => continue,
+            };
+            slot.get_or_insert(value);
+            *lines += 1;
+        }
+        found
     }
 }
 

@@ -141,18 +141,70 @@ pub(crate) mod hex {
         out[1] = DIGITS[usize::from(value & 0x0f)];
     }
 
-    /// Decodes lowercase hex only (W3C forbids upper case).
-    pub(crate) fn decode(digits: &[u8]) -> Option<u128> {
-        let mut value: u128 = 0;
+    /// Nibble values of lower-case hex digits; `0xff` for every other byte.
+    const NIBBLES: [u8; 256] = {
+        let mut table = [0xff_u8; 256];
+        let mut i: u8 = 0;
+        while i < 16 {
+            table[DIGITS[i as usize] as usize] = i;
+            i += 1;
+        }
+        table
+    };
+
+    /// Decodes up to 16 lower-case hex digits (W3C forbids upper case).
+    pub(crate) fn decode_u64(digits: &[u8]) -> Option<u64> {
+        let mut value: u64 = 0;
+        let mut invalid = 0u8;
         for &d in digits {
-            let nibble = match d {
-                b'0'..=b'9' => d - b'0',
-                b'a'..=b'f' => d - b'a' + 10,
-                _ => return None,
-            };
-            value = (value << 4) | u128::from(nibble);
+            let nibble = NIBBLES[usize::from(d)];
+            invalid |= nibble;
+            value = (value << 4) | u64::from(nibble & 0x0f);
+        }
+        // Any invalid digit sets the high bits of `invalid`.
+        (invalid & 0xf0 == 0).then_some(value)
+    }
+
+    /// Decodes 8 lower-case hex digits at once (SWAR: one `u64`, no per-digit branch).
+    pub(crate) fn decode8(chunk: [u8; 8]) -> Option<u32> {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGH: u64 = 0x8080_8080_8080_8080;
+        let x = u64::from_be_bytes(chunk);
+        if x & HIGH != 0 {
+            return None;
+        }
+        // For bytes below 0x80, `(b + (0x80 - c)) & 0x80` is set exactly when `b >= c`.
+        let at_least = |c: u64| x.wrapping_add((0x80 - c) * ONES) & HIGH;
+        let digit = at_least(0x30) & !at_least(0x3a);
+        let alpha = at_least(0x61) & !at_least(0x67);
+        if digit | alpha != HIGH {
+            return None;
+        }
+        // Nibble per byte: low four bits, plus 9 for `a`..=`f`.
+        let mut n = (x & (0x0f * ONES)) + (alpha >> 7) * 9;
+        n = (n | (n >> 4)) & 0x00ff_00ff_00ff_00ff;
+        n = (n | (n >> 8)) & 0x0000_ffff_0000_ffff;
+        n = (n | (n >> 16)) & 0x0000_0000_ffff_ffff;
+        u32::try_from(n).ok()
+    }
+
+    /// Decodes `N * 8` lower-case hex digits.
+    pub(crate) fn decode_chunks<const N: usize>(digits: &[u8]) -> Option<u128> {
+        let mut value: u128 = 0;
+        for i in 0..N {
+            let chunk: [u8; 8] = digits.get(i * 8..i * 8 + 8)?.try_into().ok()?;
+            value = (value << 32) | u128::from(decode8(chunk)?);
         }
         Some(value)
+    }
+
+    /// Decodes up to 32 lower-case hex digits, one at a time.
+    #[cfg(test)]
+    pub(crate) fn decode(digits: &[u8]) -> Option<u128> {
+        let split = digits.len().saturating_sub(16);
+        let high = decode_u64(&digits[..split])?;
+        let low = decode_u64(&digits[split..])?;
+        Some((u128::from(high) << 64) | u128::from(low))
     }
 
     /// The buffer as text; it only ever holds ASCII hex digits.
@@ -182,6 +234,24 @@ mod tests {
         assert_eq!(s.to_string(), "00f067aa0ba902b7");
         assert!(TraceId::new(0).is_none());
         assert!(SpanId::new(0).is_none());
+    }
+
+    #[test]
+    fn swar_decode_agrees_with_scalar_for_every_byte_in_every_position() {
+        let base = *b"0123abcd";
+        for pos in 0..8 {
+            for b in 0..=255u8 {
+                let mut chunk = base;
+                chunk[pos] = b;
+                let scalar = hex::decode_u64(&chunk).map(|v| u32::try_from(v).expect("8 digits"));
+                assert_eq!(hex::decode8(chunk), scalar, "byte {b:#04x} at {pos}");
+            }
+        }
+        assert_eq!(hex::decode8(*b"ffffffff"), Some(u32::MAX));
+        assert_eq!(
+            hex::decode_chunks::<4>(b"4bf92f3577b34da6a3ce929d0e0e4736"),
+            Some(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736)
+        );
     }
 
     #[test]

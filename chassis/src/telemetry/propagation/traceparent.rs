@@ -38,7 +38,7 @@ impl TraceParent {
         if bytes.len() < LEN {
             return None;
         }
-        let version = hex::decode(&bytes[0..2])?;
+        let version = hex::decode_u64(&bytes[0..2])?;
         if version == 0xff {
             return None;
         }
@@ -51,9 +51,9 @@ impl TraceParent {
         if bytes[2] != b'-' || bytes[35] != b'-' || bytes[52] != b'-' {
             return None;
         }
-        let trace_id = TraceId::new(hex::decode(&bytes[3..35])?)?;
-        let parent_id = SpanId::new(u64::try_from(hex::decode(&bytes[36..52])?).ok()?)?;
-        let mut flags = u8::try_from(hex::decode(&bytes[53..55])?).ok()?;
+        let trace_id = TraceId::new(hex::decode_chunks::<4>(&bytes[3..35])?)?;
+        let parent_id = SpanId::new(u64::try_from(hex::decode_chunks::<2>(&bytes[36..52])?).ok()?)?;
+        let mut flags = u8::try_from(hex::decode_u64(&bytes[53..55])?).ok()?;
         if version != 0 {
             flags &= TraceFlags::SAMPLED.union(TraceFlags::RANDOM).bits();
         }

@@ -13,9 +13,11 @@
 //!
 //! Services call [`init_logging`] once at start (the service runtime does). The filter sits
 //! behind a `reload` layer so the level can change at run time
-//! ([`admin_routes`](crate::telemetry::admin_routes) exposes it). JSON lines carry the
-//! current span and the span list, so every line logged inside a request shows the request
-//! span's `trace_id` and `span_id`.
+//! ([`admin_routes`](crate::telemetry::admin_routes) exposes it). A JSON line logged inside a
+//! request, at any span depth, has the request span's `trace_id` and `span_id` at the top
+//! level, next to the current span and its fields.
+
+pub(crate) mod json;
 
 use std::sync::{Mutex, PoisonError};
 
@@ -106,10 +108,8 @@ where
     let (filter, handle) = reload::Layer::new(parse_filter(directive)?);
     let fmt: Box<dyn Layer<Filtered> + Send + Sync> = match cfg.log.format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(true)
+            .fmt_fields(json::JsonMembers)
+            .event_format(json::JsonLines)
             .with_writer(writer)
             .boxed(),
         LogFormat::Pretty => tracing_subscriber::fmt::layer().with_writer(writer).boxed(),
