@@ -104,6 +104,15 @@ async fn promtool_accepts_the_metrics_output() {
     );
 }
 
+#[test]
+fn install_is_once_per_process() {
+    let first = install_prometheus().expect("recorder");
+    let second = install_prometheus().expect("same recorder");
+    metrics::counter!("chassis_test_installs_total").increment(1);
+    assert!(first.render().contains("chassis_test_installs_total 1"));
+    assert!(second.render().contains("chassis_test_installs_total 1"));
+}
+
 /// A child process killed when the test ends, however it ends.
 struct KillOnDrop(Child);
 

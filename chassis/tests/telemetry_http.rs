@@ -305,6 +305,14 @@ async fn malformed_traceparent_starts_a_new_trace() {
     assert_eq!(has_parent, "false");
 }
 
+/// Serialises the tests that create `tracing` subscribers: callsite interest is cached
+/// process-wide, and scoped subscribers created concurrently on other threads disturb it.
+static SUBSCRIBERS: Mutex<()> = Mutex::new(());
+
+fn one_subscriber_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    SUBSCRIBERS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// A `MakeWriter` into a shared buffer.
 #[derive(Clone, Default)]
 struct Buffer(Arc<Mutex<Vec<u8>>>);
@@ -333,6 +341,7 @@ impl<'a> MakeWriter<'a> for Buffer {
 
 #[test]
 fn json_log_lines_of_a_request_carry_its_trace_id() {
+    let _serial = one_subscriber_at_a_time();
     let buffer = Buffer::default();
     let mut cfg = TelemetryConfig::default();
     cfg.log.format = LogFormat::Json;
@@ -399,8 +408,53 @@ fn json_log_lines_of_a_request_carry_its_trace_id() {
     assert_eq!(access["span"]["url.path"], "/items/1");
 }
 
+#[test]
+fn pretty_log_lines_carry_the_trace_id_too() {
+    let _serial = one_subscriber_at_a_time();
+    let buffer = Buffer::default();
+    let (subscriber, _handle) =
+        logs::subscriber(&TelemetryConfig::default(), None, buffer.clone()).expect("subscriber");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    tracing::subscriber::with_default(subscriber, || {
+        runtime.block_on(async {
+            let mut req = request(Method::GET, "/items/1");
+            req.headers_mut()
+                .insert("traceparent", TRACEPARENT.parse().expect("valid"));
+            send(&app(), req).await
+        })
+    });
+    let text = String::from_utf8(buffer.0.lock().expect("buffer").clone()).expect("utf-8");
+    let access = text
+        .lines()
+        .find(|l| l.contains("request completed"))
+        .unwrap_or_else(|| panic!("no access line in {text}"));
+    assert!(access.contains(&format!("trace_id={TRACE_ID}")), "{access}");
+    assert!(access.contains("http.route=\"/items/{id}\""), "{access}");
+}
+
+#[tokio::test]
+async fn access_log_can_be_turned_off() {
+    let _serial = one_subscriber_at_a_time();
+    let buffer = Buffer::default();
+    let mut cfg = TelemetryConfig::default();
+    cfg.log.format = LogFormat::Json;
+    cfg.log.access = chassis::telemetry::AccessLog::Off;
+    let (subscriber, _handle) = logs::subscriber(&cfg, None, buffer.clone()).expect("subscriber");
+    let _default = tracing::subscriber::set_default(subscriber);
+    let app = Router::new()
+        .route("/items/{id}", get(|| async { "item" }))
+        .layer(ServerTelemetryLayer::from_config(&cfg));
+    let (status, _) = send(&app, request(Method::GET, "/items/1")).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = String::from_utf8(buffer.0.lock().expect("buffer").clone()).expect("utf-8");
+    assert!(!text.contains("request completed"), "{text}");
+}
+
 #[tokio::test]
 async fn log_level_changes_through_the_admin_route() {
+    let _serial = one_subscriber_at_a_time();
     let (_subscriber, handle) =
         logs::subscriber(&TelemetryConfig::default(), None, io::sink).expect("subscriber");
     let admin = admin_routes(handle.clone());

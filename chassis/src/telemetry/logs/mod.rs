@@ -80,7 +80,8 @@ pub fn init_logging(
     if let Some(handle) = global.as_ref() {
         return Ok(handle.clone());
     }
-    let (subscriber, handle) = subscriber(cfg, rust_log, std::io::stdout)?;
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let (subscriber, handle) = build(cfg, rust_log, std::io::stdout, ansi)?;
     tracing::subscriber::set_global_default(subscriber)
         .map_err(|_| TelemetryError::SubscriberExists)?;
     *global = Some(handle.clone());
@@ -88,7 +89,7 @@ pub fn init_logging(
 }
 
 /// Builds (without installing) the subscriber [`init_logging`] would install, writing to
-/// `writer`: for tests (`tracing::subscriber::with_default`) and embedding.
+/// `writer` without colours: for tests (`tracing::subscriber::with_default`) and embedding.
 ///
 /// # Errors
 ///
@@ -97,6 +98,18 @@ pub fn subscriber<W>(
     cfg: &TelemetryConfig,
     rust_log: Option<&str>,
     writer: W,
+) -> Result<(impl Subscriber + Send + Sync + 'static, LogHandle), TelemetryError>
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    build(cfg, rust_log, writer, false)
+}
+
+fn build<W>(
+    cfg: &TelemetryConfig,
+    rust_log: Option<&str>,
+    writer: W,
+    ansi: bool,
 ) -> Result<(impl Subscriber + Send + Sync + 'static, LogHandle), TelemetryError>
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
@@ -112,7 +125,10 @@ where
             .event_format(json::JsonLines)
             .with_writer(writer)
             .boxed(),
-        LogFormat::Pretty => tracing_subscriber::fmt::layer().with_writer(writer).boxed(),
+        LogFormat::Pretty => tracing_subscriber::fmt::layer()
+            .with_ansi(ansi)
+            .with_writer(writer)
+            .boxed(),
     };
     let subscriber = tracing_subscriber::registry().with(filter).with(fmt);
     Ok((subscriber, LogHandle { filter: handle }))
