@@ -435,6 +435,10 @@ fn pretty_log_lines_carry_the_trace_id_too() {
 }
 
 #[tokio::test]
+#[allow(
+    clippy::await_holding_lock,
+    reason = "each test owns its runtime; the lock only orders tests"
+)]
 async fn access_log_can_be_turned_off() {
     let _serial = one_subscriber_at_a_time();
     let buffer = Buffer::default();
@@ -453,6 +457,10 @@ async fn access_log_can_be_turned_off() {
 }
 
 #[tokio::test]
+#[allow(
+    clippy::await_holding_lock,
+    reason = "each test owns its runtime; the lock only orders tests"
+)]
 async fn log_level_changes_through_the_admin_route() {
     let _serial = one_subscriber_at_a_time();
     let (_subscriber, handle) =
