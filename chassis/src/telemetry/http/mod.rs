@@ -20,7 +20,7 @@
 //!
 //! # Per request
 //!
-//! - the [`TraceContext`](crate::telemetry::propagation::TraceContext) continues the caller's
+//! - the [`TraceContext`] continues the caller's
 //!   trace (or starts one if `traceparent` is absent or malformed), goes into the request
 //!   extensions and is the task-local current context while the handler runs;
 //! - an INFO span `http.server` with `otel.name` (`GET /items/{id}`), `otel.kind`,

@@ -6,8 +6,9 @@
 //! let cfg = TelemetryConfig::default();
 //! // A subscriber for a test or an embedding program, writing to a sink:
 //! let (subscriber, handle) = logs::subscriber(&cfg, None, std::io::sink).unwrap();
-//! tracing::subscriber::with_default(subscriber, || tracing::info!("hello"));
-//! handle.set_level("debug").unwrap();
+//! let dispatch = tracing::Dispatch::new(subscriber);
+//! tracing::dispatcher::with_default(&dispatch, || tracing::info!("hello"));
+//! handle.set_level("debug").unwrap(); // works while the subscriber lives
 //! assert_eq!(handle.current_level(), "debug");
 //! ```
 //!
