@@ -142,6 +142,31 @@ async fn unknown_paths_add_at_most_one_label_value() {
 }
 
 #[tokio::test]
+async fn around_the_whole_router_every_request_is_unmatched() {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let _local = metrics::set_default_local_recorder(&recorder);
+    // Wrong placement (before routing): still bounded, but no route templates.
+    let app = ServerTelemetryLayer::new()
+        .layer(Router::new().route("/items/{id}", get(|| async { "item" })));
+    for id in 0..10 {
+        let res = app
+            .clone()
+            .oneshot(request(Method::GET, &format!("/items/{id}")))
+            .await
+            .expect("infallible");
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    let seen = durations(&snapshotter);
+    assert_eq!(
+        seen.get(&series("GET", "unmatched", "200")),
+        Some(&10),
+        "{seen:?}"
+    );
+    assert_eq!(seen.len(), 1);
+}
+
+#[tokio::test]
 async fn active_requests_gauge_returns_to_zero() {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();

@@ -166,3 +166,89 @@ impl Instance {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use metrics_util::debugging::DebuggingRecorder;
+
+    use super::*;
+
+    #[test]
+    fn an_instance_keeps_its_first_route_and_looks_up_others() {
+        let shared = Arc::new(Shared::default());
+        let instance = Instance::new(Arc::clone(&shared));
+        assert!(matches!(
+            instance.resolve(Some("/items/{id}")),
+            RouteRef::Own
+        ));
+        assert!(matches!(
+            instance.resolve(Some("/items/{id}")),
+            RouteRef::Own
+        ));
+        let other = instance.resolve(Some("/orders"));
+        assert_eq!(
+            instance.get(&other).map(RouteMetrics::label),
+            Some("/orders")
+        );
+        let unmatched = instance.resolve(None);
+        assert_eq!(
+            instance.get(&unmatched).map(RouteMetrics::label),
+            Some(UNMATCHED_ROUTE)
+        );
+        // Another instance of the same layer shares the route's metrics.
+        let sibling = Instance::new(shared);
+        let RouteRef::Other(orders) = other else {
+            panic!("expected the shared map");
+        };
+        sibling.resolve(Some("/orders"));
+        let mine = sibling.own.get().expect("initialised");
+        assert!(Arc::ptr_eq(mine, &orders));
+    }
+
+    #[test]
+    fn span_names_and_histogram_labels() {
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        metrics::with_local_recorder(&recorder, || {
+            let route = RouteMetrics::new(Some("/items/{id}"));
+            assert_eq!(&*route.method(0).span_name, "GET /items/{id}");
+            assert_eq!(&*route.method(METHODS - 1).span_name, "HTTP /items/{id}");
+            assert_eq!(&*RouteMetrics::new(None).method(2).span_name, "POST");
+            route.duration(0, 200).record(0.1);
+            route.duration(0, 200).record(0.2);
+            route.duration(0, 1000).record(0.3); // out of range: clamped, never a panic
+        });
+        let mut seen: Vec<(String, usize)> = snapshotter
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .filter_map(|(key, _, _, value)| match value {
+                metrics_util::debugging::DebugValue::Histogram(v) => Some((
+                    key.key()
+                        .labels()
+                        .map(|l| format!("{}={}", l.key(), l.value()))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    v.len(),
+                )),
+                _ => None,
+            })
+            .collect();
+        seen.sort();
+        assert_eq!(
+            seen,
+            vec![
+                (
+                    "http_request_method=GET,http_route=/items/{id},http_response_status_code=200"
+                        .to_owned(),
+                    2
+                ),
+                (
+                    "http_request_method=GET,http_route=/items/{id},http_response_status_code=999"
+                        .to_owned(),
+                    1
+                ),
+            ]
+        );
+    }
+}
