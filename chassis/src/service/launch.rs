@@ -12,6 +12,10 @@ use crate::config::{ConfigError, ConfigLoader, LoadedConfig, Settings};
 use crate::health::{self, HealthRegistry};
 use crate::server::{self, BuildInfo, FaultLayer, ServiceInfo, Serving};
 use crate::shutdown::Shutdown;
+use crate::telemetry::{
+    LogHandle, MetricsHandle, TelemetryError, admin_routes, http::ServerTelemetryLayer,
+    init_logging, install_prometheus, metrics_routes,
+};
 
 /// Starting a service failed.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +27,9 @@ pub enum LaunchError {
     /// The service's own router could not be built.
     #[error("building the router failed: {0}")]
     Router(#[source] BoxError),
+    /// Logging or the metrics exporter could not be set up.
+    #[error(transparent)]
+    Telemetry(#[from] TelemetryError),
     /// A port could not be bound.
     #[error("cannot bind {addr}: {source}")]
     Bind {
@@ -132,7 +139,9 @@ impl<S: Microservice> Launcher<S> {
     /// service's router fails; [`LaunchError::Bind`] when a port is taken.
     pub async fn spawn(self) -> Result<ServiceHandle, LaunchError> {
         let LoadedConfig { settings, app } = self.loader.load::<S::Config>()?;
-        crate::telemetry::init_from_settings(&settings);
+        let rust_log = std::env::var("RUST_LOG").ok();
+        let log = init_logging(&settings.telemetry, rust_log.as_deref())?;
+        let metrics = install_prometheus()?;
         let identity = Identity::new(S::NAME, S::VERSION);
         let health = HealthRegistry::new();
         let shutdown = Shutdown::new();
@@ -144,8 +153,15 @@ impl<S: Microservice> Launcher<S> {
             shutdown.clone(),
         );
         let routes = S::router(ctx).await.map_err(LaunchError::Router)?;
-        start(identity, settings, routes, health, shutdown).await
+        let telemetry = Telemetry { log, metrics };
+        start(identity, settings, routes, health, shutdown, telemetry).await
     }
+}
+
+/// The process-wide telemetry pieces a service mounts.
+struct Telemetry {
+    log: LogHandle,
+    metrics: MetricsHandle,
 }
 
 async fn start(
@@ -154,6 +170,7 @@ async fn start(
     routes: Router,
     health: HealthRegistry,
     shutdown: Shutdown,
+    telemetry: Telemetry,
 ) -> Result<ServiceHandle, LaunchError> {
     let server_config = &settings.server;
     let routes = if settings.faults.is_active() {
@@ -162,19 +179,25 @@ async fn start(
     } else {
         routes
     };
-    let ops = health::routes(health.clone()).merge(server::info_routes(ServiceInfo {
-        name: identity.name.clone(),
-        version: identity.version.clone(),
-        build: BuildInfo::current(),
-        instance_id: identity.instance_id.clone(),
-    }));
+    let ops = health::routes(health.clone())
+        .merge(server::info_routes(ServiceInfo {
+            name: identity.name.clone(),
+            version: identity.version.clone(),
+            build: BuildInfo::current(),
+            instance_id: identity.instance_id.clone(),
+        }))
+        .merge(metrics_routes(telemetry.metrics));
+    // Applied last, around every merged route, so 404s are measured too.
+    let traced = ServerTelemetryLayer::from_config(&settings.telemetry);
     let listener = bind(&server_config.host, server_config.port).await?;
     let (app, admin) = match server_config.admin_port {
         Some(port) => {
             let admin_listener = bind(&server_config.host, port).await?;
-            (routes, Some((admin_listener, ops)))
+            // State-changing endpoints live only on the private admin port.
+            let ops = ops.merge(admin_routes(telemetry.log));
+            (routes.layer(traced), Some((admin_listener, ops)))
         }
-        None => (routes.merge(ops), None),
+        None => (routes.merge(ops).layer(traced), None),
     };
     let draining = shutdown.draining_token();
     let service = server::standard_stack(server_config, app);

@@ -1,21 +1,151 @@
-//! The `telemetry` configuration section (placeholder).
+//! The `telemetry` configuration section.
+//!
+//! ```toml
+//! [telemetry]
+//! environment = "staging"
+//!
+//! [telemetry.log]
+//! format = "json"      # or "pretty"
+//! level = "info,hyper=warn"
+//! access = "info"      # or "debug", "off"
+//!
+//! [telemetry.otlp]     # reserved: export arrives with the `otlp` feature
+//! endpoint = "http://127.0.0.1:4317"
+//! protocol = "grpc"    # or "http-protobuf"
+//! sample_ratio = 1.0
+//! ```
 
 use serde::{Deserialize, Serialize};
 
-/// `telemetry`.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+/// The `telemetry` section: logs, access log, trace export.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TelemetryConfig {
-    /// `telemetry.log`.
+    /// Logging: format, filter and access log.
     pub log: LogConfig,
+    /// `deployment.environment` (for example `production`), added to exported resources.
+    pub environment: Option<String>,
+    /// Trace export over OTLP (takes effect with the `otlp` feature).
+    pub otlp: OtlpConfig,
 }
 
-/// `telemetry.log`.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+/// The `telemetry.log` section.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogConfig {
-    /// `json` or `pretty`.
-    pub format: Option<String>,
-    /// Filter directive.
-    pub level: Option<String>,
+    /// Output format of log lines.
+    pub format: LogFormat,
+    /// An `EnvFilter` directive such as `info` or `info,chassis=debug`; `RUST_LOG` wins when set.
+    pub level: String,
+    /// Level of the one access-log event per request, or `off`.
+    pub access: AccessLog,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::default(),
+            level: "info".to_owned(),
+            access: AccessLog::default(),
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines with the span context (for development).
+    #[default]
+    Pretty,
+    /// One JSON object per line, with the request span's `trace_id` and `span_id`.
+    Json,
+}
+
+/// Level of the access-log event emitted once per request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccessLog {
+    /// At `INFO`.
+    #[default]
+    Info,
+    /// At `DEBUG` (hidden by the default `info` filter).
+    Debug,
+    /// No access-log event.
+    Off,
+}
+
+/// The `telemetry.otlp` section (reserved; export is added by the `otlp` feature).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OtlpConfig {
+    /// Collector endpoint, for example `http://127.0.0.1:4317`; export is off when unset.
+    pub endpoint: Option<String>,
+    /// Wire protocol.
+    pub protocol: OtlpProtocol,
+    /// Share of new root traces that are sampled, `0.0..=1.0` (parent-based).
+    pub sample_ratio: f64,
+}
+
+impl Default for OtlpConfig {
+    fn default() -> Self {
+        Self {
+            endpoint: None,
+            protocol: OtlpProtocol::default(),
+            sample_ratio: 1.0,
+        }
+    }
+}
+
+/// OTLP transport.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OtlpProtocol {
+    /// OTLP over gRPC (port 4317 by convention).
+    #[default]
+    Grpc,
+    /// OTLP over HTTP with protobuf bodies (port 4318 by convention).
+    HttpProtobuf,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults() {
+        let cfg = TelemetryConfig::default();
+        assert_eq!(cfg.log.format, LogFormat::Pretty);
+        assert_eq!(cfg.log.level, "info");
+        assert_eq!(cfg.log.access, AccessLog::Info);
+        assert!(cfg.otlp.endpoint.is_none());
+    }
+
+    #[test]
+    fn parses_full_section() {
+        let cfg: TelemetryConfig = serde_json::from_value(serde_json::json!({
+            "environment": "prod",
+            "log": { "format": "json", "level": "debug", "access": "off" },
+            "otlp": {
+                "endpoint": "http://collector:4318",
+                "protocol": "http-protobuf",
+                "sample_ratio": 0.25
+            }
+        }))
+        .expect("valid section");
+        assert_eq!(cfg.log.format, LogFormat::Json);
+        assert_eq!(cfg.log.access, AccessLog::Off);
+        assert_eq!(cfg.environment.as_deref(), Some("prod"));
+        assert_eq!(cfg.otlp.protocol, OtlpProtocol::HttpProtobuf);
+        assert!((cfg.otlp.sample_ratio - 0.25).abs() < f64::EPSILON);
+    }
+
+    #[test]
+    fn rejects_unknown_keys() {
+        let err = serde_json::from_value::<TelemetryConfig>(
+            serde_json::json!({"log": {"formt": "json"}}),
+        )
+        .expect_err("unknown key");
+        assert!(err.to_string().contains("formt"), "{err}");
+    }
 }

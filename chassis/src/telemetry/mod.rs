@@ -1,19 +1,50 @@
-//! Telemetry (placeholder until the telemetry branch lands).
+//! Telemetry: structured logs, request traces, W3C propagation and Prometheus metrics.
+//!
+//! ```no_run
+//! use axum::{Router, routing::get};
+//! use chassis::telemetry::{self, TelemetryConfig, http::ServerTelemetryLayer};
+//!
+//! # fn main() -> Result<(), telemetry::TelemetryError> {
+//! let cfg = TelemetryConfig::default();
+//! let log = telemetry::init_logging(&cfg, std::env::var("RUST_LOG").ok().as_deref())?;
+//! let metrics = telemetry::install_prometheus()?;
+//!
+//! let app: Router = Router::new()
+//!     .route("/items/{id}", get(|| async { "item" }))
+//!     .layer(ServerTelemetryLayer::from_config(&cfg))
+//!     .merge(telemetry::metrics_routes(metrics));
+//! let admin: Router = telemetry::admin_routes(log); // on server.admin_port only
+//! # Ok(()) }
+//! ```
+//!
+//! # Why
+//!
+//! The first question about a failing call is "which request, which service, how slow".
+//! With this module every service answers it without code of its own: log lines carry the
+//! trace id, traces cross service boundaries through `traceparent`, and RED metrics with
+//! bounded labels are ready for Prometheus. See `docs/observability.md` for every name.
+//!
+//! # Parts
+//!
+//! - [`config`]: the `telemetry` section;
+//! - [`logs`]: the global subscriber, JSON or pretty, with a reloadable filter;
+//! - [`propagation`]: `traceparent` / `tracestate` / `baggage`, in and out;
+//! - [`http`]: the server layer (span, metrics, access log);
+//! - [`metrics`]: the Prometheus recorder, `/metrics`, metric names;
+//! - [`admin_routes`]: the run-time log level.
 
-mod config;
+mod admin;
+pub mod config;
+mod error;
+pub mod http;
+mod link;
+pub mod logs;
+pub mod metrics;
+mod process;
+pub mod propagation;
 
-pub use config::TelemetryConfig;
-
-/// Installs logging once per process from the `telemetry` section (placeholder).
-pub(crate) fn init_from_settings(settings: &crate::config::Settings) {
-    let level = settings
-        .telemetry
-        .log
-        .level
-        .clone()
-        .or_else(|| std::env::var("RUST_LOG").ok())
-        .unwrap_or_else(|| "info".to_owned());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(level))
-        .try_init();
-}
+pub use admin::admin_routes;
+pub use config::{AccessLog, LogConfig, LogFormat, OtlpConfig, OtlpProtocol, TelemetryConfig};
+pub use error::TelemetryError;
+pub use logs::{LogHandle, init_logging};
+pub use metrics::{MetricsHandle, install_prometheus, metrics_routes};

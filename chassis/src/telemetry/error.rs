@@ -1,0 +1,25 @@
+//! Set-up errors of the telemetry module.
+
+/// A failure to set up logging, metrics or the log level.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TelemetryError {
+    /// A log filter directive did not parse.
+    #[error("invalid log filter directive `{directive}`: {source}")]
+    InvalidFilter {
+        /// The directive as given.
+        directive: String,
+        /// The parser's complaint.
+        #[source]
+        source: tracing_subscriber::filter::ParseError,
+    },
+    /// Another `tracing` subscriber was installed globally by someone else.
+    #[error("a global tracing subscriber is already installed")]
+    SubscriberExists,
+    /// The log filter could not be swapped (the subscriber was dropped).
+    #[error("log filter reload failed: {0}")]
+    Reload(#[source] tracing_subscriber::reload::Error),
+    /// The Prometheus recorder could not be built or installed (another recorder is global).
+    #[error("prometheus recorder: {0}")]
+    Prometheus(#[source] metrics_exporter_prometheus::BuildError),
+}

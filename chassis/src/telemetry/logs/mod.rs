@@ -1,0 +1,169 @@
+//! Logging: the global `tracing` subscriber and its run-time level handle.
+//!
+//! ```
+//! use chassis::telemetry::{TelemetryConfig, logs};
+//!
+//! let cfg = TelemetryConfig::default();
+//! // A subscriber for a test or an embedding program, writing to a sink:
+//! let (subscriber, handle) = logs::subscriber(&cfg, None, std::io::sink).unwrap();
+//! let dispatch = tracing::Dispatch::new(subscriber);
+//! tracing::dispatcher::with_default(&dispatch, || tracing::info!("hello"));
+//! handle.set_level("debug").unwrap(); // works while the subscriber lives
+//! assert_eq!(handle.current_level(), "debug");
+//! ```
+//!
+//! Services call [`init_logging`] once at start (the service runtime does). The filter sits
+//! behind a `reload` layer so the level can change at run time
+//! ([`admin_routes`](crate::telemetry::admin_routes) exposes it). A JSON line logged inside a
+//! request, at any span depth, has the request span's `trace_id` and `span_id` at the top
+//! level, next to the current span and its fields.
+
+pub(crate) mod json;
+
+use std::sync::{Mutex, PoisonError};
+
+use tracing::Subscriber;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::{Layered, SubscriberExt};
+use tracing_subscriber::{EnvFilter, Layer, Registry, reload};
+
+use super::TelemetryError;
+use super::config::{LogFormat, TelemetryConfig};
+
+type FilterHandle = reload::Handle<EnvFilter, Registry>;
+type Filtered = Layered<reload::Layer<EnvFilter, Registry>, Registry>;
+
+/// Changes the log filter of a running process.
+#[derive(Clone, Debug)]
+pub struct LogHandle {
+    filter: FilterHandle,
+}
+
+impl LogHandle {
+    /// Replaces the filter with a directive such as `debug` or `info,chassis=trace`.
+    ///
+    /// # Errors
+    ///
+    /// [`TelemetryError::InvalidFilter`] when the directive does not parse (nothing changes),
+    /// [`TelemetryError::Reload`] when the subscriber is gone.
+    pub fn set_level(&self, directive: &str) -> Result<(), TelemetryError> {
+        let filter = parse_filter(directive)?;
+        self.filter.reload(filter).map_err(TelemetryError::Reload)
+    }
+
+    /// The filter in force, as a directive string.
+    pub fn current_level(&self) -> String {
+        self.filter
+            .with_current(ToString::to_string)
+            .unwrap_or_default()
+    }
+}
+
+/// The process-wide handle, set by the first [`init_logging`].
+static GLOBAL: Mutex<Option<LogHandle>> = Mutex::new(None);
+
+/// Installs the global subscriber writing to stdout: the filter from `rust_log` when set and
+/// non-empty (pass `std::env::var("RUST_LOG").ok()`), else `cfg.log.level`; the format from
+/// `cfg.log.format`.
+///
+/// Calling it again in the same process (several services in one process) returns the handle
+/// of the subscriber already installed; the first configuration wins.
+///
+/// # Errors
+///
+/// [`TelemetryError::InvalidFilter`] for a bad directive, [`TelemetryError::SubscriberExists`]
+/// when someone else installed a global subscriber.
+pub fn init_logging(
+    cfg: &TelemetryConfig,
+    rust_log: Option<&str>,
+) -> Result<LogHandle, TelemetryError> {
+    let mut global = GLOBAL.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(handle) = global.as_ref() {
+        return Ok(handle.clone());
+    }
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let (subscriber, handle) = build(cfg, rust_log, std::io::stdout, ansi)?;
+    tracing::subscriber::set_global_default(subscriber)
+        .map_err(|_| TelemetryError::SubscriberExists)?;
+    *global = Some(handle.clone());
+    Ok(handle)
+}
+
+/// Builds (without installing) the subscriber [`init_logging`] would install, writing to
+/// `writer` without colours: for tests (`tracing::subscriber::with_default`) and embedding.
+///
+/// # Errors
+///
+/// [`TelemetryError::InvalidFilter`] for a bad directive.
+pub fn subscriber<W>(
+    cfg: &TelemetryConfig,
+    rust_log: Option<&str>,
+    writer: W,
+) -> Result<(impl Subscriber + Send + Sync + 'static, LogHandle), TelemetryError>
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    build(cfg, rust_log, writer, false)
+}
+
+fn build<W>(
+    cfg: &TelemetryConfig,
+    rust_log: Option<&str>,
+    writer: W,
+    ansi: bool,
+) -> Result<(impl Subscriber + Send + Sync + 'static, LogHandle), TelemetryError>
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    let directive = match rust_log.map(str::trim) {
+        Some(env) if !env.is_empty() => env,
+        _ => cfg.log.level.as_str(),
+    };
+    let (filter, handle) = reload::Layer::new(parse_filter(directive)?);
+    let fmt: Box<dyn Layer<Filtered> + Send + Sync> = match cfg.log.format {
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .fmt_fields(json::JsonMembers)
+            .event_format(json::JsonLines)
+            .with_writer(writer)
+            .boxed(),
+        LogFormat::Pretty => tracing_subscriber::fmt::layer()
+            .with_ansi(ansi)
+            .with_writer(writer)
+            .boxed(),
+    };
+    let subscriber = tracing_subscriber::registry().with(filter).with(fmt);
+    Ok((subscriber, LogHandle { filter: handle }))
+}
+
+fn parse_filter(directive: &str) -> Result<EnvFilter, TelemetryError> {
+    EnvFilter::try_new(directive.trim()).map_err(|source| TelemetryError::InvalidFilter {
+        directive: directive.to_owned(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rust_log_wins_over_config() {
+        let cfg = TelemetryConfig::default();
+        let (_s, handle) = subscriber(&cfg, Some("warn"), std::io::sink).expect("valid");
+        assert_eq!(handle.current_level(), "warn");
+        let (_s, handle) = subscriber(&cfg, Some("  "), std::io::sink).expect("valid");
+        assert_eq!(handle.current_level(), "info");
+    }
+
+    #[test]
+    fn bad_directive_is_an_error_and_changes_nothing() {
+        let cfg = TelemetryConfig::default();
+        assert!(matches!(
+            subscriber(&cfg, Some("info,[["), std::io::sink),
+            Err(TelemetryError::InvalidFilter { .. })
+        ));
+        let (_s, handle) = subscriber(&cfg, None, std::io::sink).expect("valid");
+        assert!(handle.set_level("=:=bogus[").is_err());
+        assert_eq!(handle.current_level(), "info");
+    }
+}

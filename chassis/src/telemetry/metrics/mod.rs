@@ -1,0 +1,134 @@
+//! Metrics: the Prometheus recorder, `GET /metrics`, and the metric names.
+//!
+//! ```no_run
+//! use chassis::telemetry::metrics::{install_prometheus, metrics_routes};
+//!
+//! let handle = install_prometheus().unwrap(); // once per process; later calls share it
+//! let app: axum::Router = axum::Router::new().merge(metrics_routes(handle));
+//! ```
+//!
+//! Everything recorded through the `metrics` facade (by chassis layers or by the service)
+//! appears at `/metrics`. Histograms whose names end in `_duration_seconds` use the
+//! OpenTelemetry HTTP buckets ([`names::DURATION_BUCKETS`]); process metrics are read from
+//! `/proc` when `/metrics` is rendered.
+
+pub mod names;
+
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use super::TelemetryError;
+use super::process;
+
+/// The Prometheus text format content type.
+pub const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// How often histogram samples are folded into buckets between scrapes.
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Renders everything the process records, plus process metrics.
+#[derive(Clone, Debug)]
+pub struct MetricsHandle {
+    prometheus: PrometheusHandle,
+}
+
+impl MetricsHandle {
+    /// Wraps a handle of a recorder built elsewhere (for example a test's local recorder).
+    pub fn new(prometheus: PrometheusHandle) -> Self {
+        Self { prometheus }
+    }
+
+    /// The Prometheus text exposition (format 0.0.4).
+    pub fn render(&self) -> String {
+        let mut out = self.prometheus.render();
+        process::render(&mut out);
+        out
+    }
+
+    /// The underlying exporter handle.
+    pub fn prometheus(&self) -> &PrometheusHandle {
+        &self.prometheus
+    }
+}
+
+static GLOBAL: Mutex<Option<MetricsHandle>> = Mutex::new(None);
+
+/// The recorder builder chassis uses: OpenTelemetry buckets for `*_duration_seconds`.
+///
+/// # Errors
+///
+/// Never in practice (the bucket list is not empty).
+pub fn prometheus_builder() -> Result<PrometheusBuilder, TelemetryError> {
+    PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Suffix("_duration_seconds".to_owned()),
+            &names::DURATION_BUCKETS,
+        )
+        .map_err(TelemetryError::Prometheus)
+}
+
+/// Installs the Prometheus recorder as the process's global `metrics` recorder, once; later
+/// calls return the same handle. Starts a small thread that folds histogram samples every 5 s
+/// so memory stays bounded between scrapes.
+///
+/// # Errors
+///
+/// [`TelemetryError::Prometheus`] when another global recorder is already installed.
+pub fn install_prometheus() -> Result<MetricsHandle, TelemetryError> {
+    let mut global = GLOBAL.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(handle) = global.as_ref() {
+        return Ok(handle.clone());
+    }
+    let prometheus = prometheus_builder()?
+        .install_recorder()
+        .map_err(TelemetryError::Prometheus)?;
+    describe();
+    let upkeep = prometheus.clone();
+    // Detached on purpose: it lives as long as the global recorder, i.e. the process.
+    let _thread = std::thread::Builder::new()
+        .name("chassis-metrics-upkeep".to_owned())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(UPKEEP_INTERVAL);
+                upkeep.run_upkeep();
+            }
+        });
+    let handle = MetricsHandle::new(prometheus);
+    *global = Some(handle.clone());
+    Ok(handle)
+}
+
+/// Registers HELP text and units of the chassis metrics with the current recorder.
+pub fn describe() {
+    metrics::describe_histogram!(
+        names::HTTP_SERVER_REQUEST_DURATION,
+        metrics::Unit::Seconds,
+        "Duration of HTTP server requests, to the response head."
+    );
+    metrics::describe_histogram!(
+        names::HTTP_CLIENT_REQUEST_DURATION,
+        metrics::Unit::Seconds,
+        "Duration of HTTP client requests."
+    );
+    metrics::describe_gauge!(
+        names::HTTP_SERVER_ACTIVE_REQUESTS,
+        "Number of HTTP server requests in flight."
+    );
+}
+
+/// `GET /metrics` in the Prometheus text format.
+pub fn metrics_routes(handle: MetricsHandle) -> Router {
+    Router::new().route(
+        "/metrics",
+        get(move || {
+            let handle = handle.clone();
+            async move { ([(CONTENT_TYPE, TEXT_FORMAT)], handle.render()).into_response() }
+        }),
+    )
+}

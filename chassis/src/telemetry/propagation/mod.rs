@@ -1,0 +1,58 @@
+//! W3C Trace Context and Baggage propagation.
+//!
+//! ```
+//! use chassis::telemetry::propagation::{TraceContext, TraceParent};
+//! use http::{HeaderMap, HeaderValue};
+//!
+//! let mut inbound = HeaderMap::new();
+//! inbound.insert(
+//!     "traceparent",
+//!     HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+//! );
+//! let ctx = TraceContext::from_headers(&inbound);
+//! assert_eq!(ctx.trace_id().to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+//!
+//! let mut outbound = HeaderMap::new();
+//! ctx.inject(&mut outbound);
+//! let sent = TraceParent::parse(&outbound["traceparent"]).unwrap();
+//! assert_eq!(sent.parent_id, ctx.span_id()); // our span is the callee's parent
+//! ```
+//!
+//! # Why
+//!
+//! A trace only crosses a service boundary if every hop reads `traceparent` and writes it on.
+//! Parsing is strict (the specification's rules, lower-case hex only, no all-zero ids) and
+//! forgiving in effect: a bad header never fails a request, it starts a new trace.
+//! Parsing and formatting do not allocate; ids come from a thread-local `fastrand`.
+//!
+//! # Where the current context lives
+//!
+//! Inbound, [`ServerTelemetryLayer`](crate::telemetry::http::ServerTelemetryLayer) builds a
+//! [`TraceContext`], puts it in the request extensions (handlers may take
+//! `Extension<TraceContext>`) and makes it the tokio task-local current context while the
+//! handler future is polled. Outbound, [`PropagateLayer`] uses a `TraceContext` found in the
+//! outgoing request's extensions, else the task-local one. Spawned tasks do not inherit it:
+//! move `TraceContext::current()` into them and use [`TraceContext::scope`].
+
+mod carry;
+mod context;
+mod ids;
+mod layer;
+mod traceparent;
+
+use http::HeaderName;
+
+pub use carry::{BAGGAGE_MAX_LEN, BAGGAGE_MAX_MEMBERS, TRACESTATE_MAX_LEN, TRACESTATE_MAX_MEMBERS};
+pub use context::TraceContext;
+pub use ids::{SpanId, TraceFlags, TraceId};
+pub use layer::{Propagate, PropagateLayer};
+pub use traceparent::TraceParent;
+
+/// `traceparent`.
+pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+/// `tracestate`.
+pub const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
+/// `baggage`.
+pub const BAGGAGE: HeaderName = HeaderName::from_static("baggage");
+/// `x-request-id`.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
