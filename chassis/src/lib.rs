@@ -1,3 +1,4 @@
 //! chassis: a microservice chassis.
 
 pub mod config;
+pub mod resilience;

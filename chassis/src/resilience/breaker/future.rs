@@ -1,0 +1,74 @@
+//! The response future: records the outcome when the call completes.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use pin_project_lite::pin_project;
+use tower::BoxError;
+
+use super::{BreakerOpen, Classify, OwnedPermit};
+
+pin_project! {
+    /// The future of a [`super::Breaker`] call.
+    #[derive(Debug)]
+    pub struct ResponseFuture<F, C> {
+        #[pin]
+        kind: Kind<F>,
+        permit: Option<OwnedPermit>,
+        classifier: C,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    #[derive(Debug)]
+    enum Kind<F> {
+        Called { #[pin] future: F },
+        Rejected { error: Option<BreakerOpen> },
+    }
+}
+
+impl<F, C> ResponseFuture<F, C> {
+    pub(crate) fn called(future: F, permit: OwnedPermit, classifier: C) -> Self {
+        Self {
+            kind: Kind::Called { future },
+            permit: Some(permit),
+            classifier,
+        }
+    }
+
+    pub(crate) fn rejected(error: BreakerOpen, classifier: C) -> Self {
+        Self {
+            kind: Kind::Rejected { error: Some(error) },
+            permit: None,
+            classifier,
+        }
+    }
+}
+
+impl<F, T, E, C> Future for ResponseFuture<F, C>
+where
+    F: Future<Output = Result<T, E>>,
+    E: Into<BoxError>,
+    C: Classify<T, E>,
+{
+    type Output = Result<T, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        match this.kind.project() {
+            KindProj::Called { future } => {
+                let result = ready!(future.poll(cx));
+                if let Some(permit) = this.permit.take() {
+                    permit.record(this.classifier.classify(result.as_ref()));
+                }
+                Poll::Ready(result.map_err(Into::into))
+            }
+            KindProj::Rejected { error } => match error.take() {
+                Some(error) => Poll::Ready(Err(error.into())),
+                None => panic!("ResponseFuture polled after completion"),
+            },
+        }
+    }
+}
