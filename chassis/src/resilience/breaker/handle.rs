@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::classify::Outcome;
-use super::clock::{Clock, MonotonicClock, saturating_nanos};
+use super::clock::{Clock, CoarseClock, saturating_nanos};
 use super::config::BreakerConfig;
 use super::core::{Shared, Ticket};
 use super::error::{BreakerConfigError, BreakerOpen};
@@ -184,7 +184,8 @@ impl BreakerBuilder {
         self
     }
 
-    /// The time source (default: [`MonotonicClock`]); tests pass a [`super::ManualClock`].
+    /// The time source (default: [`CoarseClock::shared`]); tests pass a [`super::ManualClock`],
+    /// [`super::MonotonicClock`] measures with nanosecond precision at a few ns per read.
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Some(Arc::new(clock));
         self
@@ -206,7 +207,7 @@ impl BreakerBuilder {
         let settings = self.config.settings()?;
         let clock = self
             .clock
-            .unwrap_or_else(|| Arc::new(MonotonicClock::new()));
+            .unwrap_or_else(|| Arc::new(CoarseClock::shared()));
         let shared = Shared::new(self.name.into_boxed_str(), settings, clock, self.listener);
         Ok(CircuitBreaker {
             shared: Arc::new(shared),

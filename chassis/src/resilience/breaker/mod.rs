@@ -74,8 +74,10 @@
 //!
 //! Admission and recording in the closed state are a few atomic operations, no lock and no
 //! allocation; transitions take a lock. Slow-call detection and time windows read the clock
-//! twice per call ([`MonotonicClock`], a few nanoseconds); set `slow_call_duration = ""`
-//! with a count window and the closed path never reads it.
+//! twice per call; the default [`CoarseClock`] makes that an atomic load (a 1 ms resolution,
+//! refreshed by one background thread per process). [`MonotonicClock`] is precise at a few
+//! nanoseconds per read on bare metal; with `slow_call_duration = ""` and a count window the
+//! closed path never reads a clock.
 //!
 //! # Observability
 //!
@@ -102,7 +104,7 @@ use std::task::{Context, Poll};
 use tower::{BoxError, Service};
 
 pub use classify::{Classify, ErrorClassifier, HttpClassifier, Outcome, status_outcome};
-pub use clock::{Clock, ManualClock, MonotonicClock};
+pub use clock::{Clock, CoarseClock, ManualClock, MonotonicClock};
 pub use config::{BreakerConfig, WindowConfig, WindowKind};
 pub use error::{BreakerConfigError, BreakerOpen};
 pub use future::ResponseFuture;
