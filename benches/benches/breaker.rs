@@ -113,6 +113,15 @@ fn breaker(c: &mut Criterion) {
                 });
             });
         }
+        let b = chassis_breaker(Some("coarse"));
+        group.bench_function(format!("chassis_owned_permit/x{threads}"), |bench| {
+            bench.iter_custom(|iters| {
+                contended(threads, iters, || {
+                    let permit = b.try_acquire_owned().expect("closed");
+                    permit.record(black_box(Outcome::Success));
+                })
+            });
+        });
         let fs = failsafe::Config::new().build();
         group.bench_function(format!("failsafe_call/x{threads}"), |bench| {
             bench.iter_custom(|iters| {
@@ -154,6 +163,18 @@ fn clocks(c: &mut Criterion) {
     group.bench_function("chassis_monotonic", |b| b.iter(|| black_box(precise.now())));
     let coarse = CoarseClock::shared();
     group.bench_function("chassis_coarse", |b| b.iter(|| black_box(coarse.now())));
+    group.finish();
+
+    // The floor: what one uncontended atomic read-modify-write and an `Arc` clone cost here.
+    let mut group = c.benchmark_group("baseline");
+    let counter = std::sync::atomic::AtomicU64::new(0);
+    group.bench_function("atomic_fetch_add", |b| {
+        b.iter(|| black_box(counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed)));
+    });
+    let arc = std::sync::Arc::new(0u64);
+    group.bench_function("arc_clone_drop", |b| {
+        b.iter(|| black_box(std::sync::Arc::clone(&arc)));
+    });
     group.finish();
 }
 

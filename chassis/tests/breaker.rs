@@ -472,6 +472,45 @@ fn concurrent_closed_calls_are_all_counted() {
     assert_eq!((m.calls, m.failed_calls), (40_000, 0));
 }
 
+#[test]
+fn concurrent_failures_open_the_breaker_exactly_once() {
+    let opened = Arc::new(AtomicUsize::new(0));
+    let count = opened.clone();
+    let b = CircuitBreaker::builder("race")
+        .config(count_config(50, 50))
+        .clock(ManualClock::new())
+        .listener(move |t: &Transition<'_>| {
+            if t.to == State::Open {
+                count.fetch_add(1, Ordering::SeqCst);
+            }
+        })
+        .build()
+        .expect("valid");
+    let barrier = Arc::new(Barrier::new(4));
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let (b, barrier) = (b.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                for _ in 0..1000 {
+                    let _ = call(&b, Outcome::Failure);
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("thread");
+    }
+    assert_eq!(b.state(), State::Open);
+    assert_eq!(
+        opened.load(Ordering::SeqCst),
+        1,
+        "one transition, however many saw it"
+    );
+    let admitted = 4000 - b.metrics().rejected_calls;
+    assert!((50..4000).contains(&admitted), "{admitted} admitted");
+}
+
 // ---- operator overrides ----
 
 #[test]

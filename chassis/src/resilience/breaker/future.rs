@@ -4,10 +4,45 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
+use std::sync::Arc;
+
 use pin_project_lite::pin_project;
 use tower::BoxError;
 
-use super::{BreakerOpen, Classify, OwnedPermit};
+use super::core::Ticket;
+use super::{BreakerOpen, CircuitBreaker, Classify, Outcome};
+
+/// The permit of an in-flight call. It holds the service clone's own `Arc` (not the
+/// breaker's), so calls from services cloned per task do not contend on one reference count.
+#[derive(Debug)]
+pub(crate) struct CallPermit {
+    breaker: Arc<CircuitBreaker>,
+    ticket: Ticket,
+    done: bool,
+}
+
+impl CallPermit {
+    pub(crate) fn new(breaker: Arc<CircuitBreaker>, ticket: Ticket) -> Self {
+        Self {
+            breaker,
+            ticket,
+            done: false,
+        }
+    }
+
+    fn record(mut self, outcome: Outcome) {
+        self.done = true;
+        self.breaker.shared.record(self.ticket, outcome, None);
+    }
+}
+
+impl Drop for CallPermit {
+    fn drop(&mut self) {
+        if !self.done {
+            self.breaker.shared.release(self.ticket);
+        }
+    }
+}
 
 pin_project! {
     /// The future of a [`super::Breaker`] call.
@@ -15,7 +50,7 @@ pin_project! {
     pub struct ResponseFuture<F, C> {
         #[pin]
         kind: Kind<F>,
-        permit: Option<OwnedPermit>,
+        permit: Option<CallPermit>,
         classifier: C,
     }
 }
@@ -30,7 +65,7 @@ pin_project! {
 }
 
 impl<F, C> ResponseFuture<F, C> {
-    pub(crate) fn called(future: F, permit: OwnedPermit, classifier: C) -> Self {
+    pub(crate) fn called(future: F, permit: CallPermit, classifier: C) -> Self {
         Self {
             kind: Kind::Called { future },
             permit: Some(permit),

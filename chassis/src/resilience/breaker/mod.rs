@@ -99,6 +99,7 @@ mod observe;
 mod state;
 mod window;
 
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use tower::{BoxError, Service};
@@ -117,12 +118,24 @@ pub use state::State;
 ///
 /// `poll_ready` is the inner service's: admission happens in `call`, so a rejected call
 /// costs nothing downstream and fails with a boxed [`BreakerOpen`].
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 #[allow(clippy::struct_field_names)]
 pub struct Breaker<S, C = HttpClassifier> {
     inner: S,
-    breaker: CircuitBreaker,
+    /// Each clone of the service gets its own `Arc` (one allocation per clone, none per call),
+    /// so in-flight calls of different clones never share a reference count.
+    breaker: Arc<CircuitBreaker>,
     classifier: C,
+}
+
+impl<S: Clone, C: Clone> Clone for Breaker<S, C> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            breaker: Arc::new(CircuitBreaker::clone(&self.breaker)),
+            classifier: self.classifier.clone(),
+        }
+    }
 }
 
 impl<S, C> Breaker<S, C> {
@@ -130,7 +143,7 @@ impl<S, C> Breaker<S, C> {
     pub fn new(inner: S, breaker: CircuitBreaker, classifier: C) -> Self {
         Self {
             inner,
-            breaker,
+            breaker: Arc::new(breaker),
             classifier,
         }
     }
@@ -166,8 +179,9 @@ where
     }
 
     fn call(&mut self, req: Req) -> Self::Future {
-        match self.breaker.try_acquire_owned() {
-            Ok(permit) => {
+        match self.breaker.shared.acquire() {
+            Ok(ticket) => {
+                let permit = future::CallPermit::new(Arc::clone(&self.breaker), ticket);
                 ResponseFuture::called(self.inner.call(req), permit, self.classifier.clone())
             }
             Err(open) => ResponseFuture::rejected(open, self.classifier.clone()),
