@@ -1,5 +1,5 @@
 //! Resilience policies for outbound calls: retries with a budget, timeouts and deadlines,
-//! bulkheads (and the circuit breaker).
+//! bulkheads, and the circuit breaker.
 //!
 //! ```
 //! use std::time::Duration;
@@ -39,8 +39,13 @@
 //! [`bulkhead::BulkheadFull`]) boxed as `tower::BoxError` between layers; classify them by
 //! walking `source()`, for example with [`timeout::is_timeout`].
 //!
+//! The [`breaker`] stops calling a dependency that keeps failing (closed / open / half-open,
+//! lock-free on the closed path); put one per client outside the retry layer, so a retried
+//! call counts once, and one per endpoint inside it.
+//!
 //! Settings for `clients.<name>` live in [`config`].
 
+pub mod breaker;
 pub mod bulkhead;
 pub mod config;
 pub mod deadline;

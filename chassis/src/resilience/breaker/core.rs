@@ -1,0 +1,338 @@
+//! The shared state machine: admission, recording and transitions.
+//!
+//! The closed path is a load of the state word, an optional clock read, and on record the
+//! window's atomics: no lock, no allocation. Everything else (open, half-open, transitions)
+//! is rare and may take the transition lock.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use super::classify::Outcome;
+use super::clock::{Clock, saturating_nanos};
+use super::config::{Settings, WindowKind};
+use super::error::BreakerOpen;
+use super::listener::{StateListener, Transition};
+use super::observe::Observer;
+use super::state::{State, Word};
+use super::window::{CountWindow, Counts, OK, Padded, TimeWindow, TrialCounts, kind};
+
+const NANOS_PER_SEC: u64 = 1_000_000_000;
+
+/// What a permit remembers: the state word it was admitted under and its start time.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ticket {
+    pub(crate) word: Word,
+    pub(crate) start: u64,
+}
+
+#[derive(Debug)]
+enum Window {
+    Count(CountWindow),
+    Time(TimeWindow),
+}
+
+/// Everything the clones of a [`super::CircuitBreaker`] share.
+pub(crate) struct Shared {
+    word: Padded<AtomicU64>,
+    pub(crate) name: Box<str>,
+    pub(crate) settings: Settings,
+    clock: Arc<dyn Clock>,
+    /// Slow-call detection or a time window needs the time of every call.
+    needs_clock: bool,
+    window: Window,
+    trial_permits: AtomicU32,
+    trials: TrialCounts,
+    open_until: AtomicU64,
+    rejected: AtomicU64,
+    lock: Mutex<()>,
+    listener: Box<dyn StateListener>,
+    observer: Observer,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("name", &self.name)
+            .field("state", &self.word().state())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    pub(crate) fn new(
+        name: Box<str>,
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+        listener: Box<dyn StateListener>,
+    ) -> Self {
+        let initial = if settings.start_disabled {
+            State::Disabled
+        } else {
+            State::Closed
+        };
+        let now_sec = saturating_nanos(clock.now()) / NANOS_PER_SEC;
+        let window = match settings.window.kind {
+            WindowKind::Count => Window::Count(CountWindow::new(settings.window.size)),
+            WindowKind::Time => Window::Time(TimeWindow::new(settings.window.size, now_sec)),
+        };
+        let needs_clock = settings.slow_nanos.is_some() || settings.window.kind == WindowKind::Time;
+        let observer = Observer::new(&name, initial);
+        Self {
+            word: Padded(AtomicU64::new(Word::initial(initial).0)),
+            name,
+            settings,
+            clock,
+            needs_clock,
+            window,
+            trial_permits: AtomicU32::new(0),
+            trials: TrialCounts::default(),
+            open_until: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
+            lock: Mutex::new(()),
+            listener,
+            observer,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn word(&self) -> Word {
+        Word(self.word.load(Ordering::Acquire))
+    }
+
+    #[inline]
+    pub(crate) fn now_nanos(&self) -> u64 {
+        saturating_nanos(self.clock.now())
+    }
+
+    #[inline]
+    fn start_time(&self) -> u64 {
+        if self.needs_clock {
+            self.now_nanos()
+        } else {
+            0
+        }
+    }
+
+    /// Admits a call or rejects it.
+    #[inline]
+    pub(crate) fn acquire(&self) -> Result<Ticket, BreakerOpen> {
+        let word = self.word();
+        if word.state() == State::Closed {
+            return Ok(Ticket {
+                word,
+                start: self.start_time(),
+            });
+        }
+        self.acquire_slow(word)
+    }
+
+    #[cold]
+    fn acquire_slow(&self, mut word: Word) -> Result<Ticket, BreakerOpen> {
+        loop {
+            match word.state() {
+                State::Closed | State::Disabled => {
+                    let start = self.start_time();
+                    return Ok(Ticket { word, start });
+                }
+                State::Open => {
+                    if self.now_nanos() < self.open_until.load(Ordering::Acquire) {
+                        return Err(self.reject(State::Open));
+                    }
+                    self.transition(word, State::HalfOpen);
+                }
+                State::HalfOpen => {
+                    let taken = self
+                        .trial_permits
+                        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+                        .is_ok();
+                    if !taken {
+                        return Err(self.reject(State::HalfOpen));
+                    }
+                    if self.word() == word {
+                        let start = self.start_time();
+                        return Ok(Ticket { word, start });
+                    }
+                    // The state moved on while we took a trial slot: give it back, look again.
+                    self.trial_permits.fetch_add(1, Ordering::AcqRel);
+                }
+                State::ForcedOpen => return Err(self.reject(State::ForcedOpen)),
+            }
+            word = self.word();
+        }
+    }
+
+    fn reject(&self, state: State) -> BreakerOpen {
+        self.rejected.fetch_add(1, Ordering::Relaxed);
+        self.observer.rejected();
+        BreakerOpen::new(state)
+    }
+
+    /// Records the outcome of an admitted call; `elapsed` overrides the measured duration.
+    #[inline]
+    pub(crate) fn record(&self, ticket: Ticket, outcome: Outcome, elapsed: Option<u64>) {
+        let state = ticket.word.state();
+        if state == State::Disabled {
+            return;
+        }
+        if outcome == Outcome::Ignored {
+            self.release(ticket);
+            return;
+        }
+        let now = if self.needs_clock {
+            self.now_nanos()
+        } else {
+            0
+        };
+        let slow = self.settings.slow_nanos.is_some_and(|limit| {
+            elapsed.unwrap_or_else(|| now.saturating_sub(ticket.start)) > limit
+        });
+        let kind = kind(outcome == Outcome::Failure, slow);
+        if self.word() != ticket.word {
+            return; // admitted under an older state: its outcome no longer matters
+        }
+        match state {
+            State::Closed => {
+                let counts = match &self.window {
+                    Window::Count(w) => w.record(kind),
+                    Window::Time(w) => w.record(kind, now / NANOS_PER_SEC),
+                };
+                if let Some(counts) = counts {
+                    if kind == OK && counts.failures == 0 && counts.slow == 0 {
+                        return;
+                    }
+                    if self.exceeded(counts, self.settings.minimum_calls) {
+                        self.transition(ticket.word, State::Open);
+                    }
+                }
+            }
+            State::HalfOpen => self.record_trial(ticket.word, kind),
+            _ => {}
+        }
+    }
+
+    #[cold]
+    fn record_trial(&self, word: Word, kind: u8) {
+        let trials = u64::from(self.settings.half_open_calls);
+        let counts = self.trials.record(kind);
+        if counts.calls == trials {
+            let to = if self.exceeded(counts, trials) {
+                State::Open
+            } else {
+                State::Closed
+            };
+            self.transition(word, to);
+        }
+    }
+
+    /// A permit dropped without an outcome: gives a half-open trial slot back.
+    pub(crate) fn release(&self, ticket: Ticket) {
+        if ticket.word.state() == State::HalfOpen && self.word() == ticket.word {
+            self.trial_permits.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Whether the rates in `counts` open the breaker.
+    pub(crate) fn exceeded(&self, counts: Counts, minimum: u64) -> bool {
+        if counts.calls == 0 || counts.calls < minimum {
+            return false;
+        }
+        let s = &self.settings;
+        counts.failures * 10_000 >= s.failure_bp * counts.calls
+            || (s.slow_nanos.is_some() && counts.slow * 10_000 >= s.slow_bp * counts.calls)
+    }
+
+    /// The aggregate of the current window (the trial calls in half-open).
+    pub(crate) fn counts(&self, state: State) -> Counts {
+        if state == State::HalfOpen {
+            return self.trials.snapshot();
+        }
+        match &self.window {
+            Window::Count(w) => w.snapshot(),
+            Window::Time(w) => w.snapshot(self.now_nanos() / NANOS_PER_SEC),
+        }
+    }
+
+    pub(crate) fn rejected(&self) -> u64 {
+        self.rejected.load(Ordering::Relaxed)
+    }
+
+    /// The current state, applying an automatic open -> half-open transition when configured.
+    pub(crate) fn state(&self) -> State {
+        let word = self.word();
+        if word.state() == State::Open
+            && self.settings.automatic_transition
+            && self.now_nanos() >= self.open_until.load(Ordering::Acquire)
+        {
+            self.transition(word, State::HalfOpen);
+            return self.word().state();
+        }
+        word.state()
+    }
+
+    /// Moves from `from` (if it is still current) to `to`; returns whether it did.
+    pub(crate) fn transition(&self, from: Word, to: State) -> bool {
+        let guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.word() != from {
+            return false;
+        }
+        self.enter(to);
+        self.word.store(from.next(to).0, Ordering::Release);
+        self.observer.transition(&self.name, from.state(), to);
+        drop(guard);
+        self.listener.on_transition(&Transition {
+            name: &self.name,
+            from: from.state(),
+            to,
+        });
+        true
+    }
+
+    /// An operator's transition to `to` from whatever the state is; `false` if already there.
+    pub(crate) fn transition_to(&self, to: State) -> bool {
+        loop {
+            let word = self.word();
+            if word.state() == to {
+                return false;
+            }
+            if self.transition(word, to) {
+                return true;
+            }
+        }
+    }
+
+    /// Back to closed with an empty window (quietly when already closed).
+    pub(crate) fn reset(&self) {
+        let guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let word = self.word();
+        if word.state() != State::Closed {
+            drop(guard);
+            if !self.transition_to(State::Closed) {
+                self.reset();
+            }
+            return;
+        }
+        self.enter(State::Closed);
+        self.word
+            .store(word.next(State::Closed).0, Ordering::Release);
+    }
+
+    /// Prepares the state being entered; called under the lock, before publishing it.
+    fn enter(&self, to: State) {
+        match to {
+            State::Closed => match &self.window {
+                Window::Count(w) => w.reset(),
+                Window::Time(w) => w.reset(self.now_nanos() / NANOS_PER_SEC),
+            },
+            State::Open => {
+                let until = self.now_nanos().saturating_add(self.settings.wait_nanos);
+                self.open_until.store(until, Ordering::Release);
+            }
+            State::HalfOpen => {
+                self.trials.reset();
+                self.trial_permits
+                    .store(self.settings.half_open_calls, Ordering::Release);
+            }
+            State::ForcedOpen | State::Disabled => {}
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! The breaker's errors: the rejection leaf and the configuration error.
+
+use std::fmt;
+
+use super::State;
+
+/// A call was rejected because the circuit breaker is open (or forced open, or out of trial
+/// calls in half-open). A tiny leaf error; the layer returns it boxed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BreakerOpen {
+    state: State,
+}
+
+impl BreakerOpen {
+    pub(crate) fn new(state: State) -> Self {
+        Self { state }
+    }
+
+    /// The state the breaker was in when it rejected the call.
+    pub fn state(&self) -> State {
+        self.state
+    }
+}
+
+impl fmt::Display for BreakerOpen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "circuit breaker is {}", self.state)
+    }
+}
+
+impl std::error::Error for BreakerOpen {}
+
+/// A breaker configuration value out of range.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BreakerConfigError {
+    /// A rate threshold outside `0 < x <= 100`.
+    #[error("{key} must be a percentage above 0 and at most 100, got {value}")]
+    Threshold {
+        /// The configuration key.
+        key: &'static str,
+        /// The rejected value.
+        value: f32,
+    },
+    /// A window size of zero or above the maximum.
+    #[error("window.size must be between 1 and {max}, got {size}")]
+    WindowSize {
+        /// The rejected size.
+        size: u32,
+        /// The largest allowed size for this kind of window.
+        max: u32,
+    },
+    /// `minimum_calls` of zero.
+    #[error("minimum_calls must be at least 1")]
+    MinimumCalls,
+    /// `half_open_calls` of zero or above the maximum.
+    #[error("half_open_calls must be between 1 and 1000000, got {0}")]
+    HalfOpenCalls(u32),
+    /// `wait_in_open` of zero.
+    #[error("wait_in_open must be longer than zero")]
+    WaitInOpen,
+}
