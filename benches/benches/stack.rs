@@ -34,7 +34,7 @@ fn request() -> Request<Body> {
         .expect("valid request")
 }
 
-fn bench_service<S>(c: &mut Criterion, rt: &tokio::runtime::Runtime, name: &str, service: S)
+fn bench_service<S>(c: &mut Criterion, rt: &tokio::runtime::Runtime, name: &str, service: &S)
 where
     S: Service<Request<Body>, Response = http::Response<Body>> + Clone,
     S::Error: std::fmt::Debug,
@@ -58,43 +58,43 @@ fn stack(c: &mut Criterion) {
     let config = ServerConfig::default();
     let group_name = |name: &str| format!("stack/{name}");
 
-    bench_service(c, &rt, &group_name("bare_axum"), router());
+    bench_service(c, &rt, &group_name("bare_axum"), &router());
     bench_service(
         c,
         &rt,
         &group_name("request_id"),
-        RequestIdLayer.layer(router()),
+        &RequestIdLayer.layer(router()),
     );
     bench_service(
         c,
         &rt,
         &group_name("catch_panic"),
-        CatchPanicLayer.layer(router()),
+        &CatchPanicLayer.layer(router()),
     );
     bench_service(
         c,
         &rt,
         &group_name("load_shed"),
-        HandleErrorLayer.layer(LoadShedLayer::new(1024).layer(router())),
+        &HandleErrorLayer.layer(LoadShedLayer::new(1024).layer(router())),
     );
     bench_service(
         c,
         &rt,
         &group_name("timeout"),
-        HandleErrorLayer.layer(RequestTimeoutLayer::new(Duration::from_secs(30)).layer(router())),
+        &HandleErrorLayer.layer(RequestTimeoutLayer::new(Duration::from_secs(30)).layer(router())),
     );
     bench_service(
         c,
         &rt,
         &group_name("body_limit_and_read_timeout"),
-        RequestBodyTimeoutLayer::new(Duration::from_secs(30))
+        &RequestBodyTimeoutLayer::new(Duration::from_secs(30))
             .layer(BodyLimitLayer::new(2 << 20).layer(router())),
     );
     bench_service(
         c,
         &rt,
         &group_name("standard_stack"),
-        chassis::server::standard_stack::<Body>(&config, router()),
+        &chassis::server::standard_stack::<Body>(&config, router()),
     );
 }
 

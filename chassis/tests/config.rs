@@ -347,3 +347,41 @@ fn invalid_service_names_are_refused() {
     }
     assert!(ConfigLoader::new("order-history-2").is_ok());
 }
+
+#[test]
+fn client_sections_are_typed_and_checked() {
+    let loaded = ConfigLoader::new("orders")
+        .unwrap()
+        .env(env(&[
+            ("ORDERS__CLIENTS__CATALOG__TIMEOUT", "750ms"),
+            ("ORDERS__CLIENTS__CATALOG__RETRY__MAX_ATTEMPTS", "2"),
+            ("ORDERS__CLIENTS__CATALOG__BREAKER__WAIT_IN_OPEN", "2s"),
+        ]))
+        .load::<()>()
+        .unwrap();
+    let catalog = &loaded.settings.clients["catalog"];
+    assert_eq!(catalog.timeout, Some(Duration::from_millis(750)));
+    assert_eq!(catalog.retry.max_attempts, 2);
+    assert_eq!(catalog.breaker.wait_in_open, Duration::from_secs(2));
+
+    let err = ConfigLoader::new("orders")
+        .unwrap()
+        .set("clients.catalog.retry.max_atempts", 2)
+        .set("clients.catalog.retry.max_attempts", 50)
+        .set("clients.catalog.breaker.failure_rate_threshold", 150)
+        .load::<()>()
+        .unwrap_err();
+    let keys: Vec<_> = err.problems().iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "clients.catalog.breaker",
+            "clients.catalog.retry.max_atempts",
+            "clients.catalog.retry.max_attempts"
+        ]
+    );
+    assert_eq!(
+        err.problems()[2].origin,
+        Origin::Override("clients.catalog.retry.max_attempts".into())
+    );
+}

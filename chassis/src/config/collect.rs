@@ -14,16 +14,16 @@ use super::{ConfigProblem, Origin};
 const MAX_PROBLEMS_PER_SECTION: usize = 64;
 
 /// Deserializes `value` (found at `prefix`) as `T`, appending every problem to `problems`.
-/// Returns `None` when there was any problem.
+/// Returns what parsed once the offending values were removed (so range checks can still run
+/// on the rest), or `None` when nothing could be parsed.
 pub(crate) fn deserialize_all<T: DeserializeOwned>(
     prefix: &str,
     mut value: Value,
     problems: &mut Vec<ConfigProblem>,
 ) -> Option<T> {
-    let before = problems.len();
     for _ in 0..MAX_PROBLEMS_PER_SECTION {
         let error = match serde_path_to_error::deserialize::<_, T>(value.clone()) {
-            Ok(parsed) => return (problems.len() == before).then_some(parsed),
+            Ok(parsed) => return Some(parsed),
             Err(error) => error,
         };
         let mut path: Vec<String> = error

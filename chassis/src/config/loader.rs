@@ -223,8 +223,9 @@ fn deserialize_app<T: DeserializeOwned>(
     let empty = table.is_empty();
     let value = Value::new(None, ValueKind::Table(table));
     let mut attempt = Vec::new();
-    if let Some(app) = deserialize_all::<T>("", value, &mut attempt) {
-        return Some(app);
+    let parsed = deserialize_all::<T>("", value, &mut attempt);
+    if attempt.is_empty() {
+        return parsed;
     }
     // A unit or unit-like settings type has no table to read from.
     if empty {

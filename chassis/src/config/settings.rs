@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::collect::{deserialize_all, lookup};
 use super::source::origin_of;
 use super::{ConfigProblem, DiscoveryConfig, FaultsConfig, Origin, ServerConfig, ShutdownConfig};
+use crate::resilience::config::ClientResilienceConfig;
 use crate::telemetry::TelemetryConfig;
 
 /// The chassis-owned configuration sections.
@@ -24,8 +25,8 @@ pub struct Settings {
     pub discovery: DiscoveryConfig,
     /// `faults`.
     pub faults: FaultsConfig,
-    /// `clients.<name>`: raw per-client tables, read by the client module.
-    pub clients: BTreeMap<String, serde_json::Value>,
+    /// `clients.<name>`: resilience of each outbound client.
+    pub clients: BTreeMap<String, ClientResilienceConfig>,
 }
 
 impl Settings {
@@ -35,7 +36,7 @@ impl Settings {
         problems: &mut Vec<ConfigProblem>,
     ) -> Self {
         let snapshot = Value::new(None, config::ValueKind::Table(table.clone()));
-        let mut settings = Self {
+        let settings = Self {
             server: section(table, "server", problems),
             shutdown: section(table, "shutdown", problems),
             telemetry: section(table, "telemetry", problems),
@@ -44,9 +45,6 @@ impl Settings {
             clients: section(table, "clients", problems),
         };
         settings.validate(&snapshot, problems);
-        if !problems.is_empty() {
-            settings = Self::default();
-        }
         settings
     }
 
@@ -77,8 +75,16 @@ impl Settings {
                 );
             }
         }
-        if self.server.max_header_size.bytes() < 1024 {
-            bad("server.max_header_size", "expected at least 1KiB");
+        if self.server.max_header_size.bytes() < 8 * 1024 {
+            bad("server.max_header_size", "expected at least 8KiB");
+        }
+        for (name, client) in &self.clients {
+            if let Err(invalid) = client.validate() {
+                for problem in invalid.problems() {
+                    let message = format!("expected {}, got {}", problem.expected, problem.value);
+                    bad(&format!("clients.{name}.{}", problem.key), &message);
+                }
+            }
         }
     }
 }

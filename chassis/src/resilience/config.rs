@@ -1,4 +1,5 @@
-//! Settings for `clients.<name>`: `timeout`, `attempt_timeout`, `retry.*` and `bulkhead.*`.
+//! Settings for `clients.<name>`: `timeout`, `attempt_timeout`, `retry.*`, `bulkhead.*` and
+//! `breaker.*`.
 //!
 //! ```
 //! use chassis::resilience::config::ClientResilienceConfig;
@@ -25,8 +26,10 @@ use std::{fmt, time::Duration};
 
 use serde::{Deserialize, Serialize};
 
+use super::breaker::BreakerConfig;
+
 /// Everything resilience for one client (`clients.<name>`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ClientResilienceConfig {
     /// Overall timeout of a call, retries and backoff included; `""` for none. Default `"2s"`.
@@ -39,6 +42,8 @@ pub struct ClientResilienceConfig {
     pub retry: RetryConfig,
     /// The bulkhead; absent (the default) means none.
     pub bulkhead: Option<BulkheadConfig>,
+    /// The circuit breaker (per client and per endpoint).
+    pub breaker: BreakerConfig,
 }
 
 impl Default for ClientResilienceConfig {
@@ -48,6 +53,7 @@ impl Default for ClientResilienceConfig {
             attempt_timeout: None,
             retry: RetryConfig::default(),
             bulkhead: None,
+            breaker: BreakerConfig::default(),
         }
     }
 }
@@ -74,6 +80,9 @@ impl ClientResilienceConfig {
         self.retry.check(&mut problems, "retry.");
         if let Some(bulkhead) = &self.bulkhead {
             bulkhead.check(&mut problems, "bulkhead.");
+        }
+        if let Err(error) = self.breaker.validate() {
+            problems.push("breaker", error, "a valid breaker configuration");
         }
         problems.finish()
     }
