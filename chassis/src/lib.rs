@@ -1,5 +1,6 @@
 //! chassis: a microservice chassis.
 
+pub mod client;
 pub mod config;
 pub mod health;
 pub mod resilience;

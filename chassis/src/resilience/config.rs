@@ -26,7 +26,7 @@ use std::{fmt, time::Duration};
 
 use serde::{Deserialize, Serialize};
 
-use super::breaker::BreakerConfig;
+use super::breaker::{BreakerConfig, WindowConfig, WindowKind};
 
 /// Everything resilience for one client (`clients.<name>`).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -42,8 +42,27 @@ pub struct ClientResilienceConfig {
     pub retry: RetryConfig,
     /// The bulkhead; absent (the default) means none.
     pub bulkhead: Option<BulkheadConfig>,
-    /// The circuit breaker (per client and per endpoint).
+    /// The client's circuit breaker: judges whole calls, retries included.
     pub breaker: BreakerConfig,
+    /// The breaker of each endpoint (outlier ejection): judges single attempts, and is
+    /// quicker to trip than the client's so one bad instance is ejected before the whole
+    /// service is considered down.
+    pub outlier: BreakerConfig,
+}
+
+/// The default outlier-ejection breaker: judged over the last 10 attempts of an endpoint,
+/// from 5, open for 10 s, one trial call.
+pub fn default_outlier() -> BreakerConfig {
+    BreakerConfig {
+        minimum_calls: 5,
+        window: WindowConfig {
+            kind: WindowKind::Count,
+            size: 10,
+        },
+        wait_in_open: Duration::from_secs(10),
+        half_open_calls: 1,
+        ..BreakerConfig::default()
+    }
 }
 
 impl Default for ClientResilienceConfig {
@@ -54,6 +73,7 @@ impl Default for ClientResilienceConfig {
             retry: RetryConfig::default(),
             bulkhead: None,
             breaker: BreakerConfig::default(),
+            outlier: default_outlier(),
         }
     }
 }
@@ -83,6 +103,9 @@ impl ClientResilienceConfig {
         }
         if let Err(error) = self.breaker.validate() {
             problems.push("breaker", error, "a valid breaker configuration");
+        }
+        if let Err(error) = self.outlier.validate() {
+            problems.push("outlier", error, "a valid breaker configuration");
         }
         problems.finish()
     }

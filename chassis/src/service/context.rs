@@ -1,6 +1,12 @@
 //! [`Context`]: what a service's router gets from the chassis.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::sync::watch;
+
+use crate::client::{ClientBuildError, HttpClient};
+use crate::config::DiscoveryBackend;
 
 use crate::config::Settings;
 use crate::health::HealthRegistry;
@@ -41,6 +47,7 @@ struct Inner<C> {
     settings: Settings,
     health: HealthRegistry,
     shutdown: Shutdown,
+    clients: Mutex<HashMap<String, HttpClient>>,
 }
 
 impl<C> Clone for Context<C> {
@@ -67,6 +74,7 @@ impl<C> Context<C> {
                 settings,
                 health,
                 shutdown,
+                clients: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -89,6 +97,40 @@ impl<C> Context<C> {
     /// The health registry: register readiness checks of the service's dependencies here.
     pub fn health(&self) -> &HealthRegistry {
         &self.inner.health
+    }
+
+    /// The resilient HTTP client for service `name`, configured by `clients.<name>` and fed
+    /// by discovery; built once, then shared by every caller of this context.
+    ///
+    /// # Errors
+    ///
+    /// When `clients.<name>` is invalid or discovery knows nothing of `name`.
+    pub fn client(&self, name: &str) -> Result<HttpClient, ClientBuildError> {
+        let mut clients = self
+            .inner
+            .clients
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(client) = clients.get(name) {
+            return Ok(client.clone());
+        }
+        let settings = &self.inner.settings;
+        let config = settings.clients.get(name).cloned().unwrap_or_default();
+        let addresses = match settings.discovery.backend {
+            DiscoveryBackend::Static => settings
+                .discovery
+                .static_endpoints
+                .get(name)
+                .map(|endpoints| endpoints.0.clone())
+                .ok_or_else(|| ClientBuildError::Unknown(name.to_owned()))?,
+            DiscoveryBackend::Dns | DiscoveryBackend::Etcd => {
+                return Err(ClientBuildError::Unknown(name.to_owned()));
+            }
+        };
+        let (_publisher, receiver) = watch::channel(addresses);
+        let client = HttpClient::new(name, &config, receiver)?;
+        clients.insert(name.to_owned(), client.clone());
+        Ok(client)
     }
 
     /// The shutdown handle: select on [`Shutdown::draining`] in long-lived work, register

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
@@ -26,6 +27,29 @@ pub struct TestService;
 
 static GATES: LazyLock<Mutex<HashMap<String, Arc<Notify>>>> = LazyLock::new(Default::default);
 
+static FLAGS: LazyLock<Mutex<HashMap<String, Arc<AtomicBool>>>> = LazyLock::new(Default::default);
+static HITS: LazyLock<Mutex<HashMap<String, Arc<AtomicUsize>>>> = LazyLock::new(Default::default);
+
+/// A process-wide switch named `key` (`/flaky` fails while its instance's switch is on).
+pub fn flag(key: &str) -> Arc<AtomicBool> {
+    let mut flags = FLAGS.lock().unwrap();
+    Arc::clone(flags.entry(key.to_owned()).or_default())
+}
+
+/// How many requests `/fail/{key}` received.
+pub fn hits(key: &str) -> Arc<AtomicUsize> {
+    let mut hits = HITS.lock().unwrap();
+    Arc::clone(hits.entry(key.to_owned()).or_default())
+}
+
+/// The test service's own settings.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TestConfig {
+    /// The switch that makes `/flaky` fail on this instance.
+    pub fail_key: Option<String>,
+}
+
 /// A gate that `/gate/{key}` requests wait on until the test opens it.
 pub fn gate(key: &str) -> Arc<Notify> {
     let mut gates = GATES.lock().unwrap();
@@ -33,13 +57,49 @@ pub fn gate(key: &str) -> Arc<Notify> {
 }
 
 impl Microservice for TestService {
-    type Config = ();
+    type Config = TestConfig;
     const NAME: &'static str = "test-service";
     const VERSION: &'static str = "1.2.3";
 
-    async fn router(ctx: Context<()>) -> Result<Router, tower::BoxError> {
+    async fn router(ctx: Context<TestConfig>) -> Result<Router, tower::BoxError> {
         let shutdown = ctx.shutdown().clone();
+        let me = ctx.identity().instance_id.clone();
+        let whoami = me.clone();
+        let fail = ctx.config().fail_key.clone().map(|key| flag(&key));
+        let next = ctx.clone();
         Ok(Router::new()
+            .route(
+                "/whoami",
+                routing::get(move || std::future::ready(whoami.clone())),
+            )
+            .route(
+                "/flaky",
+                routing::get(move || {
+                    let failing = fail.as_ref().is_some_and(|f| f.load(Ordering::SeqCst));
+                    let me = me.clone();
+                    async move {
+                        if failing {
+                            (StatusCode::INTERNAL_SERVER_ERROR, me)
+                        } else {
+                            (StatusCode::OK, me)
+                        }
+                    }
+                }),
+            )
+            .route(
+                "/fail/{key}",
+                routing::get(|Path(key): Path<String>| async move {
+                    hits(&key).fetch_add(1, Ordering::SeqCst);
+                    StatusCode::SERVICE_UNAVAILABLE
+                }),
+            )
+            .route(
+                "/hop/{*rest}",
+                routing::get(move |Path(rest): Path<String>| {
+                    let ctx = next.clone();
+                    async move { hop(&ctx, &rest).await }
+                }),
+            )
             .route("/hello", routing::get(|| async { "hello" }))
             .route(
                 "/slow/{ms}",
@@ -77,6 +137,30 @@ impl Microservice for TestService {
                     }
                 }),
             ))
+    }
+}
+
+/// Calls service `next` at `/{rest}` through the resilient client and relays the answer.
+async fn hop(ctx: &Context<TestConfig>, rest: &str) -> (StatusCode, String) {
+    let client = match ctx.client("next") {
+        Ok(client) => client,
+        Err(error) => return (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()),
+    };
+    match client.get("/hop", &format!("/{rest}")).await {
+        Ok(response) => {
+            let status = response.status();
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .map(http_body_util::Collected::to_bytes);
+            (
+                status,
+                String::from_utf8_lossy(&body.unwrap_or_default()).into_owned(),
+            )
+        }
+        Err(error) if error.is_timeout() => (StatusCode::GATEWAY_TIMEOUT, error.to_string()),
+        Err(error) => (StatusCode::BAD_GATEWAY, error.to_string()),
     }
 }
 

@@ -1,0 +1,221 @@
+//! Power-of-two-choices balancing over a live endpoint set, with a circuit breaker per
+//! endpoint (outlier ejection).
+//!
+//! Each call draws two endpoints at random and takes the one with the lower load estimate,
+//! `(in flight + 1) x peak-EWMA latency`; an endpoint whose breaker is open is skipped, and a
+//! half-open one gets its trial calls. The endpoint set is replaced when discovery publishes
+//! a new one; endpoints that stay keep their breaker and latency history.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use http::{Request, Response, Uri};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use tokio::sync::watch;
+use tower::{BoxError, Service};
+
+use super::error::NoEndpoint;
+use crate::resilience::breaker::{
+    BreakerConfig, BreakerOpen, CircuitBreaker, Classify, HttpClassifier,
+};
+use crate::resilience::retry::RetryBody;
+
+/// The request body the balancer sends (replayable by the retry layer).
+pub(crate) type OutBody = RetryBody<Body>;
+
+/// One endpoint and what the balancer knows of it.
+#[derive(Debug)]
+pub(crate) struct Endpoint {
+    authority: String,
+    in_flight: AtomicUsize,
+    /// Peak-EWMA of the response time, in microseconds.
+    latency_micros: AtomicU64,
+    breaker: CircuitBreaker,
+}
+
+impl Endpoint {
+    fn load(&self) -> u64 {
+        let in_flight = self.in_flight.load(Ordering::Relaxed) as u64;
+        (in_flight + 1) * self.latency_micros.load(Ordering::Relaxed).max(1)
+    }
+
+    fn observe(&self, elapsed: Duration) {
+        let sample = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        let old = self.latency_micros.load(Ordering::Relaxed);
+        // Peak-sensitive: a slow response counts at once, recovery decays by 1/8 per call.
+        let new = if sample > old {
+            sample
+        } else {
+            old - (old - sample) / 8
+        };
+        self.latency_micros.store(new, Ordering::Relaxed);
+    }
+
+    /// The endpoint's address, `host:port`.
+    pub(crate) fn authority(&self) -> &str {
+        &self.authority
+    }
+}
+
+/// The shared endpoint set of one client.
+#[derive(Debug)]
+pub(crate) struct Endpoints {
+    service: String,
+    breaker: BreakerConfig,
+    current: RwLock<Arc<[Arc<Endpoint>]>>,
+}
+
+impl Endpoints {
+    /// Follows `addresses`, replacing the set whenever it changes.
+    pub(crate) fn follow(
+        service: &str,
+        breaker: BreakerConfig,
+        mut addresses: watch::Receiver<Vec<String>>,
+    ) -> Arc<Self> {
+        let endpoints = Arc::new(Self {
+            service: service.to_owned(),
+            breaker,
+            current: RwLock::new(Arc::from(Vec::new())),
+        });
+        endpoints.replace(&addresses.borrow_and_update());
+        let weak = Arc::downgrade(&endpoints);
+        tokio::spawn(async move {
+            while addresses.changed().await.is_ok() {
+                let Some(endpoints) = weak.upgrade() else {
+                    break;
+                };
+                endpoints.replace(&addresses.borrow_and_update());
+            }
+        });
+        endpoints
+    }
+
+    fn replace(&self, addresses: &[String]) {
+        let old = self.snapshot();
+        let next: Vec<Arc<Endpoint>> = addresses
+            .iter()
+            .filter_map(|authority| {
+                if let Some(kept) = old.iter().find(|e| &e.authority == authority) {
+                    return Some(Arc::clone(kept));
+                }
+                let name = format!("{}@{authority}", self.service);
+                match CircuitBreaker::new(name, &self.breaker) {
+                    Ok(breaker) => Some(Arc::new(Endpoint {
+                        authority: authority.clone(),
+                        in_flight: AtomicUsize::new(0),
+                        latency_micros: AtomicU64::new(0),
+                        breaker,
+                    })),
+                    Err(error) => {
+                        tracing::error!(%error, "invalid breaker configuration");
+                        None
+                    }
+                }
+            })
+            .collect();
+        tracing::debug!(service = %self.service, endpoints = ?addresses, "endpoint set updated");
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::from(next);
+    }
+
+    /// The endpoints now.
+    pub(crate) fn snapshot(&self) -> Arc<[Arc<Endpoint>]> {
+        Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Picks an endpoint whose breaker admits a call.
+    fn pick(&self) -> Result<(Arc<Endpoint>, crate::resilience::breaker::OwnedPermit), BoxError> {
+        let list = self.snapshot();
+        if list.is_empty() {
+            return Err(NoEndpoint(self.service.clone()).into());
+        }
+        let n = list.len();
+        let a = fastrand::usize(..n);
+        let b = if n > 1 {
+            (a + 1 + fastrand::usize(..n - 1)) % n
+        } else {
+            a
+        };
+        let (first, second) = if list[a].load() <= list[b].load() {
+            (a, b)
+        } else {
+            (b, a)
+        };
+        let mut last_refusal: Option<BreakerOpen> = None;
+        let order = [first, second]
+            .into_iter()
+            .chain((0..n).map(|i| (first + i) % n));
+        for index in order {
+            let endpoint = &list[index];
+            match endpoint.breaker.try_acquire_owned() {
+                Ok(permit) => return Ok((Arc::clone(endpoint), permit)),
+                Err(refused) => last_refusal = Some(refused),
+            }
+        }
+        Err(last_refusal.map_or_else(|| NoEndpoint(self.service.clone()).into(), Into::into))
+    }
+}
+
+/// The innermost service: picks an endpoint, sends the request over a pooled connection.
+#[derive(Debug, Clone)]
+pub(crate) struct Balancer {
+    endpoints: Arc<Endpoints>,
+    http: Client<HttpConnector, OutBody>,
+}
+
+impl Balancer {
+    pub(crate) fn new(endpoints: Arc<Endpoints>, http: Client<HttpConnector, OutBody>) -> Self {
+        Self { endpoints, http }
+    }
+}
+
+impl Service<Request<OutBody>> for Balancer {
+    type Response = Response<Body>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut request: Request<OutBody>) -> Self::Future {
+        let (endpoint, permit) = match self.endpoints.pick() {
+            Ok(picked) => picked,
+            Err(error) => return Box::pin(std::future::ready(Err(error))),
+        };
+        let uri = match absolute(request.uri(), endpoint.authority()) {
+            Ok(uri) => uri,
+            Err(error) => return Box::pin(std::future::ready(Err(error))),
+        };
+        *request.uri_mut() = uri;
+        let http = self.http.clone();
+        endpoint.in_flight.fetch_add(1, Ordering::Relaxed);
+        Box::pin(async move {
+            let start = Instant::now();
+            let result = http.request(request).await;
+            let elapsed = start.elapsed();
+            endpoint.in_flight.fetch_sub(1, Ordering::Relaxed);
+            endpoint.observe(elapsed);
+            permit.record_with_duration(HttpClassifier.classify(result.as_ref()), elapsed);
+            result
+                .map(|response| response.map(Body::new))
+                .map_err(BoxError::from)
+        })
+    }
+}
+
+fn absolute(uri: &Uri, authority: &str) -> Result<Uri, BoxError> {
+    let path = uri
+        .path_and_query()
+        .map_or("/", http::uri::PathAndQuery::as_str);
+    Ok(Uri::builder()
+        .scheme("http")
+        .authority(authority)
+        .path_and_query(path)
+        .build()?)
+}

@@ -1,0 +1,119 @@
+//! [`ClientError`]: why an outbound call failed, classified once.
+
+use std::fmt;
+
+use tower::BoxError;
+
+use crate::resilience::breaker::BreakerOpen;
+use crate::resilience::bulkhead::BulkheadFull;
+use crate::resilience::deadline::DeadlineExceeded;
+use crate::resilience::timeout::Elapsed;
+
+/// The kind of a [`ClientError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClientErrorKind {
+    /// The client's or an endpoint's circuit breaker is open: the call was not made.
+    BreakerOpen,
+    /// The call (or an attempt, after retries) took too long.
+    Timeout,
+    /// The caller's deadline was already spent: the call was not made.
+    DeadlineExceeded,
+    /// The bulkhead is full.
+    Rejected,
+    /// No endpoint is known for the service.
+    NoEndpoint,
+    /// Connecting or talking to the endpoint failed.
+    Transport,
+    /// The request could not be built.
+    InvalidRequest,
+}
+
+/// An outbound call failed; [`ClientError::kind`] says why.
+#[derive(Debug)]
+pub struct ClientError {
+    kind: ClientErrorKind,
+    service: String,
+    source: BoxError,
+}
+
+/// No endpoint is known for a service.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("no endpoint known for service {0:?}")]
+pub struct NoEndpoint(pub String);
+
+impl ClientError {
+    pub(crate) fn new(service: &str, source: BoxError) -> Self {
+        Self {
+            kind: classify(source.as_ref()),
+            service: service.to_owned(),
+            source,
+        }
+    }
+
+    pub(crate) fn invalid(service: &str, source: impl Into<BoxError>) -> Self {
+        Self {
+            kind: ClientErrorKind::InvalidRequest,
+            service: service.to_owned(),
+            source: source.into(),
+        }
+    }
+
+    /// Why the call failed.
+    pub fn kind(&self) -> ClientErrorKind {
+        self.kind
+    }
+
+    /// Whether a circuit breaker refused the call (answer with a fallback).
+    pub fn is_breaker_open(&self) -> bool {
+        self.kind == ClientErrorKind::BreakerOpen
+    }
+
+    /// Whether the call or the caller's deadline ran out of time.
+    pub fn is_timeout(&self) -> bool {
+        matches!(
+            self.kind,
+            ClientErrorKind::Timeout | ClientErrorKind::DeadlineExceeded
+        )
+    }
+
+    /// The service that was called.
+    pub fn service(&self) -> &str {
+        &self.service
+    }
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "call to {} failed: {}", self.service, self.source)
+    }
+}
+
+impl std::error::Error for ClientError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(self.source.as_ref())
+    }
+}
+
+fn classify(error: &(dyn std::error::Error + 'static)) -> ClientErrorKind {
+    let mut current = Some(error);
+    while let Some(err) = current {
+        if err.is::<BreakerOpen>() {
+            return ClientErrorKind::BreakerOpen;
+        }
+        if err.is::<Elapsed>() || err.is::<tower::timeout::error::Elapsed>() {
+            return ClientErrorKind::Timeout;
+        }
+        if err.is::<DeadlineExceeded>() {
+            return ClientErrorKind::DeadlineExceeded;
+        }
+        if err.is::<BulkheadFull>() {
+            return ClientErrorKind::Rejected;
+        }
+        if err.is::<NoEndpoint>() {
+            return ClientErrorKind::NoEndpoint;
+        }
+        current = err.source();
+    }
+    ClientErrorKind::Transport
+}

@@ -1,0 +1,222 @@
+//! The resilient HTTP client: discovery, balancing, resilience and propagation in one call.
+//!
+//! ```no_run
+//! # async fn demo(ctx: chassis::service::Context<()>) -> Result<(), Box<dyn std::error::Error>> {
+//! let catalog = ctx.client("catalog")?;
+//! let response = catalog.get("/items/{id}", "/items/espresso").await?;
+//! assert!(response.status().is_success());
+//! # Ok(()) }
+//! ```
+//!
+//! A call goes, from the outside in, through: the overall timeout (`clients.<name>.timeout`);
+//! the client's circuit breaker (a retried call counts once); retries with backoff and a
+//! budget (`retry.*`); the per-attempt timeout (`attempt_timeout`); deadline propagation (what
+//! is left of the inbound request's `x-request-timeout-ms`, failing fast when spent);
+//! trace-context and request-id propagation; the bulkhead (`bulkhead.*`); and
+//! power-of-two-choices balancing over the live endpoint set with a breaker per endpoint
+//! (outlier ejection, `outlier.*`), on pooled keep-alive connections.
+//!
+//! Each call records `http_client_request_duration_seconds{http_request_method, http_route,
+//! http_response_status_code, server_address}`, where `http_route` is the route template the
+//! caller names (never the raw path) and `server_address` the service name.
+
+mod balance;
+mod error;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use http::{Method, Request, Response, header};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use tokio::sync::watch;
+use tower::util::BoxCloneSyncService;
+use tower::{BoxError, ServiceBuilder, ServiceExt};
+
+use self::balance::{Balancer, Endpoints};
+pub use self::error::{ClientError, ClientErrorKind, NoEndpoint};
+use crate::resilience::breaker::{BreakerConfigError, CircuitBreaker};
+use crate::resilience::bulkhead::BulkheadLayer;
+use crate::resilience::config::{ClientResilienceConfig, InvalidResilienceConfig};
+use crate::resilience::deadline::PropagateDeadlineLayer;
+use crate::resilience::retry::RetryLayer;
+use crate::resilience::timeout::TimeoutLayer;
+use crate::telemetry::propagation::PropagateLayer;
+
+/// How long connecting to an endpoint may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long an idle pooled connection is kept.
+const POOL_IDLE: Duration = Duration::from_secs(60);
+
+/// Building a client failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientBuildError {
+    /// `clients.<name>` has values out of range.
+    #[error(transparent)]
+    Config(#[from] InvalidResilienceConfig),
+    /// `clients.<name>.breaker` is invalid.
+    #[error(transparent)]
+    Breaker(#[from] BreakerConfigError),
+    /// The service name is not one discovery knows.
+    #[error("no discovery configuration for service {0:?}")]
+    Unknown(String),
+}
+
+/// A resilient HTTP client for one service; cheap to clone, share it.
+#[derive(Debug, Clone)]
+pub struct HttpClient {
+    name: Arc<str>,
+    service: BoxCloneSyncService<Request<Body>, Response<Body>, BoxError>,
+    breaker: CircuitBreaker,
+    endpoints: Arc<Endpoints>,
+}
+
+impl HttpClient {
+    /// A client for `name` with `config`, following the endpoint addresses (`host:port`)
+    /// published on `addresses`.
+    ///
+    /// # Errors
+    ///
+    /// When the configuration is out of range.
+    pub fn new(
+        name: &str,
+        config: &ClientResilienceConfig,
+        addresses: watch::Receiver<Vec<String>>,
+    ) -> Result<Self, ClientBuildError> {
+        config.validate()?;
+        let breaker = CircuitBreaker::new(name, &config.breaker)?;
+        let endpoints = Endpoints::follow(name, config.outlier.clone(), addresses);
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
+        connector.set_nodelay(true);
+        let http = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(POOL_IDLE)
+            .build(connector);
+        let service = ServiceBuilder::new()
+            .option_layer(config.timeout.map(TimeoutLayer::overall))
+            .layer(breaker.layer())
+            .layer(RetryLayer::from_config(name, &config.retry)?)
+            .option_layer(config.attempt_timeout.map(TimeoutLayer::per_attempt))
+            .layer(PropagateDeadlineLayer::new())
+            .layer(PropagateLayer::new())
+            .option_layer(
+                config
+                    .bulkhead
+                    .as_ref()
+                    .map(|bulkhead| BulkheadLayer::from_config(name, bulkhead)),
+            )
+            .service(Balancer::new(Arc::clone(&endpoints), http))
+            .map_err(Into::into);
+        Ok(Self {
+            name: Arc::from(name),
+            service: BoxCloneSyncService::new(service),
+            breaker,
+            endpoints,
+        })
+    }
+
+    /// The service this client calls.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The client-wide circuit breaker (state, forced states).
+    pub fn breaker(&self) -> &CircuitBreaker {
+        &self.breaker
+    }
+
+    /// The endpoints (`host:port`) the client balances over now.
+    pub fn endpoints(&self) -> Vec<String> {
+        self.endpoints
+            .snapshot()
+            .iter()
+            .map(|e| e.authority().to_owned())
+            .collect()
+    }
+
+    /// Sends `request` (its URI is a path such as `/items/1`; the client picks the endpoint).
+    /// `route` is the route template for metrics, such as `/items/{id}`.
+    ///
+    /// # Errors
+    ///
+    /// A [`ClientError`] whose [`kind`](ClientError::kind) tells a breaker refusal, a
+    /// timeout, a spent deadline, a full bulkhead, no endpoint, or a transport failure. An
+    /// HTTP error status is a response, not an error.
+    pub async fn send(
+        &self,
+        route: &'static str,
+        request: Request<Body>,
+    ) -> Result<Response<Body>, ClientError> {
+        let method = method_label(request.method());
+        let start = Instant::now();
+        let result = self.service.clone().oneshot(request).await;
+        let status = match &result {
+            Ok(response) => response.status().as_str().to_owned(),
+            Err(_) => "error".to_owned(),
+        };
+        metrics::histogram!(
+            "http_client_request_duration_seconds",
+            "http_request_method" => method,
+            "http_route" => route,
+            "http_response_status_code" => status,
+            "server_address" => Arc::clone(&self.name),
+        )
+        .record(start.elapsed().as_secs_f64());
+        result.map_err(|error| ClientError::new(&self.name, error))
+    }
+
+    /// `GET path`, measured under `route`.
+    ///
+    /// # Errors
+    ///
+    /// As [`HttpClient::send`].
+    pub async fn get(
+        &self,
+        route: &'static str,
+        path: &str,
+    ) -> Result<Response<Body>, ClientError> {
+        let request = Request::get(path)
+            .body(Body::empty())
+            .map_err(|e| ClientError::invalid(&self.name, e))?;
+        self.send(route, request).await
+    }
+
+    /// `POST path` with a JSON body, measured under `route`.
+    ///
+    /// # Errors
+    ///
+    /// As [`HttpClient::send`]; [`ClientErrorKind::InvalidRequest`] when `body` does not
+    /// serialize.
+    pub async fn post_json<T: serde::Serialize + ?Sized>(
+        &self,
+        route: &'static str,
+        path: &str,
+        body: &T,
+    ) -> Result<Response<Body>, ClientError> {
+        let bytes = serde_json::to_vec(body).map_err(|e| ClientError::invalid(&self.name, e))?;
+        let request = Request::post(path)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(bytes))
+            .map_err(|e| ClientError::invalid(&self.name, e))?;
+        self.send(route, request).await
+    }
+}
+
+/// The method label: standard methods as themselves, anything else `_OTHER`.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "_OTHER",
+    }
+}

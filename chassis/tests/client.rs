@@ -1,0 +1,257 @@
+//! The resilient client against real services over loopback: balancing, outlier ejection,
+//! the retry budget, deadlines across two hops, a rolling restart with zero failures.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use chassis::client::HttpClient;
+use chassis::resilience::breaker::State;
+use chassis::resilience::config::ClientResilienceConfig;
+use common::{flag, get, hits, spawn};
+use http::{Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use tokio::sync::watch;
+
+const BOUND: Duration = Duration::from_secs(20);
+
+async fn text(response: http::Response<axum::body::Body>) -> String {
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+fn quick_outlier_ejection(config: &mut ClientResilienceConfig) {
+    config.outlier.minimum_calls = 4;
+    config.outlier.window.size = 8;
+    config.outlier.wait_in_open = Duration::from_millis(300);
+    config.outlier.half_open_calls = 1;
+    // The client's own breaker judges the service as a whole: one bad instance of two
+    // must not open it.
+    config.breaker.failure_rate_threshold = 90.0;
+}
+
+#[tokio::test]
+async fn balances_over_every_endpoint() {
+    let a = spawn(&[]).await;
+    let b = spawn(&[]).await;
+    let (_tx, rx) = watch::channel(vec![a.addr().to_string(), b.addr().to_string()]);
+    let client = HttpClient::new("pair", &ClientResilienceConfig::default(), rx).unwrap();
+    let mut seen = HashSet::new();
+    for _ in 0..40 {
+        let response = client.get("/whoami", "/whoami").await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        seen.insert(text(response).await);
+    }
+    assert_eq!(seen.len(), 2, "both instances served: {seen:?}");
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_failing_endpoint_is_ejected_then_readmitted_when_healthy() {
+    let key = "outlier";
+    let good = spawn(&[]).await;
+    let bad = spawn(&[("fail_key", key)]).await;
+    let bad_id = bad.identity().instance_id.clone();
+    flag(key).store(true, Ordering::SeqCst);
+    let mut config = ClientResilienceConfig::default();
+    quick_outlier_ejection(&mut config);
+    config.retry.max_attempts = 1; // let failures show, to see ejection stop them
+    let (_tx, rx) = watch::channel(vec![good.addr().to_string(), bad.addr().to_string()]);
+    let client = HttpClient::new("outlier", &config, rx).unwrap();
+
+    let mut failures = 0;
+    for _ in 0..40 {
+        let response = client.get("/flaky", "/flaky").await.unwrap();
+        if response.status() == StatusCode::INTERNAL_SERVER_ERROR {
+            failures += 1;
+        }
+    }
+    assert!(failures > 0, "the bad instance was tried");
+    // Once its breaker is open, every call goes to the good one.
+    for _ in 0..30 {
+        let response = client.get("/flaky", "/flaky").await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "errors reach the caller");
+    }
+    assert!(failures < 20, "ejected quickly, {failures} failures");
+
+    // Healed: after the wait, trial calls reach it again and it is readmitted.
+    flag(key).store(false, Ordering::SeqCst);
+    let deadline = Instant::now() + BOUND;
+    loop {
+        let response = client.get("/flaky", "/flaky").await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        if text(response).await == bad_id {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the healed instance never came back"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(client.breaker().state(), State::Closed);
+    good.shutdown().await;
+    bad.shutdown().await;
+}
+
+#[tokio::test]
+async fn retries_stay_within_the_budget_against_a_dead_dependency() {
+    let only = spawn(&[]).await;
+    let mut config = ClientResilienceConfig::default();
+    config.breaker.enabled = false; // measure the budget alone
+    config.outlier.enabled = false;
+    config.retry.max_attempts = 5;
+    config.retry.backoff_base = Duration::from_millis(1);
+    config.retry.backoff_max = Duration::from_millis(2);
+    config.retry.budget_percent = 20;
+    config.retry.budget_min_per_sec = 1;
+    config.retry.budget_ttl = Duration::from_secs(1);
+    let (_tx, rx) = watch::channel(vec![only.addr().to_string()]);
+    let client = HttpClient::new("dead", &config, rx).unwrap();
+    let key = "budget";
+    let originals = 300;
+    for _ in 0..originals {
+        let response = client
+            .get("/fail/{key}", &format!("/fail/{key}"))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let attempts = u32::try_from(hits(key).load(Ordering::SeqCst)).unwrap();
+    let ratio = f64::from(attempts) / f64::from(originals);
+    // Without a budget this would be 5.0; the budget allows 20% plus a floor of 1/s.
+    assert!(
+        (1.0..=1.35).contains(&ratio),
+        "attempts per request {ratio:.3} ({attempts})"
+    );
+    only.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_deadline_shrinks_across_two_hops_and_fails_fast() {
+    let last = spawn(&[]).await;
+    let last_addr = last.addr().to_string();
+    let first = spawn(&[("discovery.static.next", last_addr.as_str())]).await;
+    let ask = |path: &str| {
+        let request = Request::get(format!("http://{}{path}", first.addr()))
+            .header("x-request-timeout-ms", "200")
+            .body(Full::default())
+            .unwrap();
+        async move { common::send(&common::client(), request).await.unwrap() }
+    };
+    // The second hop sees what is left of the caller's 200 ms.
+    let reply = ask("/hop/deadline").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let left: u64 = reply.text().parse().unwrap();
+    assert!(left < 200 && left > 0, "second hop budget {left}");
+    // A slow second hop: the whole call ends at the caller's deadline, not at the sum of the
+    // timeouts (the client's own timeout is 2s, the handler sleeps 3s).
+    let start = Instant::now();
+    let reply = ask("/hop/slow/3000").await;
+    let took = start.elapsed();
+    assert_eq!(
+        reply.status,
+        StatusCode::GATEWAY_TIMEOUT,
+        "{}",
+        reply.text()
+    );
+    assert!(took < Duration::from_millis(1500), "took {took:?}");
+    first.shutdown().await;
+    last.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_rolling_restart_under_load_fails_no_request() {
+    let a = spawn(&[("shutdown.drain_delay", "100ms")]).await;
+    let b = spawn(&[("shutdown.drain_delay", "100ms")]).await;
+    let (tx, rx) = watch::channel(vec![a.addr().to_string(), b.addr().to_string()]);
+    let client = HttpClient::new("rolling", &ClientResilienceConfig::default(), rx).unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let mut load = Vec::new();
+    for _ in 0..8 {
+        let (client, stop) = (client.clone(), stop.clone());
+        load.push(tokio::spawn(async move {
+            let mut ok = 0usize;
+            while !stop.is_cancelled() {
+                let response = client.get("/slow/{ms}", "/slow/5").await;
+                let response = response.unwrap_or_else(|e| panic!("request failed: {e}"));
+                assert_eq!(response.status(), StatusCode::OK);
+                ok += 1;
+            }
+            ok
+        }));
+    }
+    // Restart each instance in turn: deregister, drain and stop, start anew, register.
+    let mut live = vec![a, b];
+    for _ in 0..2 {
+        let old = live.remove(0);
+        let others: Vec<String> = live.iter().map(|s| s.addr().to_string()).collect();
+        tx.send(others.clone()).unwrap();
+        old.shutdown().await;
+        let fresh = spawn(&[("shutdown.drain_delay", "100ms")]).await;
+        let mut all = others;
+        all.push(fresh.addr().to_string());
+        tx.send(all).unwrap();
+        live.push(fresh);
+        tokio::time::sleep(Duration::from_millis(200)).await; // keep load on the new set
+    }
+    stop.cancel();
+    let mut served = 0;
+    for task in load {
+        served += tokio::time::timeout(BOUND, task).await.unwrap().unwrap();
+    }
+    assert!(served > 50, "load ran: {served}");
+    for service in live {
+        service.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_metrics_use_the_route_template() {
+    let recorder = metrics_util::debugging::DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let service = spawn(&[]).await;
+    let (_tx, rx) = watch::channel(vec![service.addr().to_string()]);
+    let client = HttpClient::new("metered", &ClientResilienceConfig::default(), rx).unwrap();
+    metrics::with_local_recorder(&recorder, || {
+        // The recorder applies while the histogram handle is created.
+        let rt = tokio::runtime::Handle::current();
+        tokio::task::block_in_place(|| {
+            rt.block_on(async {
+                client.get("/slow/{ms}", "/slow/1").await.unwrap();
+            });
+        });
+    });
+    let labels: Vec<String> = snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .filter(|(key, ..)| key.key().name() == "http_client_request_duration_seconds")
+        .flat_map(|(key, ..)| {
+            key.key()
+                .labels()
+                .map(|l| format!("{}={}", l.key(), l.value()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(
+        labels.contains(&"http_route=/slow/{ms}".to_owned()),
+        "{labels:?}"
+    );
+    assert!(
+        labels.contains(&"server_address=metered".to_owned()),
+        "{labels:?}"
+    );
+    assert!(
+        labels.contains(&"http_response_status_code=200".to_owned()),
+        "{labels:?}"
+    );
+    let _ = get(service.addr(), "/hello").await;
+    service.shutdown().await;
+}
