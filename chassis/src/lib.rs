@@ -1,6 +1,7 @@
 //! chassis: a microservice chassis.
 
 pub mod config;
+pub mod discovery;
 pub mod health;
 pub mod resilience;
 pub mod server;
