@@ -78,7 +78,7 @@ impl EndpointSet {
     }
 
     /// The empty set published before the backend first answered.
-    pub(crate) fn unresolved() -> Self {
+    pub fn unresolved() -> Self {
         Self::default()
     }
 

@@ -139,17 +139,44 @@ impl Endpoints {
     }
 }
 
-/// The backend's side: publishes sets, records failures, learns when nobody watches.
-pub(crate) struct Publisher {
+/// The feeding side of an [`Endpoints`]: what a [`Discover`](super::Discover) backend (or a
+/// test standing in for one) uses to publish sets and report failures.
+///
+/// ```
+/// use chassis::discovery::{Endpoint, EndpointSet, Publisher};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let (publisher, mut endpoints) = Publisher::channel("test", "orders");
+/// assert!(!endpoints.current().is_resolved());
+/// publisher.publish(EndpointSet::new([Endpoint::new("10.0.0.1:80".parse::<std::net::SocketAddr>().unwrap())]));
+/// assert_eq!(endpoints.ready().await.len(), 1);
+///
+/// publisher.failed(&"registry unreachable"); // the set stays
+/// assert_eq!(endpoints.current().len(), 1);
+/// assert_eq!(endpoints.status().consecutive_failures, 1);
+/// # }
+/// ```
+pub struct Publisher {
     backend: &'static str,
     service: Arc<str>,
     set: watch::Sender<EndpointSet>,
     status: watch::Sender<SourceStatus>,
 }
 
+impl fmt::Debug for Publisher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Publisher")
+            .field("backend", &self.backend)
+            .field("service", &self.service)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Publisher {
-    /// A publisher and the handle it feeds, starting unresolved.
-    pub(crate) fn channel(backend: &'static str, service: &str) -> (Self, Endpoints) {
+    /// A publisher and the handle it feeds, starting unresolved. `backend` labels the
+    /// `chassis_discovery_errors_total` and `chassis_discovery_endpoints` metrics.
+    pub fn channel(backend: &'static str, service: &str) -> (Self, Endpoints) {
         let service: Arc<str> = service.into();
         let (set_tx, set) = watch::channel(EndpointSet::unresolved());
         let (status_tx, status) = watch::channel(SourceStatus::default());
@@ -168,12 +195,13 @@ impl Publisher {
         (publisher, endpoints)
     }
 
-    pub(crate) fn service(&self) -> &str {
+    /// The service name.
+    pub fn service(&self) -> &str {
         &self.service
     }
 
     /// Publishes `set` when it differs from the current one, and marks the feed healthy.
-    pub(crate) fn publish(&self, set: EndpointSet) {
+    pub fn publish(&self, set: EndpointSet) {
         let service = &*self.service;
         let count = set.len();
         let changed = self.set.send_if_modified(|current| {
@@ -208,8 +236,9 @@ impl Publisher {
         });
     }
 
-    /// Records a failure; the set stays as it is.
-    pub(crate) fn failed(&self, error: &dyn fmt::Display) {
+    /// Records a failure: counts `chassis_discovery_errors_total{backend}`, logs a warning
+    /// (the first of a streak; later ones at debug), and leaves the set as it is.
+    pub fn failed(&self, error: &dyn fmt::Display) {
         metrics::counter!("chassis_discovery_errors_total", "backend" => self.backend).increment(1);
         let service = &*self.service;
         self.status.send_modify(|status| {
@@ -230,12 +259,13 @@ impl Publisher {
         });
     }
 
-    /// Resolves when every [`Endpoints`] handle and receiver is gone.
-    pub(crate) async fn closed(&self) {
+    /// Resolves when every [`Endpoints`] handle and receiver is gone: the backend may stop.
+    pub async fn closed(&self) {
         self.set.closed().await;
     }
 }
 
+#[cfg_attr(not(any(feature = "dns", feature = "etcd")), allow(dead_code))]
 /// How long to wait after the `failures`-th failure in a row: doubling from `min`, at most
 /// `max`.
 pub(crate) fn backoff(failures: u32, min: Duration, max: Duration) -> Duration {

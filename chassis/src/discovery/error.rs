@@ -51,6 +51,7 @@ pub enum DiscoveryError {
 }
 
 impl DiscoveryError {
+    #[cfg_attr(not(any(feature = "dns", feature = "etcd")), allow(dead_code))]
     pub(crate) fn registry(backend: &'static str, source: impl Into<BoxError>) -> Self {
         Self::Registry {
             backend,
@@ -59,6 +60,7 @@ impl DiscoveryError {
     }
 }
 
+#[cfg_attr(not(any(feature = "dns", feature = "etcd")), allow(dead_code))]
 /// The handle of the current tokio runtime, or [`DiscoveryError::NoRuntime`].
 pub(crate) fn runtime() -> Result<tokio::runtime::Handle, DiscoveryError> {
     tokio::runtime::Handle::try_current().map_err(|_| DiscoveryError::NoRuntime)

@@ -83,7 +83,7 @@ pub use config::{DiscoveryBackend, DiscoveryConfig, DnsConfig, EtcdConfig, Stati
 #[cfg(feature = "dns")]
 pub use dns::DnsDiscovery;
 pub use endpoint::{Endpoint, EndpointChange, EndpointSet};
-pub use endpoints::{Endpoints, SourceStatus};
+pub use endpoints::{Endpoints, Publisher, SourceStatus};
 pub use error::DiscoveryError;
 #[cfg(feature = "etcd")]
 pub use etcd::EtcdDiscovery;
