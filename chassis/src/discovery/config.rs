@@ -341,6 +341,63 @@ mod tests {
     }
 
     #[test]
+    fn every_key_loads_from_environment_variables() {
+        let vars = [
+            ("ORDERS__DISCOVERY__BACKEND", "etcd"),
+            ("ORDERS__DISCOVERY__ADVERTISE", "10.0.0.7"),
+            ("ORDERS__DISCOVERY__METADATA__ZONE", "eu-1"),
+            (
+                "ORDERS__DISCOVERY__STATIC__CATALOG",
+                "127.0.0.1:8081,127.0.0.1:8082",
+            ),
+            ("ORDERS__DISCOVERY__DNS__DOMAIN", "shop.svc.cluster.local"),
+            ("ORDERS__DISCOVERY__DNS__PORT", "8080"),
+            ("ORDERS__DISCOVERY__DNS__PORT_NAME", "web"),
+            (
+                "ORDERS__DISCOVERY__DNS__NAMESERVERS",
+                "10.96.0.10,127.0.0.1:5353",
+            ),
+            ("ORDERS__DISCOVERY__DNS__MIN_REFRESH", "500ms"),
+            ("ORDERS__DISCOVERY__DNS__MAX_REFRESH", "1m"),
+            ("ORDERS__DISCOVERY__DNS__TIMEOUT", "1s"),
+            (
+                "ORDERS__DISCOVERY__ETCD__ENDPOINTS",
+                "http://etcd-0:2379,http://etcd-1:2379",
+            ),
+            ("ORDERS__DISCOVERY__ETCD__LEASE_TTL", "15s"),
+            ("ORDERS__DISCOVERY__ETCD__PREFIX", "/registry"),
+            ("ORDERS__DISCOVERY__ETCD__CONNECT_TIMEOUT", "3s"),
+            ("ORDERS__DISCOVERY__ETCD__REQUEST_TIMEOUT", "4s"),
+        ];
+        let loaded = crate::config::ConfigLoader::new("orders")
+            .unwrap()
+            .env(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())))
+            .load::<()>()
+            .unwrap();
+        let config = loaded.settings.discovery;
+        assert_eq!(config.backend, DiscoveryBackend::Etcd);
+        assert_eq!(config.advertise.as_deref(), Some("10.0.0.7"));
+        assert_eq!(config.metadata["zone"], "eu-1");
+        assert_eq!(config.static_endpoints["catalog"].0.len(), 2);
+        assert_eq!(config.dns.domain.as_deref(), Some("shop.svc.cluster.local"));
+        assert_eq!(config.dns.port, Some(8080));
+        assert_eq!(config.dns.port_name, "web");
+        assert_eq!(config.dns.nameservers, ["10.96.0.10", "127.0.0.1:5353"]);
+        assert_eq!(config.dns.min_refresh, Duration::from_millis(500));
+        assert_eq!(config.dns.max_refresh, Duration::from_secs(60));
+        assert_eq!(config.dns.timeout, Duration::from_secs(1));
+        assert_eq!(
+            config.etcd.endpoints,
+            ["http://etcd-0:2379", "http://etcd-1:2379"]
+        );
+        assert_eq!(config.etcd.lease_ttl, Duration::from_secs(15));
+        assert_eq!(config.etcd.prefix, "/registry");
+        assert_eq!(config.etcd.connect_timeout, Duration::from_secs(3));
+        assert_eq!(config.etcd.request_timeout, Duration::from_secs(4));
+        assert!(config.problems().is_empty(), "{:?}", config.problems());
+    }
+
+    #[test]
     fn nameservers_default_to_port_53() {
         assert_eq!(
             parse_nameserver("10.0.0.10"),
