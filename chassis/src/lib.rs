@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod config;
+pub mod discovery;
 pub mod health;
 pub mod resilience;
 pub mod server;

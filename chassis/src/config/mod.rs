@@ -38,14 +38,14 @@ mod settings;
 mod size;
 mod source;
 
+pub use crate::discovery::{
+    DiscoveryBackend, DiscoveryConfig, DnsConfig, EtcdConfig, StaticEndpoints,
+};
 pub use error::{ConfigError, ConfigProblem, Origin};
 pub use loader::{
     CONFIG_DIR_ENV, ConfigLoader, LoadedConfig, PROFILE_ENV, env_prefix, is_valid_service_name,
 };
 pub use secret::Secret;
-pub use sections::{
-    DiscoveryBackend, DiscoveryConfig, DnsConfig, EtcdConfig, FaultsConfig, ServerConfig,
-    ShutdownConfig, StaticEndpoints,
-};
+pub use sections::{FaultsConfig, ServerConfig, ShutdownConfig};
 pub use settings::Settings;
 pub use size::{ByteSize, InvalidSize};

@@ -1,6 +1,6 @@
-//! The chassis-owned configuration sections: `server`, `shutdown`, `faults`, `discovery`.
+//! The chassis-owned configuration sections: `server`, `shutdown`, `faults` (`discovery`
+//! lives in [`crate::discovery`]).
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -98,71 +98,5 @@ impl FaultsConfig {
     /// Whether any fault is configured.
     pub fn is_active(&self) -> bool {
         self.latency.is_some_and(|d| !d.is_zero()) || self.error_rate > 0.0
-    }
-}
-
-/// `discovery`: how this service finds others and registers itself.
-#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct DiscoveryConfig {
-    /// Which registry to use.
-    pub backend: DiscoveryBackend,
-    /// The address others should use to reach this instance (default: the bound one).
-    pub advertise: Option<String>,
-    /// For the static backend: service name to `host:port` endpoints.
-    #[serde(rename = "static")]
-    pub static_endpoints: BTreeMap<String, StaticEndpoints>,
-    /// For the DNS backend.
-    pub dns: DnsConfig,
-    /// For the etcd backend.
-    pub etcd: EtcdConfig,
-}
-
-/// A list of `host:port` endpoints, from a list or a comma-separated string.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
-#[serde(transparent)]
-pub struct StaticEndpoints(#[serde(deserialize_with = "super::list::deserialize")] pub Vec<String>);
-
-/// The discovery backends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DiscoveryBackend {
-    /// Endpoints listed in configuration.
-    #[default]
-    Static,
-    /// DNS SRV or A/AAAA records.
-    Dns,
-    /// An etcd cluster.
-    Etcd,
-}
-
-/// `discovery.dns`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct DnsConfig {
-    /// Domain appended to service names (`_http._tcp.{name}.{domain}`).
-    pub domain: Option<String>,
-    /// Port used with A/AAAA records when there is no SRV record.
-    pub port: Option<u16>,
-}
-
-/// `discovery.etcd`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct EtcdConfig {
-    /// Client endpoints of the etcd cluster.
-    #[serde(deserialize_with = "super::list::deserialize")]
-    pub endpoints: Vec<String>,
-    /// Time-to-live of this instance's lease; kept alive while the instance runs.
-    #[serde(with = "super::duration")]
-    pub lease_ttl: Duration,
-}
-
-impl Default for EtcdConfig {
-    fn default() -> Self {
-        Self {
-            endpoints: vec!["http://127.0.0.1:2379".to_owned()],
-            lease_ttl: Duration::from_secs(10),
-        }
     }
 }
