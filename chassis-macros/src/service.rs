@@ -59,18 +59,18 @@ fn expand(args: TokenStream, function: &ItemFn) -> syn::Result<TokenStream> {
              another name",
         ));
     }
-    if let (Some(key), Some(checked)) = (&parsed.config, &checked) {
-        if !same_tokens(key, checked.config) {
-            errors.add(syn::Error::new_spanned(
-                checked.config,
-                format!(
-                    "the `config` key names `{}` but the context is `Context<{}>`: they must be \
-                     the same type (the key is optional; the parameter decides)",
-                    tokens(key),
-                    tokens(checked.config),
-                ),
-            ));
-        }
+    if let (Some(key), Some(checked)) = (&parsed.config, &checked)
+        && !same_tokens(key, checked.config)
+    {
+        errors.add(syn::Error::new_spanned(
+            checked.config,
+            format!(
+                "the `config` key names `{}` but the context is `Context<{}>`: they must be \
+                 the same type (the key is optional; the parameter decides)",
+                tokens(key),
+                tokens(checked.config),
+            ),
+        ));
     }
     let checked = errors.finish(checked, ident.span())?;
     Ok(Service {

@@ -10,14 +10,25 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use chassis::client::HttpClient;
+use chassis::discovery::{Endpoint, EndpointSet, Endpoints, Publisher};
 use chassis::resilience::breaker::State;
 use chassis::resilience::config::ClientResilienceConfig;
 use common::{flag, get, hits, spawn};
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full};
-use tokio::sync::watch;
 
 const BOUND: Duration = Duration::from_secs(20);
+
+fn set(addrs: &[std::net::SocketAddr]) -> EndpointSet {
+    EndpointSet::new(addrs.iter().map(|addr| Endpoint::new(*addr)))
+}
+
+/// A live endpoint set the test controls, as discovery would publish it.
+fn live(addrs: &[std::net::SocketAddr]) -> (Publisher, Endpoints) {
+    let (publisher, endpoints) = Publisher::channel("test", "svc");
+    publisher.publish(set(addrs));
+    (publisher, endpoints)
+}
 
 async fn text(response: http::Response<axum::body::Body>) -> String {
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
@@ -38,7 +49,7 @@ fn quick_outlier_ejection(config: &mut ClientResilienceConfig) {
 async fn balances_over_every_endpoint() {
     let a = spawn(&[]).await;
     let b = spawn(&[]).await;
-    let (_tx, rx) = watch::channel(vec![a.addr().to_string(), b.addr().to_string()]);
+    let (_tx, rx) = live(&[a.addr(), b.addr()]);
     let client = HttpClient::new("pair", &ClientResilienceConfig::default(), rx).unwrap();
     let mut seen = HashSet::new();
     for _ in 0..40 {
@@ -61,7 +72,7 @@ async fn a_failing_endpoint_is_ejected_then_readmitted_when_healthy() {
     let mut config = ClientResilienceConfig::default();
     quick_outlier_ejection(&mut config);
     config.retry.max_attempts = 1; // let failures show, to see ejection stop them
-    let (_tx, rx) = watch::channel(vec![good.addr().to_string(), bad.addr().to_string()]);
+    let (_tx, rx) = live(&[good.addr(), bad.addr()]);
     let client = HttpClient::new("outlier", &config, rx).unwrap();
 
     let mut failures = 0;
@@ -111,7 +122,7 @@ async fn retries_stay_within_the_budget_against_a_dead_dependency() {
     config.retry.budget_percent = 20;
     config.retry.budget_min_per_sec = 1;
     config.retry.budget_ttl = Duration::from_secs(1);
-    let (_tx, rx) = watch::channel(vec![only.addr().to_string()]);
+    let (_tx, rx) = live(&[only.addr()]);
     let client = HttpClient::new("dead", &config, rx).unwrap();
     let key = "budget";
     let originals = 300;
@@ -170,7 +181,7 @@ async fn a_deadline_shrinks_across_two_hops_and_fails_fast() {
 async fn a_rolling_restart_under_load_fails_no_request() {
     let a = spawn(&[("shutdown.drain_delay", "100ms")]).await;
     let b = spawn(&[("shutdown.drain_delay", "100ms")]).await;
-    let (tx, rx) = watch::channel(vec![a.addr().to_string(), b.addr().to_string()]);
+    let (tx, rx) = live(&[a.addr(), b.addr()]);
     let client = HttpClient::new("rolling", &ClientResilienceConfig::default(), rx).unwrap();
     let stop = tokio_util::sync::CancellationToken::new();
     let mut load = Vec::new();
@@ -188,17 +199,20 @@ async fn a_rolling_restart_under_load_fails_no_request() {
         }));
     }
     // Restart each instance in turn: deregister, drain and stop, start anew, register.
-    let mut live = vec![a, b];
+    let mut running = vec![a, b];
     for _ in 0..2 {
-        let old = live.remove(0);
-        let others: Vec<String> = live.iter().map(|s| s.addr().to_string()).collect();
-        tx.send(others.clone()).unwrap();
+        let old = running.remove(0);
+        let others: Vec<_> = running
+            .iter()
+            .map(chassis::service::ServiceHandle::addr)
+            .collect();
+        tx.publish(set(&others));
         old.shutdown().await;
         let fresh = spawn(&[("shutdown.drain_delay", "100ms")]).await;
         let mut all = others;
-        all.push(fresh.addr().to_string());
-        tx.send(all).unwrap();
-        live.push(fresh);
+        all.push(fresh.addr());
+        tx.publish(set(&all));
+        running.push(fresh);
         tokio::time::sleep(Duration::from_millis(200)).await; // keep load on the new set
     }
     stop.cancel();
@@ -207,7 +221,7 @@ async fn a_rolling_restart_under_load_fails_no_request() {
         served += tokio::time::timeout(BOUND, task).await.unwrap().unwrap();
     }
     assert!(served > 50, "load ran: {served}");
-    for service in live {
+    for service in running {
         service.shutdown().await;
     }
 }
@@ -217,7 +231,7 @@ async fn client_metrics_use_the_route_template() {
     let recorder = metrics_util::debugging::DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     let service = spawn(&[]).await;
-    let (_tx, rx) = watch::channel(vec![service.addr().to_string()]);
+    let (_tx, rx) = live(&[service.addr()]);
     let client = HttpClient::new("metered", &ClientResilienceConfig::default(), rx).unwrap();
     metrics::with_local_recorder(&recorder, || {
         // The recorder applies while the histogram handle is created.

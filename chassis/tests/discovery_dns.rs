@@ -90,11 +90,11 @@ impl Dnsmasq {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
-            if let Some(child) = &mut self.child {
-                if child.try_wait().unwrap().is_some() {
-                    self.child = None;
-                    return false;
-                }
+            if let Some(child) = &mut self.child
+                && child.try_wait().unwrap().is_some()
+            {
+                self.child = None;
+                return false;
             }
             if answers(self.port) {
                 return true;

@@ -17,10 +17,10 @@ use axum::body::Body;
 use http::{Request, Response, Uri};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use tokio::sync::watch;
 use tower::{BoxError, Service};
 
 use super::error::NoEndpoint;
+use crate::discovery::{EndpointSet, Endpoints as Discovered};
 use crate::resilience::breaker::{
     BreakerConfig, BreakerOpen, CircuitBreaker, Classify, HttpClassifier,
 };
@@ -69,28 +69,28 @@ pub(crate) struct Endpoints {
     service: String,
     breaker: BreakerConfig,
     current: RwLock<Arc<[Arc<Endpoint>]>>,
+    /// Keeps discovery's watch of the service alive as long as the client lives.
+    _source: Discovered,
 }
 
 impl Endpoints {
-    /// Follows `addresses`, replacing the set whenever it changes.
-    pub(crate) fn follow(
-        service: &str,
-        breaker: BreakerConfig,
-        mut addresses: watch::Receiver<Vec<String>>,
-    ) -> Arc<Self> {
+    /// Follows the live set `source`, replacing the endpoints whenever it changes.
+    pub(crate) fn follow(service: &str, breaker: BreakerConfig, source: Discovered) -> Arc<Self> {
+        let mut sets = source.watch();
         let endpoints = Arc::new(Self {
             service: service.to_owned(),
             breaker,
             current: RwLock::new(Arc::from(Vec::new())),
+            _source: source,
         });
-        endpoints.replace(&addresses.borrow_and_update());
+        endpoints.replace(&addresses(&sets.borrow_and_update()));
         let weak = Arc::downgrade(&endpoints);
         tokio::spawn(async move {
-            while addresses.changed().await.is_ok() {
+            while sets.changed().await.is_ok() {
                 let Some(endpoints) = weak.upgrade() else {
                     break;
                 };
-                endpoints.replace(&addresses.borrow_and_update());
+                endpoints.replace(&addresses(&sets.borrow_and_update()));
             }
         });
         endpoints
@@ -207,6 +207,12 @@ impl Service<Request<OutBody>> for Balancer {
                 .map_err(BoxError::from)
         })
     }
+}
+
+fn addresses(set: &EndpointSet) -> Vec<String> {
+    set.iter()
+        .map(|endpoint| endpoint.address.to_string())
+        .collect()
 }
 
 fn absolute(uri: &Uri, authority: &str) -> Result<Uri, BoxError> {

@@ -31,12 +31,12 @@ use http::{Method, Request, Response, header};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use tokio::sync::watch;
 use tower::util::BoxCloneSyncService;
 use tower::{BoxError, ServiceBuilder, ServiceExt};
 
 use self::balance::{Balancer, Endpoints};
 pub use self::error::{ClientError, ClientErrorKind, NoEndpoint};
+use crate::discovery::{DiscoveryError, Endpoints as Discovered};
 use crate::resilience::breaker::{BreakerConfigError, CircuitBreaker};
 use crate::resilience::bulkhead::BulkheadLayer;
 use crate::resilience::config::{ClientResilienceConfig, InvalidResilienceConfig};
@@ -60,9 +60,9 @@ pub enum ClientBuildError {
     /// `clients.<name>.breaker` is invalid.
     #[error(transparent)]
     Breaker(#[from] BreakerConfigError),
-    /// The service name is not one discovery knows.
-    #[error("no discovery configuration for service {0:?}")]
-    Unknown(String),
+    /// Discovery cannot follow the service.
+    #[error(transparent)]
+    Discovery(#[from] DiscoveryError),
 }
 
 /// A resilient HTTP client for one service; cheap to clone, share it.
@@ -75,8 +75,9 @@ pub struct HttpClient {
 }
 
 impl HttpClient {
-    /// A client for `name` with `config`, following the endpoint addresses (`host:port`)
-    /// published on `addresses`.
+    /// A client for `name` with `config`, balancing over the live endpoint set `endpoints`
+    /// (from [`Registry::discover`](crate::discovery::Registry::discover), or
+    /// [`Endpoints::fixed`](crate::discovery::Endpoints::fixed)).
     ///
     /// # Errors
     ///
@@ -84,11 +85,11 @@ impl HttpClient {
     pub fn new(
         name: &str,
         config: &ClientResilienceConfig,
-        addresses: watch::Receiver<Vec<String>>,
+        endpoints: Discovered,
     ) -> Result<Self, ClientBuildError> {
         config.validate()?;
         let breaker = CircuitBreaker::new(name, &config.breaker)?;
-        let endpoints = Endpoints::follow(name, config.outlier.clone(), addresses);
+        let endpoints = Endpoints::follow(name, config.outlier.clone(), endpoints);
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
         connector.set_nodelay(true);

@@ -43,10 +43,10 @@ pub(crate) fn deserialize_all<T: DeserializeOwned>(
                 (message, missing)
             }
         };
-        if let Some(field) = field_named(&message, "unknown field `").or_else(|| missing.clone()) {
-            if path.last() != Some(&field) {
-                path.push(field);
-            }
+        if let Some(field) = field_named(&message, "unknown field `").or_else(|| missing.clone())
+            && path.last() != Some(&field)
+        {
+            path.push(field);
         }
         let origin = match lookup(&value, &path) {
             Some(found) if missing.is_none() => origin_of(found),

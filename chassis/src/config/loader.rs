@@ -228,10 +228,8 @@ fn deserialize_app<T: DeserializeOwned>(
         return parsed;
     }
     // A unit or unit-like settings type has no table to read from.
-    if empty {
-        if let Ok(app) = T::deserialize(Value::new(None, ValueKind::Nil)) {
-            return Some(app);
-        }
+    if empty && let Ok(app) = T::deserialize(Value::new(None, ValueKind::Nil)) {
+        return Some(app);
     }
     problems.extend(attempt);
     None

@@ -67,16 +67,20 @@ impl Settings {
         if self.server.request_timeout.is_zero() {
             bad("server.request_timeout", "expected a duration above zero");
         }
-        if let Some(admin) = self.server.admin_port {
-            if admin != 0 && admin == self.server.port {
-                bad(
-                    "server.admin_port",
-                    "expected a port other than server.port",
-                );
-            }
+        if let Some(admin) = self.server.admin_port
+            && admin != 0
+            && admin == self.server.port
+        {
+            bad(
+                "server.admin_port",
+                "expected a port other than server.port",
+            );
         }
         if self.server.max_header_size.bytes() < 8 * 1024 {
             bad("server.max_header_size", "expected at least 8KiB");
+        }
+        for (key, message) in self.discovery.problems() {
+            bad(&format!("discovery.{key}"), &message);
         }
         for (name, client) in &self.clients {
             if let Err(invalid) = client.validate() {

@@ -140,10 +140,10 @@ impl DiscoveryConfig {
         let mut problems = Vec::new();
         let mut bad =
             |key: &str, message: &str| problems.push((key.to_owned(), message.to_owned()));
-        if let Some(advertise) = &self.advertise {
-            if parse_advertise(advertise, 1).is_err() {
-                bad("advertise", "expected host:port or host");
-            }
+        if let Some(advertise) = &self.advertise
+            && parse_advertise(advertise, 1).is_err()
+        {
+            bad("advertise", "expected host:port or host");
         }
         for (name, StaticEndpoints(list)) in &self.static_endpoints {
             if list.iter().any(|e| e.parse::<Address>().is_err()) {

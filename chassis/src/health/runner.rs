@@ -76,10 +76,10 @@ impl Registered {
     pub(crate) async fn outcome(self: &Arc<Self>) -> CheckOutcome {
         let mut in_flight = {
             let mut slot = self.slot();
-            if let (Some(ttl), Some((outcome, at))) = (slot.cache_ttl, &slot.last) {
-                if at.elapsed() < ttl {
-                    return outcome.clone();
-                }
+            if let (Some(ttl), Some((outcome, at))) = (slot.cache_ttl, &slot.last)
+                && at.elapsed() < ttl
+            {
+                return outcome.clone();
             }
             if let Some(in_flight) = &slot.in_flight {
                 in_flight.clone()

@@ -88,14 +88,14 @@ impl ClientResilienceConfig {
         if self.attempt_timeout == Some(Duration::ZERO) {
             problems.push("attempt_timeout", "0s", "more than zero, or \"\" for none");
         }
-        if let (Some(attempt), Some(overall)) = (self.attempt_timeout, self.timeout) {
-            if attempt > overall {
-                problems.push(
-                    "attempt_timeout",
-                    human(attempt),
-                    "at most `timeout` (a longer attempt can never finish)",
-                );
-            }
+        if let (Some(attempt), Some(overall)) = (self.attempt_timeout, self.timeout)
+            && attempt > overall
+        {
+            problems.push(
+                "attempt_timeout",
+                human(attempt),
+                "at most `timeout` (a longer attempt can never finish)",
+            );
         }
         self.retry.check(&mut problems, "retry.");
         if let Some(bulkhead) = &self.bulkhead {

@@ -3,10 +3,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use tokio::sync::watch;
-
 use crate::client::{ClientBuildError, HttpClient};
-use crate::config::DiscoveryBackend;
+use crate::discovery::Registry;
 
 use crate::config::Settings;
 use crate::health::HealthRegistry;
@@ -47,6 +45,7 @@ struct Inner<C> {
     settings: Settings,
     health: HealthRegistry,
     shutdown: Shutdown,
+    registry: Registry,
     clients: Mutex<HashMap<String, HttpClient>>,
 }
 
@@ -66,6 +65,7 @@ impl<C> Context<C> {
         settings: Settings,
         health: HealthRegistry,
         shutdown: Shutdown,
+        registry: Registry,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -74,6 +74,7 @@ impl<C> Context<C> {
                 settings,
                 health,
                 shutdown,
+                registry,
                 clients: Mutex::new(HashMap::new()),
             }),
         }
@@ -114,23 +115,22 @@ impl<C> Context<C> {
         if let Some(client) = clients.get(name) {
             return Ok(client.clone());
         }
-        let settings = &self.inner.settings;
-        let config = settings.clients.get(name).cloned().unwrap_or_default();
-        let addresses = match settings.discovery.backend {
-            DiscoveryBackend::Static => settings
-                .discovery
-                .static_endpoints
-                .get(name)
-                .map(|endpoints| endpoints.0.clone())
-                .ok_or_else(|| ClientBuildError::Unknown(name.to_owned()))?,
-            DiscoveryBackend::Dns | DiscoveryBackend::Etcd => {
-                return Err(ClientBuildError::Unknown(name.to_owned()));
-            }
-        };
-        let (_publisher, receiver) = watch::channel(addresses);
-        let client = HttpClient::new(name, &config, receiver)?;
+        let config = self
+            .inner
+            .settings
+            .clients
+            .get(name)
+            .cloned()
+            .unwrap_or_default();
+        let endpoints = self.inner.registry.discover(name)?;
+        let client = HttpClient::new(name, &config, endpoints)?;
         clients.insert(name.to_owned(), client.clone());
         Ok(client)
+    }
+
+    /// Service discovery: the registry this instance registers with and finds others in.
+    pub fn registry(&self) -> &Registry {
+        &self.inner.registry
     }
 
     /// The shutdown handle: select on [`Shutdown::draining`] in long-lived work, register

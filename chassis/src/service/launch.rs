@@ -9,6 +9,7 @@ use tower::BoxError;
 
 use super::{Context, Identity, Microservice, ServiceHandle, ShutdownReport};
 use crate::config::{ConfigError, ConfigLoader, LoadedConfig, Settings};
+use crate::discovery::{DiscoveryError, Instance, Registration, Registry};
 use crate::health::{self, HealthRegistry};
 use crate::server::{self, BuildInfo, FaultLayer, ServiceInfo, Serving};
 use crate::shutdown::Shutdown;
@@ -27,6 +28,9 @@ pub enum LaunchError {
     /// The service's own router could not be built.
     #[error("building the router failed: {0}")]
     Router(#[source] BoxError),
+    /// The discovery backend could not be set up or the instance not registered.
+    #[error(transparent)]
+    Discovery(#[from] DiscoveryError),
     /// Logging or the metrics exporter could not be set up.
     #[error(transparent)]
     Telemetry(#[from] TelemetryError),
@@ -142,6 +146,7 @@ impl<S: Microservice> Launcher<S> {
         let rust_log = std::env::var("RUST_LOG").ok();
         let log = init_logging(&settings.telemetry, rust_log.as_deref())?;
         let metrics = install_prometheus()?;
+        let registry = Registry::from_config(&settings.discovery)?;
         let identity = Identity::new(S::NAME, S::VERSION);
         let health = HealthRegistry::new();
         let shutdown = Shutdown::new();
@@ -151,10 +156,18 @@ impl<S: Microservice> Launcher<S> {
             settings.clone(),
             health.clone(),
             shutdown.clone(),
+            registry.clone(),
         );
         let routes = S::router(ctx).await.map_err(LaunchError::Router)?;
-        let telemetry = Telemetry { log, metrics };
-        start(identity, settings, routes, health, shutdown, telemetry).await
+        let parts = Parts {
+            identity,
+            settings,
+            health,
+            shutdown,
+            registry,
+            telemetry: Telemetry { log, metrics },
+        };
+        start(parts, routes).await
     }
 }
 
@@ -164,14 +177,25 @@ struct Telemetry {
     metrics: MetricsHandle,
 }
 
-async fn start(
+/// What a service is started with, besides its routes.
+struct Parts {
     identity: Identity,
     settings: Settings,
-    routes: Router,
     health: HealthRegistry,
     shutdown: Shutdown,
+    registry: Registry,
     telemetry: Telemetry,
-) -> Result<ServiceHandle, LaunchError> {
+}
+
+async fn start(parts: Parts, routes: Router) -> Result<ServiceHandle, LaunchError> {
+    let Parts {
+        identity,
+        settings,
+        health,
+        shutdown,
+        registry,
+        telemetry,
+    } = parts;
     let server_config = &settings.server;
     let routes = if settings.faults.is_active() {
         tracing::warn!(faults = ?settings.faults, "fault injection is on");
@@ -213,6 +237,15 @@ async fn start(
     let addr = serving.local_addr();
     let admin_addr = admin_serving.as_ref().map(Serving::local_addr);
     health.mark_started();
+    let address = settings.discovery.advertise_address(addr)?;
+    let instance = Instance::new(
+        &identity.name,
+        &identity.instance_id,
+        &identity.version,
+        address,
+    )
+    .with_metadata(settings.discovery.metadata.clone());
+    let registration = registry.register(instance).await?;
     tracing::info!(
         service = %identity.name,
         instance = %identity.instance_id,
@@ -224,8 +257,8 @@ async fn start(
         settings,
         health.clone(),
         shutdown.clone(),
-        serving,
-        admin_serving,
+        registration,
+        (serving, admin_serving),
     ));
     Ok(ServiceHandle {
         identity,
@@ -237,17 +270,20 @@ async fn start(
     })
 }
 
-/// Waits for the trigger, then: readiness fail -> drain delay -> stop accepting and finish
-/// in flight -> cut at the grace deadline -> hooks in reverse.
+/// Waits for the trigger, then: readiness fail and deregistration -> drain delay -> stop
+/// accepting and finish in flight -> cut at the grace deadline -> hooks in reverse.
 async fn shutdown_sequence(
     settings: Settings,
     health: HealthRegistry,
     shutdown: Shutdown,
-    serving: Serving,
-    admin: Option<Serving>,
+    registration: Registration,
+    (serving, admin): (Serving, Option<Serving>),
 ) -> ShutdownReport {
     shutdown.triggered().await;
     health.mark_stopping();
+    if let Err(error) = registration.deregister().await {
+        tracing::warn!(%error, "deregistering from discovery failed");
+    }
     let timing = &settings.shutdown;
     tracing::info!(drain_delay = ?timing.drain_delay, "shutdown: readiness is failing, draining");
     tokio::time::sleep(timing.drain_delay).await;

@@ -629,10 +629,10 @@ fn listener_may_call_back_into_the_breaker() {
     let b = CircuitBreaker::builder("reentrant")
         .config(count_config(2, 2))
         .listener(move |t: &Transition<'_>| {
-            if t.to == State::Open {
-                if let Some(b) = me.lock().expect("lock").as_ref() {
-                    b.force_open(); // an operator policy: never retry this one
-                }
+            if t.to == State::Open
+                && let Some(b) = me.lock().expect("lock").as_ref()
+            {
+                b.force_open(); // an operator policy: never retry this one
             }
         })
         .build()

@@ -99,11 +99,11 @@ where
             writer.write_str(",\"span\":{\"name\":")?;
             write_str(&mut writer, span.name())?;
             let extensions = span.extensions();
-            if let Some(fields) = extensions.get::<FormattedFields<JsonMembers>>() {
-                if !fields.fields.is_empty() {
-                    writer.write_char(',')?;
-                    writer.write_str(&fields.fields)?;
-                }
+            if let Some(fields) = extensions.get::<FormattedFields<JsonMembers>>()
+                && !fields.fields.is_empty()
+            {
+                writer.write_char(',')?;
+                writer.write_str(&fields.fields)?;
             }
             writer.write_char('}')?;
         }
