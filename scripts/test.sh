@@ -45,5 +45,5 @@ echo "==> cargo clippy (warnings denied)"
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
 echo "==> cargo test"
-cargo test --workspace --all-targets --all-features --locked
+cargo test --workspace --all-targets --all-features --locked --no-fail-fast
 cargo test --workspace --doc --all-features --locked

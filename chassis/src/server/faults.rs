@@ -1,21 +1,85 @@
 //! [`FaultLayer`]: injected latency and errors, for demos, drills and tests.
 //!
-//! Configured by the `faults` section and applied to the service's own routes only, never
-//! to health, metrics or info. Off unless configured.
+//! Configured by the `faults` section, changed at run time through a [`FaultsHandle`]
+//! (`ServiceHandle::faults`, or `PUT /admin/faults` on the admin port), and applied to the
+//! service's own routes only, never to health, metrics or info. While no fault is set the
+//! layer costs two atomic loads per request.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
+use futures_util::future::Either;
 use http::{Request, StatusCode};
 use tower::{Layer, Service};
 
 use super::Problem;
 use crate::config::FaultsConfig;
+
+/// Shared, changeable fault settings.
+#[derive(Debug, Default)]
+struct Faults {
+    latency_nanos: AtomicU64,
+    /// `f64` bits of the error share.
+    error_rate_bits: AtomicU64,
+}
+
+/// Changes the injected faults of a running service.
+#[derive(Debug, Clone, Default)]
+pub struct FaultsHandle {
+    faults: Arc<Faults>,
+}
+
+impl FaultsHandle {
+    /// Handle with the faults of `config`.
+    pub fn new(config: &FaultsConfig) -> Self {
+        let handle = Self::default();
+        handle.set(config);
+        handle
+    }
+
+    /// Replaces the faults (a zero latency and a zero rate turn them off).
+    pub fn set(&self, config: &FaultsConfig) {
+        let latency = config.latency.unwrap_or_default();
+        let nanos = u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX);
+        self.faults.latency_nanos.store(nanos, Ordering::Relaxed);
+        let rate = config.error_rate.clamp(0.0, 1.0);
+        self.faults
+            .error_rate_bits
+            .store(rate.to_bits(), Ordering::Relaxed);
+    }
+
+    /// The faults now.
+    pub fn get(&self) -> FaultsConfig {
+        let (latency, error_rate) = self.read();
+        FaultsConfig {
+            latency: (!latency.is_zero()).then_some(latency),
+            error_rate,
+        }
+    }
+
+    /// A layer injecting this handle's faults.
+    pub fn layer(&self) -> FaultLayer {
+        FaultLayer {
+            faults: Arc::clone(&self.faults),
+        }
+    }
+
+    fn read(&self) -> (Duration, f64) {
+        read(&self.faults)
+    }
+}
+
+fn read(faults: &Faults) -> (Duration, f64) {
+    let latency = Duration::from_nanos(faults.latency_nanos.load(Ordering::Relaxed));
+    let rate = f64::from_bits(faults.error_rate_bits.load(Ordering::Relaxed));
+    (latency, rate)
+}
 
 /// Adds `latency` before each request and answers a share `error_rate` of them with `503`.
 #[derive(Debug, Clone)]
@@ -23,21 +87,11 @@ pub struct FaultLayer {
     faults: Arc<Faults>,
 }
 
-#[derive(Debug)]
-struct Faults {
-    latency: Option<Duration>,
-    error_rate: f64,
-}
-
 impl FaultLayer {
-    /// A layer injecting the configured faults.
+    /// A layer injecting the configured faults (use [`FaultsHandle::layer`] to change them
+    /// later).
     pub fn new(config: &FaultsConfig) -> Self {
-        Self {
-            faults: Arc::new(Faults {
-                latency: config.latency.filter(|d| !d.is_zero()),
-                error_rate: config.error_rate.clamp(0.0, 1.0),
-            }),
-        }
+        FaultsHandle::new(config).layer()
     }
 }
 
@@ -59,6 +113,8 @@ pub struct FaultInjection<S> {
     faults: Arc<Faults>,
 }
 
+type Injected<E> = Pin<Box<dyn Future<Output = Result<Response<Body>, E>> + Send>>;
+
 impl<S, B> Service<Request<B>> for FaultInjection<S>
 where
     S: Service<Request<B>, Response = Response<Body>> + Clone + Send + 'static,
@@ -67,27 +123,30 @@ where
 {
     type Response = Response<Body>;
     type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, S::Error>> + Send>>;
+    type Future = Either<S::Future, Injected<S::Error>>;
 
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        // Readiness is taken after the injected delay, on a clone.
-        Poll::Ready(Ok(()))
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let faults = Arc::clone(&self.faults);
-        let inner = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, inner);
-        Box::pin(async move {
-            if let Some(latency) = faults.latency {
+        let (latency, error_rate) = read(&self.faults);
+        if latency.is_zero() && error_rate <= 0.0 {
+            return Either::Left(self.inner.call(request));
+        }
+        // The ready service goes into the future; a fresh clone stays for the next call.
+        let fresh = self.inner.clone();
+        let mut ready = std::mem::replace(&mut self.inner, fresh);
+        Either::Right(Box::pin(async move {
+            if !latency.is_zero() {
                 tokio::time::sleep(latency).await;
             }
-            if faults.error_rate > 0.0 && fastrand::f64() < faults.error_rate {
+            if error_rate > 0.0 && fastrand::f64() < error_rate {
                 return Ok(Problem::new(StatusCode::SERVICE_UNAVAILABLE)
-                    .detail("fault injected by configuration (faults.error_rate)")
+                    .detail("fault injected (faults.error_rate)")
                     .into_response());
             }
-            tower::ServiceExt::oneshot(inner, request).await
-        })
+            ready.call(request).await
+        }))
     }
 }

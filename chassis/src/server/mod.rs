@@ -29,6 +29,7 @@
 //! ```
 
 mod admin;
+mod admin_faults;
 mod body_limit;
 mod error;
 mod faults;
@@ -41,9 +42,10 @@ mod stack;
 mod timeout;
 
 pub use admin::{BuildInfo, ServiceInfo, info_routes};
+pub use admin_faults::fault_routes;
 pub use body_limit::{BodyLimit, BodyLimitLayer};
 pub use error::{HandleError, HandleErrorFuture, HandleErrorLayer, error_response, status_for};
-pub use faults::{FaultInjection, FaultLayer};
+pub use faults::{FaultInjection, FaultLayer, FaultsHandle};
 pub use panic::{CatchPanic, CatchPanicFuture, CatchPanicLayer};
 pub use problem::{PROBLEM_JSON, Problem};
 pub use request_id::{REQUEST_ID, RequestId, RequestIdFuture, RequestIdLayer, random_id};

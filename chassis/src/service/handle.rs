@@ -6,6 +6,7 @@ use tokio::task::JoinHandle;
 
 use super::Identity;
 use crate::health::HealthRegistry;
+use crate::server::FaultsHandle;
 use crate::shutdown::{HookReport, Shutdown};
 
 /// What the shutdown sequence did.
@@ -20,6 +21,7 @@ pub struct ShutdownReport {
 /// A running service started by [`spawn`](super::spawn) or a [`Launcher`](super::Launcher).
 #[derive(Debug)]
 pub struct ServiceHandle {
+    pub(crate) faults: FaultsHandle,
     pub(crate) identity: Identity,
     pub(crate) addr: SocketAddr,
     pub(crate) admin_addr: Option<SocketAddr>,
@@ -52,6 +54,11 @@ impl ServiceHandle {
     /// The service's shutdown handle (trigger it to begin the sequence).
     pub fn shutdown_handle(&self) -> &Shutdown {
         &self.shutdown
+    }
+
+    /// Fault injection of the service's own routes, changeable while it runs.
+    pub fn faults(&self) -> &FaultsHandle {
+        &self.faults
     }
 
     /// The service's health registry.

@@ -11,7 +11,7 @@ use super::{Context, Identity, Microservice, ServiceHandle, ShutdownReport};
 use crate::config::{ConfigError, ConfigLoader, LoadedConfig, Settings};
 use crate::discovery::{DiscoveryError, Instance, Registration, Registry};
 use crate::health::{self, HealthRegistry};
-use crate::server::{self, BuildInfo, FaultLayer, ServiceInfo, Serving};
+use crate::server::{self, BuildInfo, FaultsHandle, ServiceInfo, Serving};
 use crate::shutdown::Shutdown;
 use crate::telemetry::{
     LogHandle, MetricsHandle, TelemetryError, admin_routes, http::ServerTelemetryLayer,
@@ -197,12 +197,11 @@ async fn start(parts: Parts, routes: Router) -> Result<ServiceHandle, LaunchErro
         telemetry,
     } = parts;
     let server_config = &settings.server;
-    let routes = if settings.faults.is_active() {
+    if settings.faults.is_active() {
         tracing::warn!(faults = ?settings.faults, "fault injection is on");
-        routes.layer(FaultLayer::new(&settings.faults))
-    } else {
-        routes
-    };
+    }
+    let faults = FaultsHandle::new(&settings.faults);
+    let routes = routes.layer(faults.layer());
     let ops = health::routes(health.clone())
         .merge(server::info_routes(ServiceInfo {
             name: identity.name.clone(),
@@ -218,7 +217,9 @@ async fn start(parts: Parts, routes: Router) -> Result<ServiceHandle, LaunchErro
         Some(port) => {
             let admin_listener = bind(&server_config.host, port).await?;
             // State-changing endpoints live only on the private admin port.
-            let ops = ops.merge(admin_routes(telemetry.log));
+            let ops = ops
+                .merge(admin_routes(telemetry.log))
+                .merge(server::fault_routes(faults.clone()));
             (routes.layer(traced), Some((admin_listener, ops)))
         }
         None => (routes.merge(ops).layer(traced), None),
@@ -261,6 +262,7 @@ async fn start(parts: Parts, routes: Router) -> Result<ServiceHandle, LaunchErro
         (serving, admin_serving),
     ));
     Ok(ServiceHandle {
+        faults,
         identity,
         addr,
         admin_addr,

@@ -87,6 +87,14 @@ impl Microservice for TestService {
                 }),
             )
             .route(
+                "/work/{key}",
+                routing::get(|Path(key): Path<String>| async move {
+                    hits(&key).fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(40)).await;
+                    "worked"
+                }),
+            )
+            .route(
                 "/fail/{key}",
                 routing::get(|Path(key): Path<String>| async move {
                     hits(&key).fetch_add(1, Ordering::SeqCst);
