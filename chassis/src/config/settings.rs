@@ -61,6 +61,23 @@ impl Settings {
         if !(0.0..=1.0).contains(&rate) {
             bad("faults.error_rate", "expected a share from 0.0 to 1.0");
         }
+        let otlp = &self.telemetry.otlp;
+        if !(0.0..=1.0).contains(&otlp.sample_ratio) {
+            bad(
+                "telemetry.otlp.sample_ratio",
+                "expected a share from 0.0 to 1.0",
+            );
+        }
+        let endpoint_ok = otlp.endpoint.as_deref().is_none_or(|e| {
+            e.parse::<http::Uri>()
+                .is_ok_and(|uri| uri.scheme().is_some() && uri.host().is_some())
+        });
+        if !endpoint_ok {
+            bad(
+                "telemetry.otlp.endpoint",
+                "expected a URL such as http://127.0.0.1:4317",
+            );
+        }
         if self.server.max_concurrent_requests == 0 {
             bad("server.max_concurrent_requests", "expected at least 1");
         }

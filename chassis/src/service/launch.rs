@@ -150,6 +150,10 @@ impl<S: Microservice> Launcher<S> {
         let identity = Identity::new(S::NAME, S::VERSION);
         let health = HealthRegistry::new();
         let shutdown = Shutdown::new();
+        let traced = ServerTelemetryLayer::from_config(&settings.telemetry);
+        // Registered first, so it runs last: after the user's hooks, once the server stopped.
+        #[cfg(feature = "otlp")]
+        let traced = export_traces(&settings, &identity, &shutdown, traced)?;
         let ctx = Context::new(
             identity.clone(),
             app,
@@ -165,7 +169,11 @@ impl<S: Microservice> Launcher<S> {
             health,
             shutdown,
             registry,
-            telemetry: Telemetry { log, metrics },
+            telemetry: Telemetry {
+                log,
+                metrics,
+                traced,
+            },
         };
         start(parts, routes).await
     }
@@ -175,6 +183,35 @@ impl<S: Microservice> Launcher<S> {
 struct Telemetry {
     log: LogHandle,
     metrics: MetricsHandle,
+    traced: ServerTelemetryLayer,
+}
+
+/// Installs the service's OTLP trace export when configured: the server layer exports
+/// through it, and a shutdown hook flushes it.
+#[cfg(feature = "otlp")]
+fn export_traces(
+    settings: &Settings,
+    identity: &Identity,
+    shutdown: &Shutdown,
+    traced: ServerTelemetryLayer,
+) -> Result<ServerTelemetryLayer, LaunchError> {
+    let resource = crate::telemetry::otlp::ServiceResource {
+        name: &identity.name,
+        version: &identity.version,
+        instance_id: &identity.instance_id,
+    };
+    let Some(guard) = crate::telemetry::otlp::install(&settings.telemetry, &resource)? else {
+        return Ok(traced);
+    };
+    let traced = traced.otlp(&guard);
+    // Within the hook's own bound, so the hook reports what happened rather than being cut.
+    let bound = settings.shutdown.hook_timeout.mul_f64(0.9);
+    shutdown.on_shutdown("flush traces", move || async move {
+        if let Err(error) = guard.shutdown(bound).await {
+            tracing::warn!(%error, "shutdown: traces not flushed");
+        }
+    });
+    Ok(traced)
 }
 
 /// What a service is started with, besides its routes.
@@ -211,7 +248,7 @@ async fn start(parts: Parts, routes: Router) -> Result<ServiceHandle, LaunchErro
         }))
         .merge(metrics_routes(telemetry.metrics));
     // Applied last, around every merged route, so 404s are measured too.
-    let traced = ServerTelemetryLayer::from_config(&settings.telemetry);
+    let traced = telemetry.traced;
     let listener = bind(&server_config.host, server_config.port).await?;
     let (app, admin) = match server_config.admin_port {
         Some(port) => {

@@ -9,10 +9,11 @@
 //! level = "info,hyper=warn"
 //! access = "info"      # or "debug", "off"
 //!
-//! [telemetry.otlp]     # reserved: export arrives with the `otlp` feature
+//! [telemetry.otlp]     # export needs the `otlp` feature (on by default)
 //! endpoint = "http://127.0.0.1:4317"
 //! protocol = "grpc"    # or "http-protobuf"
 //! sample_ratio = 1.0
+//! batch_delay = "5s"
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -75,7 +76,7 @@ pub enum AccessLog {
     Off,
 }
 
-/// The `telemetry.otlp` section (reserved; export is added by the `otlp` feature).
+/// The `telemetry.otlp` section (export needs the `otlp` feature).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct OtlpConfig {
@@ -85,6 +86,9 @@ pub struct OtlpConfig {
     pub protocol: OtlpProtocol,
     /// Share of new root traces that are sampled, `0.0..=1.0` (parent-based).
     pub sample_ratio: f64,
+    /// Longest time a finished span waits in the batch before it is sent.
+    #[serde(with = "crate::config::duration")]
+    pub batch_delay: std::time::Duration,
 }
 
 impl Default for OtlpConfig {
@@ -93,6 +97,7 @@ impl Default for OtlpConfig {
             endpoint: None,
             protocol: OtlpProtocol::default(),
             sample_ratio: 1.0,
+            batch_delay: std::time::Duration::from_secs(5),
         }
     }
 }

@@ -22,4 +22,19 @@ pub enum TelemetryError {
     /// The Prometheus recorder could not be built or installed (another recorder is global).
     #[error("prometheus recorder: {0}")]
     Prometheus(#[source] metrics_exporter_prometheus::BuildError),
+    /// The OTLP exporter could not be built (feature `otlp`).
+    #[error("otlp exporter for `{endpoint}`: {source}")]
+    Otlp {
+        /// The configured endpoint.
+        endpoint: String,
+        /// The exporter's complaint.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// OTLP export was set up outside a tokio runtime.
+    #[error("otlp export must be installed inside a tokio runtime")]
+    OtlpRuntime,
+    /// Flushing or shutting down the OTLP exporter failed or timed out.
+    #[error("otlp shutdown: {0}")]
+    OtlpShutdown(String),
 }

@@ -4,12 +4,11 @@
 //! its [`TraceContext`]. When the span is enabled, it stores the ids in the span's registry
 //! extensions, where the JSON log format finds them for every line logged inside the request.
 //!
-//! This is also where OpenTelemetry export plugs in (the `otlp` feature, later): with a
-//! `tracing-opentelemetry` layer added to the subscriber built in [`logs`](super::logs), this
-//! function also sets the span's OpenTelemetry parent from the context
-//! (`OpenTelemetrySpanExt::set_parent`) and its span id to `ctx.span_id()`, so exported spans,
-//! log lines and the outbound `traceparent` agree on both ids. The server layer does not
-//! change.
+//! With the `otlp` feature and a service exporting traces, it also makes the span an
+//! OpenTelemetry span (see [`otlp`](super::otlp)): its parent is the caller's span from
+//! `traceparent`, its trace and span ids are the context's, so exported spans, log lines and
+//! the outbound `traceparent` agree on both ids; the context's `sampled` flag becomes the
+//! sampler's decision, so callees follow it. Without export this is one atomic load.
 
 use tracing::Span;
 use tracing_subscriber::Registry;
@@ -18,8 +17,18 @@ use tracing_subscriber::registry::LookupSpan;
 use super::logs::json::TraceIds;
 use super::propagation::TraceContext;
 
-/// Attaches the context's ids to the request span (nothing when the span is disabled).
-pub(crate) fn link_span(span: &Span, ctx: &TraceContext) {
+/// Where a server layer's spans are exported: the service's provider, or (default) the
+/// first service of the process that exports.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Export {
+    #[cfg(feature = "otlp")]
+    pub(crate) slot: Option<u32>,
+}
+
+/// Attaches the context's ids to the request span (nothing when the span is disabled), and
+/// returns the context with the sampling decision of the exported span, if any.
+#[cfg_attr(not(feature = "otlp"), allow(unused_variables, unused_mut))]
+pub(crate) fn link_span(span: &Span, mut ctx: TraceContext, export: Export) -> TraceContext {
     span.with_subscriber(|(id, dispatch)| {
         if let Some(data) = dispatch
             .downcast_ref::<Registry>()
@@ -31,4 +40,11 @@ pub(crate) fn link_span(span: &Span, ctx: &TraceContext) {
             });
         }
     });
+    #[cfg(feature = "otlp")]
+    if super::otlp::is_active()
+        && let Some(sampled) = super::otlp::link(span, &ctx, export.slot)
+    {
+        ctx.set_sampled(sampled);
+    }
+    ctx
 }

@@ -31,6 +31,7 @@
 //! - [`propagation`]: `traceparent` / `tracestate` / `baggage`, in and out;
 //! - [`http`]: the server layer (span, metrics, access log);
 //! - [`metrics`]: the Prometheus recorder, `/metrics`, metric names;
+//! - `otlp` (feature `otlp`, on by default): trace export to an OpenTelemetry collector;
 //! - [`admin_routes`]: the run-time log level.
 
 mod admin;
@@ -40,6 +41,9 @@ pub mod http;
 mod link;
 pub mod logs;
 pub mod metrics;
+#[cfg(feature = "otlp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
+pub mod otlp;
 mod process;
 pub mod propagation;
 

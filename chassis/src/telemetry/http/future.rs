@@ -66,7 +66,8 @@ pub(super) struct Tracker {
 impl Tracker {
     fn finish(&self, span: &Span, status: u16) {
         let elapsed = self.start.elapsed();
-        span.record("http.response.status_code", status);
+        // As i64: tracing-opentelemetry exports u64 fields as strings, semconv wants an int.
+        span.record("http.response.status_code", i64::from(status));
         let Some(route) = self.instance.get(&self.route) else {
             return;
         };

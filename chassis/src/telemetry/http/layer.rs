@@ -7,6 +7,7 @@ use tower::Layer;
 use super::ServerTelemetry;
 use super::cache::{Instance, Shared};
 use crate::telemetry::config::{AccessLog, TelemetryConfig};
+use crate::telemetry::link::Export;
 
 /// Traces, measures and logs every inbound request in one pass.
 ///
@@ -16,6 +17,7 @@ use crate::telemetry::config::{AccessLog, TelemetryConfig};
 pub struct ServerTelemetryLayer {
     shared: Arc<Shared>,
     access: AccessLog,
+    export: Export,
 }
 
 impl Default for ServerTelemetryLayer {
@@ -30,6 +32,7 @@ impl ServerTelemetryLayer {
         Self {
             shared: Arc::default(),
             access: AccessLog::Info,
+            export: Export::default(),
         }
     }
 
@@ -44,6 +47,17 @@ impl ServerTelemetryLayer {
         self.access = access;
         self
     }
+
+    /// Exports this layer's spans with the provider of `guard`'s service (its
+    /// `service.name`); without it they go to the first service of the process that exports.
+    #[cfg(feature = "otlp")]
+    #[must_use]
+    pub fn otlp(mut self, guard: &crate::telemetry::otlp::OtlpGuard) -> Self {
+        self.export = Export {
+            slot: Some(guard.slot()),
+        };
+        self
+    }
 }
 
 impl<S> Layer<S> for ServerTelemetryLayer {
@@ -54,6 +68,7 @@ impl<S> Layer<S> for ServerTelemetryLayer {
             inner,
             instance: Arc::new(Instance::new(Arc::clone(&self.shared))),
             access: self.access,
+            export: self.export,
         }
     }
 }

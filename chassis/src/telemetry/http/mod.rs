@@ -61,6 +61,7 @@ use future::Tracker;
 use labels::{METHODS, method_label, method_slot};
 
 use super::config::AccessLog;
+use super::link::Export;
 use super::propagation::TraceContext;
 
 /// The service made by [`ServerTelemetryLayer`].
@@ -69,6 +70,7 @@ pub struct ServerTelemetry<S> {
     inner: S,
     instance: Arc<Instance>,
     access: AccessLog,
+    export: Export,
 }
 
 impl<S, B, ResBody> Service<Request<B>> for ServerTelemetry<S>
@@ -120,7 +122,7 @@ where
                 span.record("request_id", id);
             }
         }
-        super::link::link_span(&span, &ctx);
+        let ctx = super::link::link_span(&span, ctx, self.export);
 
         self.instance.shared.active(slot).increment(1.0);
         let tracker = Tracker {

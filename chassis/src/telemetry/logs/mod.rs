@@ -67,7 +67,10 @@ static GLOBAL: Mutex<Option<LogHandle>> = Mutex::new(None);
 /// `cfg.log.format`.
 ///
 /// Calling it again in the same process (several services in one process) returns the handle
-/// of the subscriber already installed; the first configuration wins.
+/// of the subscriber already installed; the first configuration wins. With the `otlp`
+/// feature, that first configuration also decides whether the subscriber has the
+/// OpenTelemetry layer (when `telemetry.otlp.endpoint` is set): see
+/// [`otlp`](crate::telemetry::otlp).
 ///
 /// # Errors
 ///
@@ -132,6 +135,9 @@ where
             .boxed(),
     };
     let subscriber = tracing_subscriber::registry().with(filter).with(fmt);
+    // The OpenTelemetry layer, present only when the configuration exports traces.
+    #[cfg(feature = "otlp")]
+    let subscriber = subscriber.with(super::otlp::layer(cfg));
     Ok((subscriber, LogHandle { filter: handle }))
 }
 

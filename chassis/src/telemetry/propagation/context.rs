@@ -109,6 +109,19 @@ impl TraceContext {
         self.flags
     }
 
+    /// Sets or clears the `sampled` flag (the exporting sampler's decision).
+    #[cfg(feature = "otlp")]
+    pub(crate) fn set_sampled(&mut self, sampled: bool) {
+        let bits = self.flags.bits() & !TraceFlags::SAMPLED.bits();
+        self.flags = TraceFlags::new(
+            bits | if sampled {
+                TraceFlags::SAMPLED.bits()
+            } else {
+                0
+            },
+        );
+    }
+
     /// The `tracestate` to pass on.
     pub fn tracestate(&self) -> Option<&HeaderValue> {
         self.tracestate.as_ref()
