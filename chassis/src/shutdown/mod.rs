@@ -1,6 +1,6 @@
 //! Graceful shutdown: one handle to trigger it, await it and hook into it.
 //!
-//! The sequence, run by [`crate::service`] when SIGTERM or SIGINT arrives (or
+//! The sequence, run by [`crate::service`](mod@crate::service) when SIGTERM or SIGINT arrives (or
 //! [`Shutdown::trigger`] is called):
 //!
 //! 1. **triggered**: readiness turns to fail and the instance deregisters from discovery;
