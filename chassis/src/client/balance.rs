@@ -3,8 +3,11 @@
 //!
 //! Each call draws two endpoints at random and takes the one with the lower load estimate,
 //! `(in flight + 1) x peak-EWMA latency`; an endpoint whose breaker is open is skipped, and a
-//! half-open one gets its trial calls. The endpoint set is replaced when discovery publishes
-//! a new one; endpoints that stay keep their breaker and latency history.
+//! half-open one gets its trial calls. Ejection never empties the set: when every endpoint's
+//! breaker is open (a single instance, or a whole service down), calls go to the best
+//! candidate anyway and the client's own breaker decides, as Envoy's panic threshold does.
+//! The endpoint set is replaced when discovery publishes a new one; endpoints that stay keep
+//! their breaker and latency history.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -22,7 +25,7 @@ use tower::{BoxError, Service};
 use super::error::NoEndpoint;
 use crate::discovery::{EndpointSet, Endpoints as Discovered};
 use crate::resilience::breaker::{
-    BreakerConfig, BreakerOpen, CircuitBreaker, Classify, HttpClassifier,
+    BreakerConfig, CircuitBreaker, Classify, HttpClassifier, OwnedPermit,
 };
 use crate::resilience::retry::RetryBody;
 
@@ -128,8 +131,9 @@ impl Endpoints {
         Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
     }
 
-    /// Picks an endpoint whose breaker admits a call.
-    fn pick(&self) -> Result<(Arc<Endpoint>, crate::resilience::breaker::OwnedPermit), BoxError> {
+    /// Picks an endpoint whose breaker admits a call, or the best one without a permit when
+    /// every breaker is open.
+    fn pick(&self) -> Result<(Arc<Endpoint>, Option<OwnedPermit>), BoxError> {
         let list = self.snapshot();
         if list.is_empty() {
             return Err(NoEndpoint(self.service.clone()).into());
@@ -146,18 +150,16 @@ impl Endpoints {
         } else {
             (b, a)
         };
-        let mut last_refusal: Option<BreakerOpen> = None;
         let order = [first, second]
             .into_iter()
             .chain((0..n).map(|i| (first + i) % n));
         for index in order {
             let endpoint = &list[index];
-            match endpoint.breaker.try_acquire_owned() {
-                Ok(permit) => return Ok((Arc::clone(endpoint), permit)),
-                Err(refused) => last_refusal = Some(refused),
+            if let Ok(permit) = endpoint.breaker.try_acquire_owned() {
+                return Ok((Arc::clone(endpoint), Some(permit)));
             }
         }
-        Err(last_refusal.map_or_else(|| NoEndpoint(self.service.clone()).into(), Into::into))
+        Ok((Arc::clone(&list[first]), None))
     }
 }
 
@@ -201,7 +203,9 @@ impl Service<Request<OutBody>> for Balancer {
             let elapsed = start.elapsed();
             endpoint.in_flight.fetch_sub(1, Ordering::Relaxed);
             endpoint.observe(elapsed);
-            permit.record_with_duration(HttpClassifier.classify(result.as_ref()), elapsed);
+            if let Some(permit) = permit {
+                permit.record_with_duration(HttpClassifier.classify(result.as_ref()), elapsed);
+            }
             result
                 .map(|response| response.map(Body::new))
                 .map_err(BoxError::from)

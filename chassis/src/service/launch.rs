@@ -262,12 +262,14 @@ async fn start(parts: Parts, routes: Router) -> Result<ServiceHandle, LaunchErro
         None => (routes.merge(ops).layer(traced), None),
     };
     let draining = shutdown.draining_token();
-    let service = server::standard_stack(server_config, app);
+    // `with_state` turns the router into its final form once, instead of axum re-applying
+    // its layers on every request.
+    let service = server::standard_stack(server_config, app.with_state(()));
     let serving = Serving::start(listener, service, server_config, draining.clone())
         .map_err(|source| bind_error(server_config.port, source))?;
     let admin_serving = match admin {
         Some((listener, ops)) => Some(
-            Serving::start(listener, ops, server_config, draining)
+            Serving::start(listener, ops.with_state(()), server_config, draining)
                 .map_err(|source| bind_error(0, source))?,
         ),
         None => None,

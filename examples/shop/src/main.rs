@@ -1,29 +1,47 @@
-//! The one-command demo: `cargo run -p shop` runs the example services in one process.
+//! The one-command demo: `cargo run -p shop` runs catalog (8081), orders (8082) and gateway
+//! (8080) in one process with static discovery.
 //!
 //! Every service reads its own environment variables as if it ran alone
-//! (`CATALOG__SERVER__PORT=9081 cargo run -p shop`). Ctrl-C stops them all gracefully; a
-//! second Ctrl-C exits at once.
+//! (`CATALOG__SERVER__PORT=9081 cargo run -p shop`). `SHOP_CATALOG_FAULTS=1.0` starts the
+//! catalog failing that share of its requests; the admin port of each service (catalog 9081)
+//! changes faults while it runs. Ctrl-C stops them all gracefully; a second Ctrl-C exits at
+//! once.
 
 use std::io::Write as _;
 use std::process::ExitCode;
 
-use chassis::service::{LaunchError, Launcher, Microservice, ServiceHandle};
+use shop::{Shop, ShopOptions};
+
+/// Admin ports of the demo, so `/admin/faults` can be changed while it runs.
+const ADMIN_PORTS: [(&str, u16); 3] = [("catalog", 9081), ("orders", 9082), ("gateway", 9080)];
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match serve().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            let _ = writeln!(std::io::stderr(), "shop: {error}");
-            ExitCode::FAILURE
+    let mut options = ShopOptions {
+        from_process: true,
+        ..ShopOptions::default()
+    };
+    for (service, port) in ADMIN_PORTS {
+        let key = format!("{}__SERVER__ADMIN_PORT", service.to_ascii_uppercase());
+        if std::env::var_os(&key).is_none() {
+            options
+                .overrides
+                .push((service, "server.admin_port".into(), port.to_string()));
         }
     }
-}
-
-async fn serve() -> Result<(), LaunchError> {
-    let catalog = launch::<catalog::Catalog>().await?;
-    print_welcome(&catalog);
-
+    if let Ok(rate) = std::env::var("SHOP_CATALOG_FAULTS") {
+        options
+            .overrides
+            .push(("catalog", "faults.error_rate".into(), rate));
+    }
+    let shop = match Shop::start(&options).await {
+        Ok(shop) => shop,
+        Err(error) => {
+            let _ = writeln!(std::io::stderr(), "shop: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    print_welcome(&shop);
     let _ = chassis::shutdown::wait_for_signal().await;
     println!("\nshop: stopping (Ctrl-C again to exit at once)");
     tokio::spawn(async {
@@ -31,31 +49,36 @@ async fn serve() -> Result<(), LaunchError> {
             std::process::exit(130);
         }
     });
-    catalog.shutdown().await;
+    shop.shutdown().await;
     println!("shop: stopped");
-    Ok(())
+    ExitCode::SUCCESS
 }
 
-/// The shop is a demo: a short drain delay keeps Ctrl-C snappy. Each service's environment
-/// variables still win (`CATALOG__SHUTDOWN__DRAIN_DELAY=5s`).
-async fn launch<S: Microservice>() -> Result<ServiceHandle, LaunchError> {
-    Launcher::<S>::from_process()?
-        .set_default("shutdown.drain_delay", "250ms")
-        .set_default("shutdown.grace_period", "5s")
-        .spawn()
-        .await
-}
-
-fn print_welcome(catalog: &ServiceHandle) {
-    let c = format!("http://127.0.0.1:{}", catalog.addr().port());
+fn print_welcome(shop: &Shop) {
+    let url = |addr: std::net::SocketAddr| format!("http://127.0.0.1:{}", addr.port());
+    let g = url(shop.gateway.addr());
+    let c = url(shop.catalog.addr());
+    let o = url(shop.orders.addr());
+    let ops = |h: &chassis::service::ServiceHandle| url(h.ops_addr());
+    let (ga, ca) = (ops(&shop.gateway), ops(&shop.catalog));
     println!(
-        "\nshop is running: catalog on {c}\n\n\
+        "\nshop is running:\n\
+         \x20 gateway {g}   (health, metrics: {ga})\n\
+         \x20 catalog {c}   (health, metrics: {ca})\n\
+         \x20 orders  {o}   (health, metrics: {})\n\n\
          Try:\n\
-         \x20 curl {c}/items\n\
-         \x20 curl {c}/items/espresso\n\
-         \x20 curl -i {c}/items/nope          # 404, application/problem+json\n\
-         \x20 curl {c}/health/ready\n\
-         \x20 curl {c}/info\n\n\
-         Press Ctrl-C to stop.\n"
+         \x20 curl {g}/api/items\n\
+         \x20 curl -i -X POST {g}/api/orders -H 'content-type: application/json' \\\n\
+         \x20      -H 'idempotency-key: demo-1' -d '{{\"lines\":[{{\"item_id\":\"espresso\",\"quantity\":2}}]}}'\n\
+         \x20      (run it twice: the same key gives the same order id)\n\
+         \x20 curl {g}/api/orders/ord-000001\n\n\
+         Watch the circuit breaker:\n\
+         \x20 curl -X PUT {ca}/admin/faults -d '{{\"error_rate\":1.0}}'   # catalog fails every request\n\
+         \x20 for i in $(seq 10); do curl -s -o /dev/null -w '%{{http_code}} ' {g}/api/items; done\n\
+         \x20 curl -s {ga}/metrics | grep 'chassis_breaker_state{{client=\"catalog\"'\n\
+         \x20 curl -i {g}/api/items                                    # x-fallback: catalog-unavailable\n\
+         \x20 curl -X PUT {ca}/admin/faults -d '{{}}'                     # heal; the breaker closes after 5s\n\n\
+         Press Ctrl-C to stop.\n",
+        ops(&shop.orders)
     );
 }

@@ -1,0 +1,146 @@
+//! gateway: the public edge. Forwards `/api/items` to catalog and `/api/orders` to orders,
+//! and answers a fallback (the last item list it saw, marked stale) while catalog's circuit
+//! breaker is open.
+//!
+//! Run it alone with `cargo run -p gateway` (port 8080; expects catalog on 8081 and orders on
+//! 8082), or with the others through `cargo run -p shop`.
+
+mod fallback;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, Request, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chassis::client::{ClientBuildError, ClientError, HttpClient};
+use chassis::server::Problem;
+use chassis::service::Context;
+use http_body_util::BodyExt;
+
+use fallback::LastItems;
+
+/// Marks an answer served from the fallback instead of the catalog.
+pub const FALLBACK_HEADER: &str = "x-fallback";
+
+#[derive(Clone)]
+struct App {
+    catalog: HttpClient,
+    orders: HttpClient,
+    last_items: Arc<LastItems>,
+}
+
+/// Builds the gateway's routes. The macro declares the service type [`Gateway`].
+#[chassis::service(name = "gateway")]
+pub async fn gateway(ctx: Context<()>) -> Result<Router, ClientBuildError> {
+    let app = App {
+        catalog: ctx.client("catalog")?,
+        orders: ctx.client("orders")?,
+        last_items: Arc::new(LastItems::default()),
+    };
+    Ok(Router::new()
+        .route("/api/items", get(list_items))
+        .route("/api/items/{id}", get(get_item))
+        .route("/api/orders", axum::routing::post(place_order))
+        .route("/api/orders/{id}", get(get_order))
+        .with_state(app))
+}
+
+async fn list_items(State(app): State<App>) -> Response {
+    match app.catalog.get("/items", "/items").await {
+        Ok(response) if response.status() == StatusCode::OK => {
+            let (parts, body) = response.into_parts();
+            match body.collect().await {
+                Ok(collected) => {
+                    let bytes = collected.to_bytes();
+                    app.last_items.remember(bytes.clone());
+                    Response::from_parts(parts, Body::from(bytes))
+                }
+                Err(error) => unavailable("catalog", &error.to_string()),
+            }
+        }
+        Ok(response) if response.status().is_server_error() => app.last_items.answer(),
+        Ok(response) => relay(response),
+        Err(error) => {
+            tracing::debug!(%error, "serving the item list fallback");
+            app.last_items.answer()
+        }
+    }
+}
+
+async fn get_item(State(app): State<App>, Path(id): Path<String>) -> Response {
+    let path = format!("/items/{id}");
+    match app.catalog.get("/items/{id}", &path).await {
+        Ok(response) => relay(response),
+        Err(error) => client_error(&error),
+    }
+}
+
+async fn place_order(State(app): State<App>, headers: HeaderMap, body: Body) -> Response {
+    let mut request = Request::post("/orders").body(body);
+    if let Ok(request) = request.as_mut() {
+        for name in [
+            header::CONTENT_TYPE,
+            header::HeaderName::from_static("idempotency-key"),
+        ] {
+            if let Some(value) = headers.get(&name) {
+                request.headers_mut().insert(name, value.clone());
+            }
+        }
+    }
+    let Ok(request) = request else {
+        return Problem::new(StatusCode::BAD_REQUEST).into_response();
+    };
+    match app.orders.send("/orders", request).await {
+        Ok(response) => relay(response),
+        Err(error) => client_error(&error),
+    }
+}
+
+async fn get_order(State(app): State<App>, Path(id): Path<String>) -> Response {
+    let path = format!("/orders/{id}");
+    match app.orders.get("/orders/{id}", &path).await {
+        Ok(response) => relay(response),
+        Err(error) => client_error(&error),
+    }
+}
+
+/// Passes a service's answer through, keeping its status, content type and body.
+fn relay(response: http::Response<Body>) -> Response {
+    let (parts, body) = response.into_parts();
+    let mut relayed = Response::new(body);
+    *relayed.status_mut() = parts.status;
+    if let Some(content_type) = parts.headers.get(header::CONTENT_TYPE) {
+        relayed
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, content_type.clone());
+    }
+    relayed
+}
+
+fn client_error(error: &ClientError) -> Response {
+    let status = if error.is_timeout() {
+        StatusCode::GATEWAY_TIMEOUT
+    } else if error.is_breaker_open() {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::BAD_GATEWAY
+    };
+    let mut response = Problem::new(status)
+        .detail(error.to_string())
+        .into_response();
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    }
+    response
+}
+
+fn unavailable(service: &str, detail: &str) -> Response {
+    Problem::new(StatusCode::SERVICE_UNAVAILABLE)
+        .detail(format!("{service} is unavailable: {detail}"))
+        .into_response()
+}

@@ -1,0 +1,127 @@
+//! orders: places orders, pricing every line through the catalog's resilient client, and
+//! keeps them in memory. `POST /orders` honours `Idempotency-Key`: the same key returns the
+//! same order, never a duplicate, even when the two requests race.
+//!
+//! Run it alone with `cargo run -p orders` (port 8082; expects catalog on 8081), or with the
+//! others through `cargo run -p shop`.
+
+mod model;
+mod store;
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chassis::client::HttpClient;
+use chassis::server::Problem;
+use chassis::service::Context;
+use serde::Deserialize;
+
+pub use model::{Line, Order, OrderRequest, PricedLine};
+use store::Store;
+
+/// The header that makes `POST /orders` safe to retry.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// The orders service's own settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrdersConfig {
+    /// Most lines one order may have.
+    pub max_lines: usize,
+}
+
+#[derive(Clone)]
+struct App {
+    catalog: HttpClient,
+    store: Arc<Store>,
+    max_lines: usize,
+}
+
+/// Builds the orders routes. The macro declares the service type [`Orders`].
+#[chassis::service(name = "orders")]
+pub async fn orders(
+    ctx: Context<OrdersConfig>,
+) -> Result<Router, chassis::client::ClientBuildError> {
+    let app = App {
+        catalog: ctx.client("catalog")?,
+        store: Arc::new(Store::default()),
+        max_lines: ctx.config().max_lines,
+    };
+    Ok(Router::new()
+        .route("/orders", post(place_order))
+        .route("/orders/{id}", get(get_order))
+        .with_state(app))
+}
+
+async fn place_order(
+    State(app): State<App>,
+    headers: HeaderMap,
+    body: Result<Json<OrderRequest>, JsonRejection>,
+) -> Response {
+    let Json(request) = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            return Problem::new(rejection.status())
+                .detail(rejection.body_text())
+                .into_response();
+        }
+    };
+    if let Err(problem) = request.validate(app.max_lines) {
+        return problem.into_response();
+    }
+    let key = headers
+        .get(IDEMPOTENCY_KEY)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let created = app
+        .store
+        .create(key, || price(&app.catalog, &request))
+        .await;
+    match created {
+        Ok((order, true)) => (StatusCode::CREATED, Json(order)).into_response(),
+        Ok((order, false)) => (StatusCode::OK, Json(order)).into_response(),
+        Err(problem) => problem.into_response(),
+    }
+}
+
+async fn get_order(State(app): State<App>, Path(id): Path<String>) -> Response {
+    match app.store.get(&id) {
+        Some(order) => Json(order).into_response(),
+        None => Problem::new(StatusCode::NOT_FOUND)
+            .detail(format!("no order with id {id:?}"))
+            .into_response(),
+    }
+}
+
+/// Prices every line through the catalog.
+async fn price(catalog: &HttpClient, request: &OrderRequest) -> Result<Vec<PricedLine>, Problem> {
+    let mut priced = Vec::with_capacity(request.lines.len());
+    for line in &request.lines {
+        let path = format!("/items/{}", line.item_id);
+        let response = catalog.get("/items/{id}", &path).await.map_err(|error| {
+            Problem::new(StatusCode::SERVICE_UNAVAILABLE)
+                .detail(format!("the catalog cannot price the order now: {error}"))
+        })?;
+        match response.status() {
+            StatusCode::OK => {}
+            StatusCode::NOT_FOUND => {
+                return Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY)
+                    .detail(format!("unknown item {:?}", line.item_id)));
+            }
+            status => {
+                return Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE)
+                    .detail(format!("the catalog answered {status}")));
+            }
+        }
+        let item = model::read_item(response).await.map_err(|error| {
+            Problem::new(StatusCode::BAD_GATEWAY).detail(format!("bad catalog answer: {error}"))
+        })?;
+        priced.push(PricedLine::new(line, item));
+    }
+    Ok(priced)
+}
