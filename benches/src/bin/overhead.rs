@@ -358,6 +358,18 @@ fn print_report(report: &OverheadReport) {
             round.chassis.p99_us / round.bare.p99_us,
         );
     }
+    for (i, round) in report.rounds.iter().enumerate() {
+        for (name, run) in [("bare", &round.bare), ("chassis", &round.chassis)] {
+            if run.paced_rps < 0.95 * report.rate_rps {
+                println!(
+                    "NOTE: round {} {name} sustained only {:.0} of {:.0} req/s: its latency shows saturation, not service time",
+                    i + 1,
+                    run.paced_rps,
+                    report.rate_rps
+                );
+            }
+        }
+    }
     let r = &report.ratios;
     println!(
         "\nB/A, median of rounds: server CPU per request {:.3}, throughput {:.3}, p50 {:.3}, p99 {:.3}, idle RSS {:.2}",
