@@ -1,1 +1,17 @@
-//! Benchmarks of chassis.
+//! Benchmarks of chassis: shared fixtures for the criterion benches, the in-process and
+//! loopback overhead measurements, and the plot of their ratios.
+//!
+//! - `cargo bench -p chassis-benches`: every criterion group (`--bench NAME` for one file);
+//! - `cargo run --release -p chassis-benches --bin overhead`: bare axum against a chassis
+//!   server over loopback, each in its own pinned process; `--plot FILE` draws the ratios;
+//! - `cargo run --release -p chassis-benches --bin allocs`: allocations per request.
+//!
+//! See `docs/benchmarks.md` for the results and what each number means.
+
+pub mod criterion_results;
+pub mod fixtures;
+pub mod loadgen;
+pub mod plot;
+pub mod procfs;
+pub mod report;
+pub mod servers;

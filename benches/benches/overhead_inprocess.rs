@@ -1,0 +1,110 @@
+//! In-process overhead of the chassis server stack: the same trivial handler through
+//! `tower::ServiceExt::oneshot` on a one-worker current-thread runtime, requests (host,
+//! user-agent, accept) built outside the timed section:
+//!
+//! - `a_bare`: the bare axum router;
+//! - `b_chassis`: `standard_stack` around the router with health, `/metrics` and
+//!   `ServerTelemetryLayer` (via `Router::layer`, then `with_state(())` as `axum::serve`
+//!   does), Prometheus recorder installed, pretty logs at INFO (access log on) to a sink;
+//! - `b_chassis_runtime_as_is`: the same without `with_state(())`, as `chassis::service`
+//!   assembles it today;
+//! - `b_chassis_no_access_log`: `b_chassis` with `telemetry.log.access = "off"` (the span
+//!   is still made and its fields formatted);
+//! - `b_chassis_no_subscriber`: `b_chassis` with no log subscriber at all: the stack and
+//!   metrics without any log formatting;
+//! - `c_chassis_json_logs`: `b_chassis` with JSON logs. OTLP export is not in chassis yet;
+//!   when it is, `c` becomes `b` plus export.
+//!
+//! Every variant runs under the same log subscriber. After the run it prints each median
+//! and its ratio to `a_bare`.
+//!
+//! Run: `cargo bench -p chassis-benches --bench overhead_inprocess` (about 20 s).
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use axum::body::Body;
+use chassis::telemetry::{AccessLog, LogFormat};
+use chassis_benches::criterion_results::median_ns;
+use chassis_benches::fixtures;
+use criterion::{BatchSize, Criterion};
+use http::{Request, Response};
+use tower::{Service, ServiceExt};
+
+const GROUP: &str = "inprocess";
+const BENCHES: [&str; 6] = [
+    "a_bare",
+    "b_chassis",
+    "b_chassis_runtime_as_is",
+    "b_chassis_no_access_log",
+    "b_chassis_no_subscriber",
+    "c_chassis_json_logs",
+];
+
+fn run<S>(c: &mut Criterion, rt: &tokio::runtime::Runtime, name: &str, service: &S)
+where
+    S: Service<Request<Body>, Response = Response<Body>> + Clone,
+    S::Error: std::fmt::Debug,
+{
+    c.benchmark_group(GROUP).bench_function(name, |b| {
+        b.to_async(rt).iter_batched(
+            || (service.clone(), fixtures::request()),
+            |(service, request)| async move {
+                black_box(service.oneshot(request).await.expect("infallible"));
+            },
+            BatchSize::SmallInput,
+        );
+    });
+}
+
+fn main() {
+    let mut c = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3))
+        .configure_from_args();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let metrics = fixtures::metrics();
+    {
+        let pretty = fixtures::log_dispatch(LogFormat::Pretty);
+        let _logs = tracing::dispatcher::set_default(&pretty);
+        run(&mut c, &rt, BENCHES[0], &fixtures::bare());
+        run(&mut c, &rt, BENCHES[1], &fixtures::chassis(metrics.clone()));
+        run(
+            &mut c,
+            &rt,
+            BENCHES[2],
+            &fixtures::chassis_as_runtime(metrics.clone()),
+        );
+        let quiet = fixtures::chassis_with(metrics.clone(), AccessLog::Off);
+        run(&mut c, &rt, BENCHES[3], &quiet);
+    }
+    {
+        let none = tracing::Dispatch::none();
+        let _logs = tracing::dispatcher::set_default(&none);
+        run(&mut c, &rt, BENCHES[4], &fixtures::chassis(metrics.clone()));
+    }
+    {
+        let json = fixtures::log_dispatch(LogFormat::Json);
+        let _logs = tracing::dispatcher::set_default(&json);
+        run(&mut c, &rt, BENCHES[5], &fixtures::chassis(metrics));
+    }
+    c.final_summary();
+
+    let Some(bare) = median_ns(GROUP, BENCHES[0]) else {
+        return; // `--list`, `--test` or a filter that skipped the baseline
+    };
+    println!("\nin-process, median per request, ratio to a_bare:");
+    for name in BENCHES {
+        if let Some(ns) = median_ns(GROUP, name) {
+            println!(
+                "  {name:<26} {:>8.0} ns  {:>5.2}x  (+{:.0} ns)",
+                ns,
+                ns / bare,
+                ns - bare
+            );
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! Heap allocations per request, bare axum against the chassis stack, in-process: the same
+//! services as the `overhead_inprocess` bench, counted by a counting global allocator
+//! (`stats_alloc`: a wrapper around the system allocator with atomic counters).
+//!
+//! Run: `cargo run --release -p chassis-benches --bin allocs [-- --requests N]`
+//!
+//! Requests are built before counting starts; only `oneshot` through the service and
+//! dropping its response are counted. The count is the same in debug and release builds
+//! unless an optimisation removes a temporary.
+
+use std::alloc::System;
+use std::convert::Infallible;
+use std::process::ExitCode;
+
+use axum::body::Body;
+use chassis::config::ServerConfig;
+use chassis::telemetry::LogFormat;
+use chassis::telemetry::http::ServerTelemetryLayer;
+use chassis_benches::fixtures;
+use http::{Request, Response};
+use http_body_util::BodyExt as _;
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+use tower::{Service, ServiceExt};
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+const WARM_UP: usize = 1_000;
+
+/// Per-request counts of one service.
+struct Counts {
+    allocations: f64,
+    reallocations: f64,
+    bytes: f64,
+}
+
+fn count<S>(rt: &tokio::runtime::Runtime, service: &S, requests: usize, read_body: bool) -> Counts
+where
+    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible> + Clone,
+{
+    let call = |request: Request<Body>| {
+        let service = service.clone();
+        async move {
+            let Ok(response) = service.oneshot(request).await;
+            if read_body {
+                let _ = response.into_body().collect().await;
+            }
+        }
+    };
+    rt.block_on(async {
+        for _ in 0..WARM_UP {
+            call(fixtures::request()).await;
+        }
+    });
+    let prepared: Vec<Request<Body>> = (0..requests).map(|_| fixtures::request()).collect();
+    let region = Region::new(GLOBAL);
+    rt.block_on(async {
+        for request in prepared {
+            call(request).await;
+        }
+    });
+    let stats = region.change();
+    #[allow(clippy::cast_precision_loss)]
+    let n = requests as f64;
+    #[allow(clippy::cast_precision_loss)]
+    Counts {
+        allocations: stats.allocations as f64 / n,
+        reallocations: stats.reallocations as f64 / n,
+        bytes: stats.bytes_allocated as f64 / n,
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let requests = args
+        .iter()
+        .position(|a| a == "--requests")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(20_000);
+    let read_body = !args.iter().any(|a| a == "--no-body");
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        eprintln!("cannot build a runtime");
+        return ExitCode::FAILURE;
+    };
+    let metrics = fixtures::metrics();
+    let pretty = fixtures::log_dispatch(LogFormat::Pretty);
+    let json = fixtures::log_dispatch(LogFormat::Json);
+
+    let mut rows = Vec::new();
+    tracing::dispatcher::with_default(&pretty, || {
+        rows.push(("a_bare", count(&rt, &fixtures::bare(), requests, read_body)));
+        rows.push((
+            "standard_stack_only",
+            count(
+                &rt,
+                &chassis::server::standard_stack(&ServerConfig::default(), fixtures::bare()),
+                requests,
+                read_body,
+            ),
+        ));
+        rows.push((
+            "telemetry_layer_only",
+            count(
+                &rt,
+                &fixtures::routes()
+                    .layer(ServerTelemetryLayer::new())
+                    .with_state(()),
+                requests,
+                read_body,
+            ),
+        ));
+        rows.push((
+            "b_chassis",
+            count(
+                &rt,
+                &fixtures::chassis(metrics.clone()),
+                requests,
+                read_body,
+            ),
+        ));
+        rows.push((
+            "b_chassis_runtime_as_is",
+            count(
+                &rt,
+                &fixtures::chassis_as_runtime(metrics.clone()),
+                requests,
+                read_body,
+            ),
+        ));
+    });
+    tracing::dispatcher::with_default(&json, || {
+        rows.push((
+            "c_chassis_json_logs",
+            count(&rt, &fixtures::chassis(metrics), requests, read_body),
+        ));
+    });
+
+    println!(
+        "allocations per request, in-process, {requests} requests{} (logs at INFO to a sink):\n",
+        if read_body { ", body read" } else { "" }
+    );
+    println!(
+        "{:<26} {:>8} {:>8} {:>10} {:>12}",
+        "service", "allocs", "reallocs", "bytes", "extra allocs"
+    );
+    let bare = rows[0].1.allocations;
+    for (name, c) in &rows {
+        println!(
+            "{name:<26} {:>8.2} {:>8.2} {:>10.0} {:>+12.2}",
+            c.allocations,
+            c.reallocations,
+            c.bytes,
+            c.allocations - bare
+        );
+    }
+    ExitCode::SUCCESS
+}
