@@ -1,0 +1,74 @@
+//! Catalog's faults open the gateway's circuit breaker (fallback answers, `/metrics` shows it
+//! open), and healing closes it again. Its own process: breaker gauges are process-wide.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use chassis::config::FaultsConfig;
+use common::{BOUND, get, shop};
+use http::StatusCode;
+
+fn breaker_state(metrics: &str, state: &str) -> Option<f64> {
+    let line = format!("chassis_breaker_state{{client=\"catalog\",state=\"{state}\"}} ");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(&line))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+#[tokio::test]
+async fn catalog_faults_open_the_gateway_breaker_and_healing_closes_it() {
+    let shop = shop().await;
+    let gateway = shop.gateway.addr();
+    assert_eq!(get(gateway, "/api/items").await.status, StatusCode::OK);
+
+    shop.catalog.faults().set(&FaultsConfig {
+        latency: None,
+        error_rate: 1.0,
+    });
+    // Every answer is the fallback, within a bounded time, and the breaker opens.
+    let deadline = Instant::now() + BOUND;
+    loop {
+        let started = Instant::now();
+        let reply = get(gateway, "/api/items").await;
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "fallback took too long"
+        );
+        assert_eq!(reply.status, StatusCode::OK);
+        assert_eq!(
+            reply.headers.get("x-fallback").unwrap(),
+            "catalog-unavailable"
+        );
+        let metrics = get(shop.gateway.ops_addr(), "/metrics").await.body;
+        if breaker_state(&metrics, "open") == Some(1.0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the breaker never opened:\n{metrics}"
+        );
+    }
+
+    // Heal; after the wait the trial calls succeed and the breaker closes.
+    shop.catalog.faults().set(&FaultsConfig::default());
+    let deadline = Instant::now() + BOUND;
+    loop {
+        let reply = get(gateway, "/api/items").await;
+        let metrics = get(shop.gateway.ops_addr(), "/metrics").await.body;
+        if breaker_state(&metrics, "closed") == Some(1.0)
+            && reply.headers.get("x-fallback").is_none()
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the breaker never closed:\n{metrics}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    shop.shutdown().await;
+}

@@ -1,0 +1,87 @@
+//! Shared pieces of the shop's end-to-end tests.
+#![allow(dead_code, unreachable_pub, missing_docs, clippy::unwrap_used)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use http::{Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use shop::{Shop, ShopOptions};
+
+pub const BOUND: Duration = Duration::from_secs(30);
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: http::HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+}
+
+pub async fn call(request: Request<Full<Bytes>>) -> Reply {
+    let client = Client::builder(TokioExecutor::new()).build_http();
+    let response = client.request(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    Reply {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+pub async fn get(addr: SocketAddr, path: &str) -> Reply {
+    call(
+        Request::get(format!("http://{addr}{path}"))
+            .body(Full::default())
+            .unwrap(),
+    )
+    .await
+}
+
+pub async fn post_order(addr: SocketAddr, body: &str, key: Option<&str>) -> Reply {
+    let mut request = Request::post(format!("http://{addr}/api/orders"))
+        .header("content-type", "application/json");
+    if let Some(key) = key {
+        request = request.header("idempotency-key", key);
+    }
+    call(
+        request
+            .body(Full::new(Bytes::from(body.to_owned())))
+            .unwrap(),
+    )
+    .await
+}
+
+pub async fn shop() -> Shop {
+    Shop::start(&ShopOptions {
+        ephemeral_ports: true,
+        overrides: vec![
+            // Quick breaker timing for the test; the rest is each example's own config.
+            (
+                "gateway",
+                "clients.catalog.breaker.wait_in_open".into(),
+                "300ms".into(),
+            ),
+            (
+                "gateway",
+                "clients.catalog.outlier.wait_in_open".into(),
+                "300ms".into(),
+            ),
+            ("gateway", "telemetry.log.level".into(), "warn".into()),
+            ("orders", "telemetry.log.level".into(), "warn".into()),
+            ("catalog", "telemetry.log.level".into(), "warn".into()),
+        ],
+        ..ShopOptions::default()
+    })
+    .await
+    .unwrap()
+}
