@@ -44,6 +44,9 @@ cargo fmt --all -- --check
 echo "==> cargo clippy (warnings denied)"
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
+echo "==> cargo doc (warnings denied)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --locked
+
 echo "==> cargo test"
 cargo test --workspace --all-targets --all-features --locked --no-fail-fast
 cargo test --workspace --doc --all-features --locked

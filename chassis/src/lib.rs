@@ -1,4 +1,53 @@
-//! chassis: a microservice chassis.
+//! # chassis
+//!
+//! The crate a team adds to a new service so that configuration, health, graceful shutdown,
+//! resilience, telemetry and service discovery are right from the first commit. Built on
+//! tokio, hyper, axum and tower: every cross-cutting concern is a `tower::Layer`, and the
+//! service's own code stays plain axum.
+//!
+//! ## A complete service
+//!
+//! ```no_run
+//! use axum::{Router, routing::get};
+//! use chassis::service::Context;
+//!
+//! #[chassis::service(name = "hello", main)]
+//! async fn hello(_ctx: Context<()>) -> Result<Router, std::convert::Infallible> {
+//!     Ok(Router::new().route("/", get(|| async { "hello" })))
+//! }
+//! ```
+//!
+//! ## Lifecycle
+//!
+//! [`service::run`] (what the generated `main` calls) loads [`config`] (every problem
+//! reported at once, before any port is bound) -> starts [`telemetry`] (logs, metrics, OTLP
+//! traces) -> builds the service's router with a [`service::Context`] (configuration,
+//! [`health`] registry, [`shutdown`] handle, [`client`]s over [`discovery`]) -> wraps it in the
+//! [`server`] stack -> binds -> marks start-up complete and registers with discovery -> serves
+//! until SIGTERM or SIGINT -> runs the [`shutdown`] sequence. [`service::spawn`] does the same
+//! inside a running program, for tests and for several services in one process.
+//!
+//! ## Modules
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`config`] | layered, typed configuration and its errors |
+//! | [`health`] | check registry, liveness / readiness / startup, `application/health+json` |
+//! | [`shutdown`] | signals, the shutdown sequence, hooks |
+//! | [`server`] | the standard middleware stack, admin routes, serving |
+//! | [`resilience`] | circuit breaker, retries with budget, timeouts and deadlines, bulkhead |
+//! | [`telemetry`] | logs, traces (OTLP), metrics (Prometheus), W3C propagation |
+//! | [`discovery`] | `Discover` / `Register`: static, DNS, etcd |
+//! | [`client`] | the resilient HTTP client |
+//! | [`service`] | the `Microservice` trait, `Context`, `run` / `spawn` |
+//!
+//! ## Features
+//!
+//! | feature | default | what |
+//! |---|---|---|
+//! | `dns` | yes | DNS discovery (SRV, A/AAAA) through hickory-resolver |
+//! | `otlp` | yes | trace export over OTLP gRPC and HTTP/protobuf |
+//! | `etcd` | no | etcd discovery and registration (building etcd-client needs `protoc`) |
 
 pub mod client;
 pub mod config;
@@ -14,3 +63,8 @@ pub use chassis_macros::service;
 
 #[doc(hidden)]
 pub mod __private;
+
+/// The README's examples, compiled as doc tests.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
