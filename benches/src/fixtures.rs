@@ -70,7 +70,7 @@ pub fn chassis(
     chassis_with(metrics, AccessLog::Info)
 }
 
-/// [`chassis`] with the access-log event at `access`.
+/// [`chassis()`] with the access-log event at `access`.
 pub fn chassis_with(
     metrics: MetricsHandle,
     access: AccessLog,

@@ -39,7 +39,7 @@
 //! | [`telemetry`] | logs, traces (OTLP), metrics (Prometheus), W3C propagation |
 //! | [`discovery`] | `Discover` / `Register`: static, DNS, etcd |
 //! | [`client`] | the resilient HTTP client |
-//! | [`service`] | the `Microservice` trait, `Context`, `run` / `spawn` |
+//! | [`service`](mod@service) | the `Microservice` trait, `Context`, `run` / `spawn` |
 //!
 //! ## Features
 //!
