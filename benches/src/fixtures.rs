@@ -46,7 +46,7 @@ pub fn bare() -> Router {
 /// merged with health and `/metrics`, then [`ServerTelemetryLayer`] via `Router::layer`.
 /// No `with_state(())` yet.
 pub fn chassis_router(metrics: MetricsHandle) -> Router {
-    chassis_router_with(metrics, AccessLog::Info)
+    chassis_router_with(metrics, AccessLog::default())
 }
 
 /// [`chassis_router`] with the access-log event at `access` (`AccessLog::Off` for none).
@@ -67,7 +67,7 @@ pub fn chassis(
 + Clone
 + Send
 + 'static {
-    chassis_with(metrics, AccessLog::Info)
+    chassis_with(metrics, AccessLog::default())
 }
 
 /// [`chassis()`] with the access-log event at `access`.
@@ -92,7 +92,7 @@ pub fn chassis_as_runtime(
     chassis::server::standard_stack(&SERVER, chassis_router(metrics))
 }
 
-/// A `tracing` dispatcher as `init_logging` builds it (filter `info`, access log at INFO),
+/// A `tracing` dispatcher as `init_logging` builds it (filter `info`),
 /// writing to [`std::io::sink`]: formatting is paid, output is not.
 pub fn log_dispatch(format: LogFormat) -> tracing::Dispatch {
     let mut cfg = TelemetryConfig::default();

@@ -429,8 +429,9 @@ fn json_log_lines_of_a_request_carry_its_trace_id() {
     assert_eq!(access["method"], "GET");
     assert_eq!(access["status"], 200);
     assert!(access["duration_ms"].as_f64().is_some(), "{access}");
-    assert_eq!(access["span"]["otel.name"], "GET /items/{id}");
-    assert_eq!(access["span"]["url.path"], "/items/1");
+    // Without trace export the span carries only what log lines need; the OpenTelemetry
+    // HTTP attributes are checked on exported spans (tests/otlp.rs).
+    assert_eq!(access["span"]["request_id"], "req-42");
 }
 
 #[test]
@@ -456,7 +457,7 @@ fn pretty_log_lines_carry_the_trace_id_too() {
         .find(|l| l.contains("request completed"))
         .unwrap_or_else(|| panic!("no access line in {text}"));
     assert!(access.contains(&format!("trace_id={TRACE_ID}")), "{access}");
-    assert!(access.contains("http.route=\"/items/{id}\""), "{access}");
+    assert!(access.contains("route=\"/items/{id}\""), "{access}");
 }
 
 #[tokio::test]

@@ -25,6 +25,21 @@ pub(crate) struct Export {
     pub(crate) slot: Option<u32>,
 }
 
+/// Whether spans are being exported (OTLP on for some service of this process): only then
+/// does the request span carry the OpenTelemetry HTTP attributes. Without export the span
+/// carries just what log lines need (`trace_id`, `span_id`, `request_id`), which keeps the
+/// subscriber's per-span formatting small.
+pub(crate) fn exporting() -> bool {
+    #[cfg(feature = "otlp")]
+    {
+        super::otlp::is_active()
+    }
+    #[cfg(not(feature = "otlp"))]
+    {
+        false
+    }
+}
+
 /// Attaches the context's ids to the request span (nothing when the span is disabled), and
 /// returns the context with the sampling decision of the exported span, if any.
 #[cfg_attr(not(feature = "otlp"), allow(unused_variables, unused_mut))]

@@ -95,7 +95,17 @@ where
         let route_ref = self.instance.resolve(template);
         let ctx = TraceContext::from_headers(req.headers());
 
+        let exporting = super::link::exporting();
         let span = match self.instance.get(&route_ref) {
+            Some(_) if !exporting => {
+                let request_id = ctx.request_id().and_then(|id| id.to_str().ok());
+                tracing::info_span!(
+                    "http.server",
+                    trace_id = %ctx.trace_id(),
+                    span_id = %ctx.span_id(),
+                    request_id,
+                )
+            }
             Some(route) => {
                 let method = route.method(slot);
                 tracing::info_span!(
@@ -114,7 +124,7 @@ where
             }
             None => tracing::Span::none(),
         };
-        if !span.is_disabled() {
+        if exporting && !span.is_disabled() {
             if slot == METHODS - 1 {
                 span.record("http.request.method_original", req.method().as_str());
             }
