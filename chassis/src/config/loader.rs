@@ -236,16 +236,25 @@ fn deserialize_app<T: DeserializeOwned>(
 }
 
 /// Whether `name` is a valid service name: lowercase ASCII letters, digits and `-`, starting
-/// with a letter, at most 63 characters (it is used in env prefixes and discovery keys).
-pub fn is_valid_service_name(name: &str) -> bool {
+/// with a letter, not ending with `-`, at most 63 characters (it is used in env prefixes and
+/// discovery keys). A `const fn`, so `#[chassis::service]` can check names at compile time.
+pub const fn is_valid_service_name(name: &str) -> bool {
     let bytes = name.as_bytes();
-    !bytes.is_empty()
-        && bytes.len() <= 63
-        && bytes[0].is_ascii_lowercase()
-        && !name.ends_with('-')
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+    if bytes.is_empty() || bytes.len() > 63 || !bytes[0].is_ascii_lowercase() {
+        return false;
+    }
+    if bytes[bytes.len() - 1] == b'-' {
+        return false;
+    }
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if !(b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// The environment variable prefix for a service name: upper-case, `-` as `_`.
