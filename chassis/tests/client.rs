@@ -269,3 +269,18 @@ async fn client_metrics_use_the_route_template() {
     let _ = get(service.addr(), "/hello").await;
     service.shutdown().await;
 }
+
+#[tokio::test]
+async fn http2_prior_knowledge_to_a_chassis_server() {
+    let service = spawn(&[]).await;
+    let mut config = ClientResilienceConfig::default();
+    config.http2 = true;
+    let (_tx, rx) = live(&[service.addr()]);
+    let client = HttpClient::new("h2", &config, rx).unwrap();
+    for _ in 0..3 {
+        let response = client.get("/hello", "/hello").await.unwrap();
+        assert_eq!(response.version(), http::Version::HTTP_2);
+        assert_eq!(text(response).await, "hello");
+    }
+    service.shutdown().await;
+}

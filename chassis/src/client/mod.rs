@@ -14,7 +14,9 @@
 //! is left of the inbound request's `x-request-timeout-ms`, failing fast when spent);
 //! trace-context and request-id propagation; the bulkhead (`bulkhead.*`); and
 //! power-of-two-choices balancing over the live endpoint set with a breaker per endpoint
-//! (outlier ejection, `outlier.*`), on pooled keep-alive connections.
+//! (outlier ejection, `outlier.*`), on pooled keep-alive HTTP/1.1 connections, or one
+//! multiplexed HTTP/2 connection per endpoint with `http2 = true` (prior knowledge; chassis
+//! servers accept it).
 //!
 //! Each call records `http_client_request_duration_seconds{http_request_method, http_route,
 //! http_response_status_code, server_address}`, where `http_route` is the route template the
@@ -95,6 +97,7 @@ impl HttpClient {
         connector.set_nodelay(true);
         let http = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(POOL_IDLE)
+            .http2_only(config.http2)
             .build(connector);
         let service = ServiceBuilder::new()
             .option_layer(config.timeout.map(TimeoutLayer::overall))

@@ -44,6 +44,10 @@ pub struct ClientResilienceConfig {
     pub bulkhead: Option<BulkheadConfig>,
     /// The client's circuit breaker: judges whole calls, retries included.
     pub breaker: BreakerConfig,
+    /// Speak HTTP/2 to every endpoint (prior knowledge, h2c): one multiplexed connection
+    /// per endpoint instead of a pool of HTTP/1.1 ones. Chassis servers accept it; a plain
+    /// HTTP/1.1 upstream does not. Default `false`.
+    pub http2: bool,
     /// The breaker of each endpoint (outlier ejection): judges single attempts, and is
     /// quicker to trip than the client's so one bad instance is ejected before the whole
     /// service is considered down.
@@ -73,6 +77,7 @@ impl Default for ClientResilienceConfig {
             retry: RetryConfig::default(),
             bulkhead: None,
             breaker: BreakerConfig::default(),
+            http2: false,
             outlier: default_outlier(),
         }
     }
