@@ -273,8 +273,10 @@ async fn client_metrics_use_the_route_template() {
 #[tokio::test]
 async fn http2_prior_knowledge_to_a_chassis_server() {
     let service = spawn(&[]).await;
-    let mut config = ClientResilienceConfig::default();
-    config.http2 = true;
+    let config = ClientResilienceConfig {
+        http2: true,
+        ..ClientResilienceConfig::default()
+    };
     let (_tx, rx) = live(&[service.addr()]);
     let client = HttpClient::new("h2", &config, rx).unwrap();
     for _ in 0..3 {
