@@ -286,3 +286,56 @@ async fn http2_prior_knowledge_to_a_chassis_server() {
     }
     service.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_hanging_endpoint_is_ejected_and_timeouts_open_the_client_breaker() {
+    let good = spawn(&[]).await;
+    let hanging = spawn(&[("hang", "true")]).await;
+    let mut config = ClientResilienceConfig {
+        attempt_timeout: Some(Duration::from_millis(100)),
+        ..ClientResilienceConfig::default()
+    };
+    quick_outlier_ejection(&mut config);
+    config.retry.max_attempts = 1;
+    let (_publisher, endpoints) = live(&[good.addr(), hanging.addr()]);
+    let client = HttpClient::new("hang", &config, endpoints).unwrap();
+    let mut timeouts = 0;
+    for _ in 0..40 {
+        match client.get("/maybe-hang", "/maybe-hang").await {
+            Ok(response) => assert_eq!(text(response).await, "answered"),
+            Err(error) => {
+                assert!(error.is_timeout(), "{error}");
+                timeouts += 1;
+            }
+        }
+    }
+    // Timed-out attempts count against the hanging endpoint: it is ejected after a few,
+    // instead of being tried forever (or shunned forever by a leaked in-flight count).
+    assert!(timeouts > 0, "the hanging instance was tried");
+    assert!(timeouts <= 8, "{timeouts} timeouts: not ejected");
+    let tail: Vec<_> =
+        futures_util::future::join_all((0..10).map(|_| client.get("/maybe-hang", "/maybe-hang")))
+            .await;
+    assert!(tail.iter().all(Result::is_ok), "errors after ejection");
+    good.shutdown().await;
+    hanging.shutdown().await;
+
+    // A single endpoint that hangs: the client breaker counts the timeouts and opens.
+    let lone = spawn(&[("hang", "true")]).await;
+    let mut config = ClientResilienceConfig {
+        timeout: Some(Duration::from_millis(100)),
+        ..ClientResilienceConfig::default()
+    };
+    config.breaker.minimum_calls = 4;
+    config.breaker.window.size = 4;
+    config.retry.max_attempts = 1;
+    let (_publisher, endpoints) = live(&[lone.addr()]);
+    let client = HttpClient::new("lone", &config, endpoints).unwrap();
+    for _ in 0..4 {
+        let error = client.get("/maybe-hang", "/maybe-hang").await.unwrap_err();
+        assert!(error.is_timeout(), "{error}");
+    }
+    let error = client.get("/maybe-hang", "/maybe-hang").await.unwrap_err();
+    assert!(error.is_breaker_open(), "{error}");
+    lone.shutdown().await;
+}

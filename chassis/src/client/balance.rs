@@ -25,7 +25,7 @@ use tower::{BoxError, Service};
 use super::error::NoEndpoint;
 use crate::discovery::{EndpointSet, Endpoints as Discovered};
 use crate::resilience::breaker::{
-    BreakerConfig, CircuitBreaker, Classify, HttpClassifier, OwnedPermit,
+    BreakerConfig, CircuitBreaker, Classify, HttpClassifier, Outcome, OwnedPermit,
 };
 use crate::resilience::retry::RetryBody;
 
@@ -196,20 +196,51 @@ impl Service<Request<OutBody>> for Balancer {
         };
         *request.uri_mut() = uri;
         let http = self.http.clone();
-        endpoint.in_flight.fetch_add(1, Ordering::Relaxed);
+        let mut attempt = InFlight::start(endpoint, permit);
         Box::pin(async move {
-            let start = Instant::now();
             let result = http.request(request).await;
-            let elapsed = start.elapsed();
-            endpoint.in_flight.fetch_sub(1, Ordering::Relaxed);
-            endpoint.observe(elapsed);
-            if let Some(permit) = permit {
-                permit.record_with_duration(HttpClassifier.classify(result.as_ref()), elapsed);
-            }
+            attempt.finish(HttpClassifier.classify(result.as_ref()));
             result
                 .map(|response| response.map(Body::new))
                 .map_err(BoxError::from)
         })
+    }
+}
+
+/// One attempt on an endpoint: counted in flight until it ends, however it ends. An attempt
+/// dropped before its response (a timeout, a spent deadline) counts as a failure of the
+/// endpoint, with the time it took, so an endpoint that hangs is ejected too.
+struct InFlight {
+    endpoint: Arc<Endpoint>,
+    permit: Option<OwnedPermit>,
+    start: Instant,
+}
+
+impl InFlight {
+    fn start(endpoint: Arc<Endpoint>, permit: Option<OwnedPermit>) -> Self {
+        endpoint.in_flight.fetch_add(1, Ordering::Relaxed);
+        Self {
+            endpoint,
+            permit,
+            start: Instant::now(),
+        }
+    }
+
+    fn finish(&mut self, outcome: Outcome) {
+        let elapsed = self.start.elapsed();
+        self.endpoint.observe(elapsed);
+        if let Some(permit) = self.permit.take() {
+            permit.record_with_duration(outcome, elapsed);
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.endpoint.in_flight.fetch_sub(1, Ordering::Relaxed);
+        if self.permit.is_some() {
+            self.finish(Outcome::Failure);
+        }
     }
 }
 

@@ -29,6 +29,21 @@ pub enum ClientErrorKind {
     InvalidRequest,
 }
 
+impl ClientErrorKind {
+    /// The kind as a metric label value (`error_type`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BreakerOpen => "breaker_open",
+            Self::Timeout => "timeout",
+            Self::DeadlineExceeded => "deadline_exceeded",
+            Self::Rejected => "rejected",
+            Self::NoEndpoint => "no_endpoint",
+            Self::Transport => "transport",
+            Self::InvalidRequest => "invalid_request",
+        }
+    }
+}
+
 /// An outbound call failed; [`ClientError::kind`] says why.
 #[derive(Debug)]
 pub struct ClientError {

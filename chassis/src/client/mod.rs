@@ -8,9 +8,9 @@
 //! # Ok(()) }
 //! ```
 //!
-//! A call goes, from the outside in, through: the overall timeout (`clients.<name>.timeout`);
-//! the client's circuit breaker (a retried call counts once); retries with backoff and a
-//! budget (`retry.*`); the per-attempt timeout (`attempt_timeout`); deadline propagation (what
+//! A call goes, from the outside in, through: the client's circuit breaker (`breaker.*`; a
+//! retried or timed-out call counts once); the overall timeout (`clients.<name>.timeout`);
+//! retries with backoff and a budget (`retry.*`); the per-attempt timeout (`attempt_timeout`); deadline propagation (what
 //! is left of the inbound request's `x-request-timeout-ms`, failing fast when spent);
 //! trace-context and request-id propagation; the bulkhead (`bulkhead.*`); and
 //! power-of-two-choices balancing over the live endpoint set with a breaker per endpoint
@@ -99,9 +99,11 @@ impl HttpClient {
             .pool_idle_timeout(POOL_IDLE)
             .http2_only(config.http2)
             .build(connector);
+        // The breaker sits outside the overall timeout, so a call that times out counts as a
+        // failure (Resilience4j's TimeLimiter inside its CircuitBreaker).
         let service = ServiceBuilder::new()
-            .option_layer(config.timeout.map(TimeoutLayer::overall))
             .layer(breaker.layer())
+            .option_layer(config.timeout.map(TimeoutLayer::overall))
             .layer(RetryLayer::from_config(name, &config.retry)?)
             .option_layer(config.attempt_timeout.map(TimeoutLayer::per_attempt))
             .layer(PropagateDeadlineLayer::new())
@@ -157,19 +159,22 @@ impl HttpClient {
         let method = method_label(request.method());
         let start = Instant::now();
         let result = self.service.clone().oneshot(request).await;
-        let status = match &result {
-            Ok(response) => response.status().as_str().to_owned(),
-            Err(_) => "error".to_owned(),
+        let result = result.map_err(|error| ClientError::new(&self.name, error));
+        // OpenTelemetry: a failed call has no status code but an `error.type`.
+        let (status, error_type) = match &result {
+            Ok(response) => (response.status().as_str().to_owned(), ""),
+            Err(error) => (String::new(), error.kind().as_str()),
         };
         metrics::histogram!(
             "http_client_request_duration_seconds",
             "http_request_method" => method,
             "http_route" => route,
             "http_response_status_code" => status,
+            "error_type" => error_type,
             "server_address" => Arc::clone(&self.name),
         )
         .record(start.elapsed().as_secs_f64());
-        result.map_err(|error| ClientError::new(&self.name, error))
+        result
     }
 
     /// `GET path`, measured under `route`.

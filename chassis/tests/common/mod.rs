@@ -48,6 +48,8 @@ pub fn hits(key: &str) -> Arc<AtomicUsize> {
 pub struct TestConfig {
     /// The switch that makes `/flaky` fail on this instance.
     pub fail_key: Option<String>,
+    /// Whether `/maybe-hang` never answers on this instance.
+    pub hang: bool,
 }
 
 /// A gate that `/gate/{key}` requests wait on until the test opens it.
@@ -67,6 +69,7 @@ impl Microservice for TestService {
         let whoami = me.clone();
         let fail = ctx.config().fail_key.clone().map(|key| flag(&key));
         let next = ctx.clone();
+        let hang = ctx.config().hang;
         Ok(Router::new()
             .route(
                 "/whoami",
@@ -92,6 +95,15 @@ impl Microservice for TestService {
                     hits(&key).fetch_add(1, Ordering::SeqCst);
                     tokio::time::sleep(Duration::from_millis(40)).await;
                     "worked"
+                }),
+            )
+            .route(
+                "/maybe-hang",
+                routing::get(move || async move {
+                    if hang {
+                        std::future::pending::<()>().await;
+                    }
+                    "answered"
                 }),
             )
             .route(

@@ -2,7 +2,7 @@
 //! (8080) in one process with static discovery.
 //!
 //! Every service reads its own environment variables as if it ran alone
-//! (`CATALOG__SERVER__PORT=9081 cargo run -p shop`). `SHOP_CATALOG_FAULTS=1.0` starts the
+//! (`CATALOG__SERVER__PORT=18081 cargo run -p shop`). `SHOP_CATALOG_FAULTS=1.0` starts the
 //! catalog failing that share of its requests; the admin port of each service (catalog 9081)
 //! changes faults while it runs. Ctrl-C stops them all gracefully; a second Ctrl-C exits at
 //! once.
