@@ -7,9 +7,10 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tower::BoxError;
 
+use super::registration::PendingRegistration;
 use super::{Context, Identity, Microservice, ServiceHandle, ShutdownReport};
 use crate::config::{ConfigError, ConfigLoader, LoadedConfig, Settings};
-use crate::discovery::{DiscoveryError, Instance, Registration, Registry};
+use crate::discovery::{DiscoveryError, Instance, Registry};
 use crate::health::{self, HealthRegistry};
 use crate::server::{self, BuildInfo, FaultsHandle, ServiceInfo, Serving};
 use crate::shutdown::Shutdown;
@@ -285,7 +286,8 @@ async fn start(parts: Parts, routes: Router) -> Result<ServiceHandle, LaunchErro
         address,
     )
     .with_metadata(settings.discovery.metadata.clone());
-    let registration = registry.register(instance).await?;
+    let registration =
+        PendingRegistration::when_ready(registry, instance, health.clone(), shutdown.clone());
     tracing::info!(
         service = %identity.name,
         instance = %identity.instance_id,
@@ -317,14 +319,12 @@ async fn shutdown_sequence(
     settings: Settings,
     health: HealthRegistry,
     shutdown: Shutdown,
-    registration: Registration,
+    registration: PendingRegistration,
     (serving, admin): (Serving, Option<Serving>),
 ) -> ShutdownReport {
     shutdown.triggered().await;
     health.mark_stopping();
-    if let Err(error) = registration.deregister().await {
-        tracing::warn!(%error, "deregistering from discovery failed");
-    }
+    registration.deregister().await;
     let timing = &settings.shutdown;
     tracing::info!(drain_delay = ?timing.drain_delay, "shutdown: readiness is failing, draining");
     tokio::time::sleep(timing.drain_delay).await;

@@ -31,6 +31,7 @@
 mod context;
 mod handle;
 mod launch;
+mod registration;
 mod run;
 
 use std::future::Future;
