@@ -204,6 +204,12 @@ async fn flood_over_the_concurrency_limit_is_shed_with_503() {
         get(addr, "/hello").await.status == StatusCode::OK
     })
     .await;
+    // Shed requests never reach the router; they are counted on their own.
+    let metrics = get(addr, "/metrics").await.text();
+    assert!(
+        metrics.contains("chassis_server_rejected_total{reason=\"shed\"}"),
+        "{metrics}"
+    );
     service.shutdown().await;
 }
 

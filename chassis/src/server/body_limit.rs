@@ -64,6 +64,7 @@ where
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|len| len > self.max as u64) {
+            super::count_rejection("body_limit");
             let response = Problem::new(StatusCode::PAYLOAD_TOO_LARGE)
                 .detail(format!("the request body exceeds {} bytes", self.max))
                 .into_response();

@@ -43,6 +43,12 @@ pub fn error_response(error: &BoxError) -> Response {
         StatusCode::SERVICE_UNAVAILABLE => "the server is at its concurrency limit; retry later",
         _ => "the server failed to handle the request",
     };
+    let reason = match status {
+        StatusCode::GATEWAY_TIMEOUT => "timeout",
+        StatusCode::SERVICE_UNAVAILABLE => "shed",
+        _ => "error",
+    };
+    count_rejection(reason);
     if status == StatusCode::INTERNAL_SERVER_ERROR {
         tracing::error!(error = %error, "request failed in middleware");
     }
@@ -54,6 +60,12 @@ pub fn error_response(error: &BoxError) -> Response {
         );
     }
     response
+}
+
+/// Counts a request the stack answered itself (`chassis_server_rejected_total{reason}`):
+/// these never reach the router, so the RED histogram, recorded per route, does not see them.
+pub fn count_rejection(reason: &'static str) {
+    metrics::counter!("chassis_server_rejected_total", "reason" => reason).increment(1);
 }
 
 /// Converts the errors of the wrapped service into problem responses.

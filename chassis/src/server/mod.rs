@@ -44,7 +44,9 @@ mod timeout;
 pub use admin::{BuildInfo, ServiceInfo, info_routes};
 pub use admin_faults::fault_routes;
 pub use body_limit::{BodyLimit, BodyLimitLayer};
-pub use error::{HandleError, HandleErrorFuture, HandleErrorLayer, error_response, status_for};
+pub use error::{
+    HandleError, HandleErrorFuture, HandleErrorLayer, count_rejection, error_response, status_for,
+};
 pub use faults::{FaultInjection, FaultLayer, FaultsHandle};
 pub use panic::{CatchPanic, CatchPanicFuture, CatchPanicLayer};
 pub use problem::{PROBLEM_JSON, Problem};

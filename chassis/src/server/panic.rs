@@ -112,6 +112,7 @@ fn panic_response(panic: &(dyn Any + Send)) -> Response {
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic payload".to_owned());
     tracing::error!(panic = %message, "request handler panicked");
+    super::count_rejection("panic");
     Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
         .detail("the request handler failed")
         .into_response()

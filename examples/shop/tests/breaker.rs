@@ -45,6 +45,7 @@ async fn catalog_faults_open_the_gateway_breaker_and_healing_closes_it() {
         );
         let metrics = get(shop.gateway.ops_addr(), "/metrics").await.body;
         if breaker_state(&metrics, "open") == Some(1.0) {
+            promtool_accepts(&metrics);
             break;
         }
         assert!(
@@ -71,4 +72,31 @@ async fn catalog_faults_open_the_gateway_breaker_and_healing_closes_it() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     shop.shutdown().await;
+}
+
+/// `promtool check metrics` (Debian's `prometheus` package, installed by scripts/test.sh)
+/// accepts the gateway's exposition, breaker and retry metrics included.
+fn promtool_accepts(metrics: &str) {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool is installed (run scripts/test.sh)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(metrics.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
 }

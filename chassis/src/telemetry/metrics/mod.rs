@@ -120,6 +120,42 @@ pub fn describe() {
         names::HTTP_SERVER_ACTIVE_REQUESTS,
         "Number of HTTP server requests in flight."
     );
+    metrics::describe_counter!(
+        "chassis_server_rejected_total",
+        "Requests answered by the server stack itself, by reason (shed, timeout, body_limit, panic, error)."
+    );
+    metrics::describe_gauge!(
+        "chassis_breaker_state",
+        "Circuit breaker state: 1 for the current state of each breaker, 0 for the others."
+    );
+    metrics::describe_counter!(
+        "chassis_breaker_transitions_total",
+        "Circuit breaker state transitions."
+    );
+    metrics::describe_counter!(
+        "chassis_breaker_rejected_total",
+        "Calls refused by an open circuit breaker."
+    );
+    metrics::describe_counter!(
+        "chassis_retry_attempts_total",
+        "Attempts of outbound calls, by outcome."
+    );
+    metrics::describe_counter!(
+        "chassis_retry_budget_exhausted_total",
+        "Retries not made because the retry budget was spent."
+    );
+    metrics::describe_counter!(
+        "chassis_bulkhead_rejected_total",
+        "Calls rejected by a bulkhead, by reason."
+    );
+    metrics::describe_gauge!(
+        "chassis_discovery_endpoints",
+        "Endpoints known for a service."
+    );
+    metrics::describe_counter!(
+        "chassis_discovery_errors_total",
+        "Failed discovery lookups or watches; the last good endpoint set is kept."
+    );
 }
 
 /// `GET /metrics` in the Prometheus text format.
