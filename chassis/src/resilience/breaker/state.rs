@@ -49,17 +49,10 @@ impl State {
     }
 
     pub(crate) const fn code(self) -> u64 {
-        match self {
-            State::Closed => 0,
-            State::Open => 1,
-            State::HalfOpen => 2,
-            State::ForcedOpen => 3,
-            State::Disabled => 4,
-        }
+        self.index() as u64
     }
 
     pub(crate) const fn index(self) -> usize {
-        // Codes are 0..5 by construction.
         match self {
             State::Closed => 0,
             State::Open => 1,
