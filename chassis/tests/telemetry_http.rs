@@ -166,27 +166,34 @@ async fn around_the_whole_router_every_request_is_unmatched() {
     assert_eq!(seen.len(), 1);
 }
 
+/// A `GET` route that answers "slow" once `release` is sent (or dropped).
+fn slow_route() -> (
+    tokio::sync::oneshot::Sender<()>,
+    axum::routing::MethodRouter,
+) {
+    let (release, wait) = tokio::sync::oneshot::channel::<()>();
+    let wait = Arc::new(Mutex::new(Some(wait)));
+    let route = get(move || {
+        let wait = wait.lock().unwrap_or_else(PoisonError::into_inner).take();
+        async move {
+            if let Some(wait) = wait {
+                let _ = wait.await;
+            }
+            "slow"
+        }
+    });
+    (release, route)
+}
+
 #[tokio::test]
 async fn active_requests_gauge_returns_to_zero() {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     let _local = metrics::set_default_local_recorder(&recorder);
-    let (release, wait) = tokio::sync::oneshot::channel::<()>();
-    let wait = Arc::new(Mutex::new(Some(wait)));
+    let (release, slow) = slow_route();
     let app = Router::new()
         .route("/items/{id}", get(|| async { "item" }))
-        .route(
-            "/slow",
-            get(move || {
-                let wait = wait.lock().unwrap_or_else(PoisonError::into_inner).take();
-                async move {
-                    if let Some(wait) = wait {
-                        let _ = wait.await;
-                    }
-                    "slow"
-                }
-            }),
-        )
+        .route("/slow", slow)
         .layer(ServerTelemetryLayer::new());
 
     for _ in 0..5 {
@@ -232,21 +239,9 @@ async fn active_requests_gauge_counts_in_flight() {
         .build_recorder();
     let handle = recorder.handle();
     let _local = metrics::set_default_local_recorder(&recorder);
-    let (release, wait) = tokio::sync::oneshot::channel::<()>();
-    let wait = Arc::new(Mutex::new(Some(wait)));
+    let (release, slow) = slow_route();
     let app = Router::new()
-        .route(
-            "/slow",
-            get(move || {
-                let wait = wait.lock().unwrap_or_else(PoisonError::into_inner).take();
-                async move {
-                    if let Some(wait) = wait {
-                        let _ = wait.await;
-                    }
-                    "slow"
-                }
-            }),
-        )
+        .route("/slow", slow)
         .layer(ServerTelemetryLayer::new());
 
     let mut in_flight = Box::pin(app.clone().oneshot(request(Method::GET, "/slow")));
