@@ -2,7 +2,10 @@
 //! services as the `overhead_inprocess` bench, counted by a counting global allocator
 //! (`stats_alloc`: a wrapper around the system allocator with atomic counters).
 //!
-//! Run: `cargo run --release -p chassis-benches --bin allocs [-- --requests N]`
+//! Run: `cargo run --release -p chassis-benches --bin allocs [-- --requests N] [--only NAME]`
+//!
+//! `--only NAME` runs one service of the table (for instruction counts under `callgrind`,
+//! see docs/benchmarks.md).
 //!
 //! Requests are built before counting starts; only `oneshot` through the service and
 //! dropping its response are counted. The count is the same in debug and release builds
@@ -79,6 +82,12 @@ fn main() -> ExitCode {
         .and_then(|n| n.parse().ok())
         .unwrap_or(20_000);
     let read_body = !args.iter().any(|a| a == "--no-body");
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
+    let wanted = |name: &str| only.as_deref().is_none_or(|only| only == name);
     let Ok(rt) = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -92,53 +101,70 @@ fn main() -> ExitCode {
 
     let mut rows = Vec::new();
     tracing::dispatcher::with_default(&pretty, || {
-        rows.push(("a_bare", count(&rt, &fixtures::bare(), requests, read_body)));
-        rows.push((
-            "standard_stack_only",
-            count(
-                &rt,
-                &chassis::server::standard_stack(&ServerConfig::default(), fixtures::bare()),
-                requests,
-                read_body,
-            ),
-        ));
-        rows.push((
-            "telemetry_layer_only",
-            count(
-                &rt,
-                &fixtures::routes()
-                    .layer(ServerTelemetryLayer::new())
-                    .with_state(()),
-                requests,
-                read_body,
-            ),
-        ));
-        rows.push((
-            "b_chassis",
-            count(
-                &rt,
-                &fixtures::chassis(metrics.clone()),
-                requests,
-                read_body,
-            ),
-        ));
-        rows.push((
-            "b_chassis_runtime_as_is",
-            count(
-                &rt,
-                &fixtures::chassis_as_runtime(metrics.clone()),
-                requests,
-                read_body,
-            ),
-        ));
+        if wanted("a_bare") {
+            rows.push(("a_bare", count(&rt, &fixtures::bare(), requests, read_body)));
+        }
+        if wanted("standard_stack_only") {
+            rows.push((
+                "standard_stack_only",
+                count(
+                    &rt,
+                    &chassis::server::standard_stack(&ServerConfig::default(), fixtures::bare()),
+                    requests,
+                    read_body,
+                ),
+            ));
+        }
+        if wanted("telemetry_layer_only") {
+            rows.push((
+                "telemetry_layer_only",
+                count(
+                    &rt,
+                    &fixtures::routes()
+                        .layer(ServerTelemetryLayer::new())
+                        .with_state(()),
+                    requests,
+                    read_body,
+                ),
+            ));
+        }
+        if wanted("b_chassis") {
+            rows.push((
+                "b_chassis",
+                count(
+                    &rt,
+                    &fixtures::chassis(metrics.clone()),
+                    requests,
+                    read_body,
+                ),
+            ));
+        }
+        if wanted("b_chassis_runtime_as_is") {
+            rows.push((
+                "b_chassis_runtime_as_is",
+                count(
+                    &rt,
+                    &fixtures::chassis_as_runtime(metrics.clone()),
+                    requests,
+                    read_body,
+                ),
+            ));
+        }
     });
     tracing::dispatcher::with_default(&json, || {
-        rows.push((
-            "c_chassis_json_logs",
-            count(&rt, &fixtures::chassis(metrics), requests, read_body),
-        ));
+        if wanted("c_chassis_json_logs") {
+            rows.push((
+                "c_chassis_json_logs",
+                count(&rt, &fixtures::chassis(metrics), requests, read_body),
+            ));
+        }
     });
 
+    print_table(&rows, requests, read_body);
+    ExitCode::SUCCESS
+}
+
+fn print_table(rows: &[(&str, Counts)], requests: usize, read_body: bool) {
     println!(
         "allocations per request, in-process, {requests} requests{} (logs at INFO to a sink):\n",
         if read_body { ", body read" } else { "" }
@@ -147,8 +173,11 @@ fn main() -> ExitCode {
         "{:<26} {:>8} {:>8} {:>10} {:>12}",
         "service", "allocs", "reallocs", "bytes", "extra allocs"
     );
-    let bare = rows[0].1.allocations;
-    for (name, c) in &rows {
+    let bare = rows
+        .iter()
+        .find(|(name, _)| *name == "a_bare")
+        .map_or(0.0, |(_, c)| c.allocations);
+    for (name, c) in rows {
         println!(
             "{name:<26} {:>8.2} {:>8.2} {:>10.0} {:>+12.2}",
             c.allocations,
@@ -157,5 +186,4 @@ fn main() -> ExitCode {
             c.allocations - bare
         );
     }
-    ExitCode::SUCCESS
 }

@@ -14,7 +14,7 @@ use tracing::Span;
 use tracing_subscriber::Registry;
 use tracing_subscriber::registry::LookupSpan;
 
-use super::logs::json::TraceIds;
+use super::logs::correlation::TraceIds;
 use super::propagation::TraceContext;
 
 /// Where a server layer's spans are exported: the service's provider, or (default) the

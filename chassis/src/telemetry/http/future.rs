@@ -42,12 +42,13 @@ where
     type Output = Result<Response<B>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
+        let mut this = self.project();
         let _entered = this.span.enter();
-        let result = ready!(this.inner.poll(cx));
+        let result = ready!(this.inner.as_mut().poll(cx));
         // An error never reached the client as a response; count it as a 500.
         let status = result.as_ref().map_or(500, |res| res.status().as_u16());
-        this.tracker.finish(this.span, status);
+        let ctx = this.inner.take_value();
+        this.tracker.finish(this.span, ctx, status);
         Poll::Ready(result)
     }
 }
@@ -64,7 +65,8 @@ pub(super) struct Tracker {
 }
 
 impl Tracker {
-    fn finish(&self, span: &Span, status: u16) {
+    /// Records the outcome; the access-log event is logged in `ctx`, so it carries the ids.
+    fn finish(&self, span: &Span, ctx: Option<TraceContext>, status: u16) {
         let elapsed = self.start.elapsed();
         // As i64: tracing-opentelemetry exports u64 fields as strings, semconv wants an int.
         span.record("http.response.status_code", i64::from(status));
@@ -76,7 +78,7 @@ impl Tracker {
             .record(elapsed.as_secs_f64());
         let (method, route) = (method_label(self.method), route.label());
         let duration_ms = elapsed.as_secs_f64() * 1000.0;
-        match self.access {
+        let log = || match self.access {
             AccessLog::Info => tracing::info!(
                 target: "chassis::access",
                 method,
@@ -94,6 +96,10 @@ impl Tracker {
                 "request completed"
             ),
             AccessLog::Off => {}
+        };
+        match ctx {
+            Some(ctx) if self.access != AccessLog::Off => ctx.in_scope(log),
+            _ => log(),
         }
     }
 }

@@ -15,7 +15,8 @@
 //! Stacking tower-http's `TraceLayer`, a metrics layer and a propagation layer costs several
 //! microseconds per request (each clones state, boxes futures, makes DEBUG spans and looks up
 //! metric labels). This layer does all of it in one future: parse `traceparent` (no
-//! allocation), one INFO span, metric handles cached per (route, method, status) in
+//! allocation), a task-local context for log correlation (a span only when traces are
+//! exported), metric handles cached per (route, method, status) in
 //! lock-free slots, one access-log event.
 //!
 //! # Per request
@@ -23,9 +24,12 @@
 //! - the [`TraceContext`] continues the caller's
 //!   trace (or starts one if `traceparent` is absent or malformed), goes into the request
 //!   extensions and is the task-local current context while the handler runs;
-//! - an INFO span `http.server` with `otel.name` (`GET /items/{id}`), `otel.kind`,
-//!   `http.request.method`, `http.request.method_original` (for `_OTHER`), `http.route`,
-//!   `url.path`, `http.response.status_code`, `trace_id`, `span_id`, `request_id`;
+//! - log lines logged while the request runs carry its `trace_id`, `span_id` and
+//!   `request_id`, read from that task-local context by the log format (no span needed);
+//! - when traces are exported (OTLP), an INFO span `http.server` with `otel.name`
+//!   (`GET /items/{id}`), `otel.kind`, `http.request.method`, `http.request.method_original`
+//!   (for `_OTHER`), `http.route`, `url.path`, `http.response.status_code`, `trace_id`,
+//!   `span_id`, `request_id`;
 //! - `http_server_active_requests{http_request_method}` up, and down when done or cancelled;
 //! - `http_server_request_duration_seconds{http_request_method,http_route,http_response_status_code}`
 //!   observes the time to the response head;
@@ -95,20 +99,12 @@ where
         let route_ref = self.instance.resolve(template);
         let ctx = TraceContext::from_headers(req.headers());
 
-        let exporting = super::link::exporting();
+        // Log lines find the ids in the task-local context (see `logs::correlation`); a span
+        // is only made when it is exported, where it carries the OpenTelemetry attributes.
         let span = match self.instance.get(&route_ref) {
-            Some(_) if !exporting => {
-                let request_id = ctx.request_id().and_then(|id| id.to_str().ok());
-                tracing::info_span!(
-                    "http.server",
-                    trace_id = %ctx.trace_id(),
-                    span_id = %ctx.span_id(),
-                    request_id,
-                )
-            }
-            Some(route) => {
+            Some(route) if super::link::exporting() => {
                 let method = route.method(slot);
-                tracing::info_span!(
+                let span = tracing::info_span!(
                     "http.server",
                     otel.name = &*method.span_name,
                     otel.kind = "server",
@@ -120,18 +116,19 @@ where
                     trace_id = %ctx.trace_id(),
                     span_id = %ctx.span_id(),
                     request_id = tracing::field::Empty,
-                )
+                );
+                if !span.is_disabled() {
+                    if slot == METHODS - 1 {
+                        span.record("http.request.method_original", req.method().as_str());
+                    }
+                    if let Some(id) = ctx.request_id().and_then(|id| id.to_str().ok()) {
+                        span.record("request_id", id);
+                    }
+                }
+                span
             }
-            None => tracing::Span::none(),
+            _ => tracing::Span::none(),
         };
-        if exporting && !span.is_disabled() {
-            if slot == METHODS - 1 {
-                span.record("http.request.method_original", req.method().as_str());
-            }
-            if let Some(id) = ctx.request_id().and_then(|id| id.to_str().ok()) {
-                span.record("request_id", id);
-            }
-        }
         let ctx = super::link::link_span(&span, ctx, self.export);
 
         self.instance.shared.active(slot).increment(1.0);

@@ -7,11 +7,12 @@
 //!
 //! ```json
 //! {"timestamp":"...","level":"INFO","target":"catalog","message":"fetching item","item":1,
-//!  "trace_id":"4bf9...4736","span_id":"00f0...02b7","span":{"name":"http.server","http.route":"/items/{id}",...}}
+//!  "trace_id":"4bf9...4736","span_id":"00f0...02b7","request_id":"req-42","span":{"name":"lookup","table":"items"}}
 //! ```
 //!
-//! `trace_id` and `span_id` are those of the request span, found at any depth; `span` is the
-//! current span with its fields.
+//! `trace_id`, `span_id` and `request_id` are those of the request the line is logged in
+//! (see [`correlation`](super::correlation)); `span` is the current span with its fields, when
+//! there is one.
 
 use std::fmt::{self, Write};
 
@@ -23,14 +24,7 @@ use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::telemetry::propagation::{SpanId, TraceId};
-
-/// The ids of a request span, kept in its registry extensions by the server layer.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct TraceIds {
-    pub(crate) trace_id: TraceId,
-    pub(crate) span_id: SpanId,
-}
+use super::correlation::with_ids;
 
 /// Stores span fields as JSON object members without braces.
 #[derive(Debug, Default)]
@@ -83,18 +77,21 @@ where
         event.record(&mut visitor);
         visitor.result?;
 
-        let ids = ctx.event_scope().and_then(|scope| {
-            scope
-                .into_iter()
-                .find_map(|span| span.extensions().get::<TraceIds>().copied())
-        });
-        if let Some(ids) = ids {
+        with_ids(ctx, |ids| {
             write!(
                 writer,
                 ",\"trace_id\":\"{}\",\"span_id\":\"{}\"",
                 ids.trace_id, ids.span_id
             )?;
-        }
+            match ids.request_id {
+                Some(id) => {
+                    writer.write_str(",\"request_id\":")?;
+                    write_str(&mut writer, id)
+                }
+                None => Ok(()),
+            }
+        })
+        .transpose()?;
         if let Some(span) = ctx.event_scope().and_then(|mut scope| scope.next()) {
             writer.write_str(",\"span\":{\"name\":")?;
             write_str(&mut writer, span.name())?;

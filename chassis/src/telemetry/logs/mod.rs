@@ -15,9 +15,12 @@
 //! Services call [`init_logging`] once at start (the service runtime does). The filter sits
 //! behind a `reload` layer so the level can change at run time
 //! ([`admin_routes`](crate::telemetry::admin_routes) exposes it). A JSON line logged inside a
-//! request, at any span depth, has the request span's `trace_id` and `span_id` at the top
-//! level, next to the current span and its fields.
+//! request, at any span depth, has the request's `trace_id`, `span_id` and `request_id` at
+//! the top level, next to the current span and its fields; a text line ends with them. They
+//! are read from the request's task-local context, with no per-request span unless traces are
+//! exported.
 
+pub(crate) mod correlation;
 pub(crate) mod json;
 
 use std::sync::{Mutex, PoisonError};
@@ -131,6 +134,7 @@ where
             .boxed(),
         LogFormat::Pretty => tracing_subscriber::fmt::layer()
             .with_ansi(ansi)
+            .event_format(correlation::PrettyWithIds::new(ansi))
             .with_writer(writer)
             .boxed(),
     };

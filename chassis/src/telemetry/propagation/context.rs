@@ -186,6 +186,11 @@ impl TraceContext {
     pub fn scope<F: Future>(self, future: F) -> TaskLocalFuture<Self, F> {
         CURRENT.scope(self, future)
     }
+
+    /// Runs `f` with this context as the current one.
+    pub fn in_scope<R>(self, f: impl FnOnce() -> R) -> R {
+        CURRENT.sync_scope(self, f)
+    }
 }
 
 /// The propagation headers of a request, found in one pass over the map (cheaper than four
