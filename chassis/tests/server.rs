@@ -118,19 +118,38 @@ async fn slow_body_fails_the_request() {
     service.shutdown().await;
 }
 
-#[tokio::test]
-async fn too_many_headers_get_431() {
-    let service = spawn(&[("server.max_headers", "20")]).await;
-    let mut stream = TcpStream::connect(service.addr()).await.unwrap();
-    let mut head = String::from("GET /hello HTTP/1.1\r\nhost: x\r\n");
-    for i in 0..40 {
+/// The status line of a request with `count` headers in all (`host` and `connection: close`
+/// among them).
+async fn status_line_with_headers(addr: std::net::SocketAddr, count: usize) -> String {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let mut head = String::from("GET /hello HTTP/1.1\r\nhost: x\r\nconnection: close\r\n");
+    for i in 2..count {
         let _ = write!(head, "x-extra-{i}: {i}\r\n");
     }
     head.push_str("\r\n");
     stream.write_all(head.as_bytes()).await.unwrap();
     let answer = read_until_close(&mut stream).await;
-    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+    answer.lines().next().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn too_many_headers_get_431() {
+    let service = spawn(&[("server.max_headers", "20")]).await;
+    let at_limit = status_line_with_headers(service.addr(), 20).await;
+    assert_eq!(at_limit, "HTTP/1.1 200 OK");
+    let over = status_line_with_headers(service.addr(), 21).await;
+    assert!(over.starts_with("HTTP/1.1 431"), "{over}");
     assert_eq!(get(service.addr(), "/hello").await.status, StatusCode::OK);
+    service.shutdown().await;
+}
+
+#[tokio::test]
+async fn default_header_limit_is_100() {
+    let service = spawn(&[]).await;
+    let at_limit = status_line_with_headers(service.addr(), 100).await;
+    assert_eq!(at_limit, "HTTP/1.1 200 OK");
+    let over = status_line_with_headers(service.addr(), 101).await;
+    assert!(over.starts_with("HTTP/1.1 431"), "{over}");
     service.shutdown().await;
 }
 

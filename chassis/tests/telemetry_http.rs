@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::Router;
 use axum::body::{Body, to_bytes};
-use axum::extract::Extension;
 use axum::routing::get;
 use chassis::telemetry::http::ServerTelemetryLayer;
 use chassis::telemetry::propagation::{PropagateLayer, TraceContext};
@@ -270,7 +269,7 @@ async fn handler_sees_the_context_and_outbound_calls_carry_it() {
     let app = Router::new()
         .route(
             "/call",
-            get(|Extension(ctx): Extension<TraceContext>| async move {
+            get(|ctx: TraceContext| async move {
                 let client =
                     PropagateLayer::new().layer(tower::service_fn(|req: Request<()>| async move {
                         Ok::<_, Infallible>(req.headers().clone())
@@ -305,7 +304,7 @@ async fn malformed_traceparent_starts_a_new_trace() {
     let app = Router::new()
         .route(
             "/ctx",
-            get(|Extension(ctx): Extension<TraceContext>| async move {
+            get(|ctx: TraceContext| async move {
                 format!("{} {}", ctx.trace_id(), ctx.parent_id().is_some())
             }),
         )
@@ -376,7 +375,7 @@ fn json_log_lines_of_a_request_carry_its_trace_id() {
             let app = Router::new()
                 .route(
                     "/items/{id}",
-                    get(|Extension(ctx): Extension<TraceContext>| async move {
+                    get(|ctx: TraceContext| async move {
                         tracing::info!(item = 1, "fetching item");
                         tracing::info_span!("lookup", table = "items")
                             .in_scope(|| tracing::info!("nested"));

@@ -119,7 +119,11 @@ pub fn random_id() -> HeaderValue {
         *byte = HEX[(value & 0xf) as usize];
         value >>= 4;
     }
-    HeaderValue::from_bytes(&text).unwrap_or(HeaderValue::from_static("0"))
+    // One allocation holding the digits and the count of references: the clones for the
+    // request, the response and the trace context share it (a copied slice would be
+    // reallocated on its first clone).
+    HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(text))
+        .unwrap_or(HeaderValue::from_static("0"))
 }
 
 #[cfg(test)]

@@ -106,14 +106,22 @@ impl Serving {
     }
 }
 
+/// The header count hyper enforces when none is set.
+const HYPER_DEFAULT_MAX_HEADERS: usize = 100;
+
 fn builder(config: &ServerConfig) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
+    let mut http1 = builder.http1();
+    http1
         .timer(TokioTimer::new())
         .header_read_timeout(config.header_read_timeout)
-        .max_headers(config.max_headers)
         .max_buf_size(config.max_header_size.as_usize().max(MIN_HEADER_BUFFER));
+    // Hyper's own limit is the same 100 headers, parsed into uninitialised stack slots; an
+    // explicit limit makes it initialise one slot per allowed header on every request
+    // (about 1,000 instructions), so it is set only when it differs.
+    if config.max_headers != HYPER_DEFAULT_MAX_HEADERS {
+        http1.max_headers(config.max_headers);
+    }
     builder
         .http2()
         .timer(TokioTimer::new())

@@ -22,8 +22,8 @@
 //! # Per request
 //!
 //! - the [`TraceContext`] continues the caller's
-//!   trace (or starts one if `traceparent` is absent or malformed), goes into the request
-//!   extensions and is the task-local current context while the handler runs;
+//!   trace (or starts one if `traceparent` is absent or malformed) and is the task-local
+//!   current context while the handler runs (handlers extract it: `ctx: TraceContext`);
 //! - log lines logged while the request runs carry its `trace_id`, `span_id` and
 //!   `request_id`, read from that task-local context by the log format (no span needed);
 //! - when traces are exported (OTLP), an INFO span `http.server` with `otel.name`
@@ -89,7 +89,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+    fn call(&mut self, req: Request<B>) -> Self::Future {
         let start = Instant::now();
         let slot = method_slot(req.method());
         let template = req
@@ -139,7 +139,6 @@ where
             start,
             access: self.access,
         };
-        req.extensions_mut().insert(ctx.clone());
         let inner = {
             let _entered = span.enter();
             self.inner.call(req)
