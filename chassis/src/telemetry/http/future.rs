@@ -4,12 +4,12 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use http::Response;
 use pin_project_lite::pin_project;
 use tokio::task::futures::TaskLocalFuture;
-use tracing::Span;
+use tracing::{Level, Span};
 
 use super::cache::{Instance, RouteRef};
 use super::labels::method_label;
@@ -47,8 +47,13 @@ where
         let result = ready!(this.inner.as_mut().poll(cx));
         // An error never reached the client as a response; count it as a 500.
         let status = result.as_ref().map_or(500, |res| res.status().as_u16());
-        let ctx = this.inner.take_value();
-        this.tracker.finish(this.span, ctx, status);
+        if let Some(elapsed) = this.tracker.finish(this.span, status) {
+            // Logged in the request's context, so the line carries its ids.
+            match this.inner.take_value() {
+                Some(ctx) => ctx.in_scope(|| this.tracker.log(status, elapsed)),
+                None => this.tracker.log(status, elapsed),
+            }
+        }
         Poll::Ready(result)
     }
 }
@@ -65,20 +70,32 @@ pub(super) struct Tracker {
 }
 
 impl Tracker {
-    /// Records the outcome; the access-log event is logged in `ctx`, so it carries the ids.
-    fn finish(&self, span: &Span, ctx: Option<TraceContext>, status: u16) {
+    /// Records the outcome in the span and the duration histogram; returns the elapsed time
+    /// when the access log is to be written.
+    fn finish(&self, span: &Span, status: u16) -> Option<Duration> {
         let elapsed = self.start.elapsed();
         // As i64: tracing-opentelemetry exports u64 fields as strings, semconv wants an int.
         span.record("http.response.status_code", i64::from(status));
+        self.instance
+            .get(&self.route)?
+            .duration(self.method, status)
+            .record(elapsed.as_secs_f64());
+        let logged = match self.access {
+            AccessLog::Info => tracing::enabled!(target: "chassis::access", Level::INFO),
+            AccessLog::Debug => tracing::enabled!(target: "chassis::access", Level::DEBUG),
+            AccessLog::Off => false,
+        };
+        logged.then_some(elapsed)
+    }
+
+    /// The access-log event.
+    fn log(&self, status: u16, elapsed: Duration) {
         let Some(route) = self.instance.get(&self.route) else {
             return;
         };
-        route
-            .duration(self.method, status)
-            .record(elapsed.as_secs_f64());
         let (method, route) = (method_label(self.method), route.label());
         let duration_ms = elapsed.as_secs_f64() * 1000.0;
-        let log = || match self.access {
+        match self.access {
             AccessLog::Info => tracing::info!(
                 target: "chassis::access",
                 method,
@@ -96,10 +113,6 @@ impl Tracker {
                 "request completed"
             ),
             AccessLog::Off => {}
-        };
-        match ctx {
-            Some(ctx) if self.access != AccessLog::Off => ctx.in_scope(log),
-            _ => log(),
         }
     }
 }
