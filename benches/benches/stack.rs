@@ -18,7 +18,6 @@ use chassis::server::{
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use http::Request;
 use tower::{Layer, Service, ServiceExt};
-use tower_http::timeout::RequestBodyTimeoutLayer;
 
 fn router() -> Router {
     Router::new().route("/items/{id}", get(|| async { "ok" }))
@@ -87,8 +86,9 @@ fn stack(c: &mut Criterion) {
         c,
         &rt,
         &group_name("body_limit_and_read_timeout"),
-        &RequestBodyTimeoutLayer::new(Duration::from_secs(30))
-            .layer(BodyLimitLayer::new(2 << 20).layer(router())),
+        &BodyLimitLayer::new(2 << 20)
+            .read_timeout(Duration::from_secs(30))
+            .layer(router()),
     );
     bench_service(
         c,

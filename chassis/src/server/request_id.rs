@@ -15,6 +15,8 @@ use http::{HeaderName, HeaderValue, Request, Response};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
+use crate::telemetry::propagation::ids::{hex, random_u128};
+
 /// The request id header.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -112,13 +114,8 @@ fn is_sane(id: &HeaderValue) -> bool {
 
 /// 32 lower-case hex digits of a random, non-zero 128-bit value.
 pub fn random_id() -> HeaderValue {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut value = fastrand::u128(1..);
     let mut text = [0u8; 32];
-    for byte in text.iter_mut().rev() {
-        *byte = HEX[(value & 0xf) as usize];
-        value >>= 4;
-    }
+    hex::encode_u128(random_u128(), &mut text);
     // One allocation holding the digits and the count of references: the clones for the
     // request, the response and the trace context share it (a copied slice would be
     // reallocated on its first clone).

@@ -8,7 +8,6 @@ use axum::extract::DefaultBodyLimit;
 use bytes::Bytes;
 use http::{Request, Response};
 use tower::{BoxError, Service, ServiceBuilder};
-use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use super::{
     BodyLimitLayer, CatchPanicLayer, HandleErrorLayer, LoadShedLayer, RequestIdLayer,
@@ -31,7 +30,7 @@ const AXUM_DEFAULT_BODY_LIMIT: usize = 2 << 20;
 /// 6. the caller's deadline (`x-request-timeout-ms`, capped by the request timeout) stored
 ///    in the request extensions and as [`Deadline::current`](crate::resilience::deadline::Deadline::current) for the handler, so outbound
 ///    calls carry what is left of it;
-/// 7. body read timeout (a stalled body fails the request) and body size limit -> `413`.
+/// 7. body size limit -> `413`, and body read timeout (a stalled body fails the request).
 ///
 /// Header count, header size (`431`) and header read timeouts are enforced by hyper in
 /// [`Serving`](super::Serving).
@@ -61,7 +60,6 @@ where
         .layer(LoadShedLayer::new(config.max_concurrent_requests))
         .layer(RequestTimeoutLayer::new(config.request_timeout))
         .layer(DeadlineLayer::new().max(config.request_timeout))
-        .layer(RequestBodyTimeoutLayer::new(config.body_read_timeout))
-        .layer(BodyLimitLayer::new(max_body))
+        .layer(BodyLimitLayer::new(max_body).read_timeout(config.body_read_timeout))
         .service(router)
 }

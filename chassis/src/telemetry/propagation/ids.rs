@@ -9,7 +9,7 @@ pub struct TraceId(u128);
 impl TraceId {
     /// A fresh random, non-zero id (thread-local `fastrand`, a few nanoseconds).
     pub fn random() -> Self {
-        Self(fastrand::u128(1..))
+        Self(random_u128())
     }
 
     /// The id from its value, `None` for the invalid all-zero id.
@@ -50,7 +50,7 @@ pub struct SpanId(u64);
 impl SpanId {
     /// A fresh random, non-zero id.
     pub fn random() -> Self {
-        Self(fastrand::u64(1..))
+        Self(fastrand::u64(..).max(1))
     }
 
     /// The id from its value, `None` for the invalid all-zero id.
@@ -119,6 +119,12 @@ impl TraceFlags {
 }
 
 /// Allocation-free lowercase hex.
+/// A random non-zero `u128`. Not `fastrand::u128(1..)`: its range reduction divides 128-bit
+/// numbers (a slow library call); mapping the one zero in 2^128 to 1 changes nothing.
+pub(crate) fn random_u128() -> u128 {
+    fastrand::u128(..).max(1)
+}
+
 pub(crate) mod hex {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
 

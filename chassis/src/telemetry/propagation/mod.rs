@@ -38,7 +38,7 @@
 mod carry;
 mod context;
 mod extract;
-mod ids;
+pub(crate) mod ids;
 mod layer;
 mod traceparent;
 
