@@ -11,6 +11,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
+use http::header::Entry;
 use http::{HeaderName, HeaderValue, Request, Response};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
@@ -67,13 +68,15 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        let id = match request.headers().get(&REQUEST_ID) {
-            Some(id) if is_sane(id) => id.clone(),
-            _ => {
+        // One hashed look-up whether the id is kept, replaced or added.
+        let id = match request.headers_mut().entry(REQUEST_ID) {
+            Entry::Occupied(entry) if is_sane(entry.get()) => entry.get().clone(),
+            Entry::Occupied(mut entry) => {
                 let id = random_id();
-                request.headers_mut().insert(REQUEST_ID, id.clone());
+                entry.insert(id.clone());
                 id
             }
+            Entry::Vacant(entry) => entry.insert(random_id()).clone(),
         };
         RequestIdFuture {
             inner: self.inner.call(request),
@@ -134,6 +137,41 @@ mod tests {
         assert_ne!(a, b);
         assert!(a.as_bytes().iter().all(u8::is_ascii_hexdigit));
         assert_eq!(a.len(), 32);
+    }
+
+    /// The id the handler saw and the one echoed on the response.
+    async fn ids_for(sent: Option<&'static str>) -> (String, String) {
+        use tower::ServiceExt as _;
+        let service = RequestIdLayer.layer(tower::service_fn(|request: Request<()>| async move {
+            let seen = request.headers()[&REQUEST_ID]
+                .to_str()
+                .unwrap_or_default()
+                .to_owned();
+            Ok::<_, std::convert::Infallible>(Response::new(seen))
+        }));
+        let mut request = Request::new(());
+        if let Some(id) = sent {
+            request
+                .headers_mut()
+                .insert(REQUEST_ID, HeaderValue::from_static(id));
+        }
+        let Ok(response) = service.oneshot(request).await;
+        let echoed = response.headers()[&REQUEST_ID]
+            .to_str()
+            .unwrap_or_default()
+            .to_owned();
+        (response.into_body(), echoed)
+    }
+
+    #[tokio::test]
+    async fn kept_replaced_or_added_and_always_echoed() {
+        let (seen, echoed) = ids_for(Some("caller-42")).await;
+        assert_eq!((seen.as_str(), echoed.as_str()), ("caller-42", "caller-42"));
+        for sent in [Some("has space"), None] {
+            let (seen, echoed) = ids_for(sent).await;
+            assert_eq!(seen, echoed);
+            assert_eq!(seen.len(), 32, "{sent:?} -> {seen}");
+        }
     }
 
     #[test]

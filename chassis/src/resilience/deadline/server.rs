@@ -5,6 +5,7 @@ use std::{
     time::Duration,
 };
 
+use futures_util::future::Either;
 use tokio::task::futures::TaskLocalFuture;
 use tower::{Layer, Service};
 
@@ -79,19 +80,20 @@ where
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = TaskLocalFuture<Option<Deadline>, S::Future>;
+    type Future = Either<TaskLocalFuture<Option<Deadline>, S::Future>, S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
-        let deadline = self.layer.budget(req.headers()).map(Deadline::after);
-        if let Some(deadline) = deadline {
-            req.extensions_mut().insert(deadline);
-        }
+        // Without a budget nothing is set: the usual request pays for no task-local scope.
+        let Some(deadline) = self.layer.budget(req.headers()).map(Deadline::after) else {
+            return Either::Right(self.inner.call(req));
+        };
+        req.extensions_mut().insert(deadline);
         let inner = &mut self.inner;
-        let future = Deadline::sync_scope_exact(deadline, || inner.call(req));
-        Deadline::scope_exact(deadline, future)
+        let future = Deadline::sync_scope_exact(Some(deadline), || inner.call(req));
+        Either::Left(Deadline::scope_exact(Some(deadline), future))
     }
 }
