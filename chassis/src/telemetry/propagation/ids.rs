@@ -129,17 +129,32 @@ pub(crate) mod hex {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
 
     pub(crate) fn encode_u128(value: u128, out: &mut [u8; 32]) {
-        for (i, byte) in value.to_be_bytes().iter().enumerate() {
-            out[2 * i] = DIGITS[usize::from(byte >> 4)];
-            out[2 * i + 1] = DIGITS[usize::from(byte & 0x0f)];
-        }
+        // Both halves are u64s; truncation is the point.
+        #[allow(clippy::cast_possible_truncation)]
+        let (high, low) = ((value >> 64) as u64, value as u64);
+        out[..16].copy_from_slice(&digits_u64(high));
+        out[16..].copy_from_slice(&digits_u64(low));
     }
 
     pub(crate) fn encode_u64(value: u64, out: &mut [u8; 16]) {
-        for (i, byte) in value.to_be_bytes().iter().enumerate() {
-            out[2 * i] = DIGITS[usize::from(byte >> 4)];
-            out[2 * i + 1] = DIGITS[usize::from(byte & 0x0f)];
-        }
+        *out = digits_u64(value);
+    }
+
+    /// The 16 digits of `value` without a loop (SWAR): each nibble is spread into its own
+    /// byte, then all sixteen become ASCII at once.
+    fn digits_u64(value: u64) -> [u8; 16] {
+        const LOW_NIBBLES: u128 = 0x0f0f_0f0f_0f0f_0f0f_0f0f_0f0f_0f0f_0f0f;
+        const ONES: u128 = 0x0101_0101_0101_0101_0101_0101_0101_0101;
+        let mut x = u128::from(value);
+        x = (x | (x << 32)) & 0x0000_0000_ffff_ffff_0000_0000_ffff_ffff;
+        x = (x | (x << 16)) & 0x0000_ffff_0000_ffff_0000_ffff_0000_ffff;
+        x = (x | (x << 8)) & 0x00ff_00ff_00ff_00ff_00ff_00ff_00ff_00ff;
+        // Each byte of `value` now has a 16-bit lane: its high nibble goes to the lane's
+        // high byte (written first), its low nibble to the low byte.
+        x = (x | (x << 4)) & LOW_NIBBLES;
+        // 0-9 -> '0'-'9'; 10-15 -> 'a'-'f' (one more step of 0x27 where the nibble is > 9).
+        let letters = ((x + 6 * ONES) >> 4) & ONES;
+        (x + u128::from(b'0') * ONES + letters * 0x27).to_be_bytes()
     }
 
     pub(crate) fn encode_u8(value: u8, out: &mut [u8]) {
@@ -222,6 +237,21 @@ pub(crate) mod hex {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_digits_match_the_formatter() {
+        let mut values = vec![0, 1, u64::MAX, 0x0123_4567_89ab_cdef, 0xa0b0_c0d0_e0f0_0a0b];
+        values.extend((0..1000).map(|_| fastrand::u64(..)));
+        for value in values {
+            let mut out = [0u8; 16];
+            hex::encode_u64(value, &mut out);
+            assert_eq!(hex::as_str(&out), format!("{value:016x}"));
+            let wide = u128::from(value) << 64 | u128::from(value.rotate_left(17));
+            let mut out = [0u8; 32];
+            hex::encode_u128(wide, &mut out);
+            assert_eq!(hex::as_str(&out), format!("{wide:032x}"));
+        }
+    }
 
     #[test]
     fn random_ids_are_non_zero_and_distinct() {
