@@ -15,8 +15,8 @@ tokio::task_local! {
 /// Where a request sits in its trace: trace id, this service's span id, the caller's span id,
 /// flags, and the `tracestate`, `baggage` and `x-request-id` to carry on.
 ///
-/// The server layer stores one in the request extensions and makes it the task-local current
-/// context while the handler runs, so [`TraceContext::current`] and the outbound
+/// The server layer makes it the task-local current context while the handler runs, so
+/// [`TraceContext::current`], the extractor and the outbound
 /// [`PropagateLayer`](super::PropagateLayer) find it without it being passed around.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TraceContext {
@@ -24,9 +24,17 @@ pub struct TraceContext {
     span_id: SpanId,
     parent_id: Option<SpanId>,
     flags: TraceFlags,
+    /// `tracestate` and `baggage`, boxed: most requests carry neither, and the context is
+    /// moved several times per request (into and out of the task-local slot on every poll).
+    carried: Option<Box<Carried>>,
+    request_id: Option<HeaderValue>,
+}
+
+/// The vendor headers a context carries on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Carried {
     tracestate: Option<HeaderValue>,
     baggage: Option<HeaderValue>,
-    request_id: Option<HeaderValue>,
 }
 
 impl TraceContext {
@@ -37,8 +45,7 @@ impl TraceContext {
             span_id: SpanId::random(),
             parent_id: None,
             flags: TraceFlags::SAMPLED,
-            tracestate: None,
-            baggage: None,
+            carried: None,
             request_id: None,
         }
     }
@@ -53,13 +60,17 @@ impl TraceContext {
             Some(value) if found.traceparent_lines == 1 => TraceParent::parse(value),
             _ => None,
         };
-        let mut ctx = match parent {
-            Some(parent) => Self {
-                trace_id: parent.trace_id,
-                span_id: SpanId::random(),
-                parent_id: Some(parent.parent_id),
-                flags: parent.flags,
-                tracestate: found.tracestate.and_then(|first| {
+        let (mut ctx, tracestate) = match parent {
+            Some(parent) => (
+                Self {
+                    trace_id: parent.trace_id,
+                    span_id: SpanId::random(),
+                    parent_id: Some(parent.parent_id),
+                    flags: parent.flags,
+                    carried: None,
+                    request_id: None,
+                },
+                found.tracestate.and_then(|first| {
                     carry::tracestate(carry::lines(
                         headers,
                         &TRACESTATE,
@@ -67,14 +78,18 @@ impl TraceContext {
                         found.tracestate_lines,
                     )?)
                 }),
-                baggage: None,
-                request_id: None,
-            },
-            None => Self::new_root(),
+            ),
+            None => (Self::new_root(), None),
         };
-        ctx.baggage = found.baggage.and_then(|first| {
+        let baggage = found.baggage.and_then(|first| {
             carry::baggage(carry::lines(headers, &BAGGAGE, first, found.baggage_lines)?)
         });
+        if tracestate.is_some() || baggage.is_some() {
+            ctx.carried = Some(Box::new(Carried {
+                tracestate,
+                baggage,
+            }));
+        }
         ctx.request_id = found.request_id.cloned();
         ctx
     }
@@ -124,12 +139,12 @@ impl TraceContext {
 
     /// The `tracestate` to pass on.
     pub fn tracestate(&self) -> Option<&HeaderValue> {
-        self.tracestate.as_ref()
+        self.carried.as_ref()?.tracestate.as_ref()
     }
 
     /// The `baggage` to pass on.
     pub fn baggage(&self) -> Option<&HeaderValue> {
-        self.baggage.as_ref()
+        self.carried.as_ref()?.baggage.as_ref()
     }
 
     /// The request id (`x-request-id`) of the inbound request.
@@ -158,10 +173,10 @@ impl TraceContext {
     /// Writes `traceparent`, `tracestate`, `baggage` and (unless already set) `x-request-id`.
     pub fn inject(&self, headers: &mut HeaderMap) {
         headers.insert(TRACEPARENT, self.traceparent().to_header_value());
-        if let Some(state) = &self.tracestate {
+        if let Some(state) = self.tracestate() {
             headers.insert(TRACESTATE, state.clone());
         }
-        if let Some(baggage) = &self.baggage {
+        if let Some(baggage) = self.baggage() {
             headers.insert(BAGGAGE, baggage.clone());
         }
         if let Some(id) = &self.request_id {
@@ -244,6 +259,17 @@ mod tests {
     use http::HeaderName;
 
     use super::*;
+
+    #[test]
+    fn stays_small_enough_to_move_cheaply() {
+        // Moved in and out of the task-local slot on every poll of a request.
+        assert!(
+            std::mem::size_of::<TraceContext>() <= 96,
+            "{}",
+            std::mem::size_of::<TraceContext>()
+        );
+        assert_eq!(std::mem::size_of::<Option<SpanId>>(), 8);
+    }
 
     fn inbound(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut h = HeaderMap::new();

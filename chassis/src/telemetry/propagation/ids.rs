@@ -1,30 +1,37 @@
 //! Trace and span identifiers and trace flags.
 
 use std::fmt;
+use std::num::{NonZeroU64, NonZeroU128};
 
 /// A W3C trace id: 16 bytes, never all zero.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TraceId(u128);
+pub struct TraceId(NonZeroU128);
 
 impl TraceId {
     /// A fresh random, non-zero id (thread-local `fastrand`, a few nanoseconds).
     pub fn random() -> Self {
-        Self(random_u128())
+        match NonZeroU128::new(random_u128()) {
+            Some(value) => Self(value),
+            None => Self(NonZeroU128::MIN),
+        }
     }
 
     /// The id from its value, `None` for the invalid all-zero id.
     pub const fn new(value: u128) -> Option<Self> {
-        if value == 0 { None } else { Some(Self(value)) }
+        match NonZeroU128::new(value) {
+            Some(value) => Some(Self(value)),
+            None => None,
+        }
     }
 
     /// The id as a number (big-endian reading of the 16 bytes).
     pub const fn get(self) -> u128 {
-        self.0
+        self.0.get()
     }
 
     /// The 16 bytes, big-endian (wire order).
     pub const fn to_bytes(self) -> [u8; 16] {
-        self.0.to_be_bytes()
+        self.0.get().to_be_bytes()
     }
 }
 
@@ -32,7 +39,7 @@ impl fmt::Display for TraceId {
     /// 32 lowercase hex digits.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut buf = [0u8; 32];
-        hex::encode_u128(self.0, &mut buf);
+        hex::encode_u128(self.0.get(), &mut buf);
         f.write_str(hex::as_str(&buf))
     }
 }
@@ -45,27 +52,33 @@ impl fmt::Debug for TraceId {
 
 /// A W3C span id (`parent-id` on the wire): 8 bytes, never all zero.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SpanId(u64);
+pub struct SpanId(NonZeroU64);
 
 impl SpanId {
     /// A fresh random, non-zero id.
     pub fn random() -> Self {
-        Self(fastrand::u64(..).max(1))
+        match NonZeroU64::new(fastrand::u64(..)) {
+            Some(value) => Self(value),
+            None => Self(NonZeroU64::MIN),
+        }
     }
 
     /// The id from its value, `None` for the invalid all-zero id.
     pub const fn new(value: u64) -> Option<Self> {
-        if value == 0 { None } else { Some(Self(value)) }
+        match NonZeroU64::new(value) {
+            Some(value) => Some(Self(value)),
+            None => None,
+        }
     }
 
     /// The id as a number.
     pub const fn get(self) -> u64 {
-        self.0
+        self.0.get()
     }
 
     /// The 8 bytes, big-endian (wire order).
     pub const fn to_bytes(self) -> [u8; 8] {
-        self.0.to_be_bytes()
+        self.0.get().to_be_bytes()
     }
 }
 
@@ -73,7 +86,7 @@ impl fmt::Display for SpanId {
     /// 16 lowercase hex digits.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut buf = [0u8; 16];
-        hex::encode_u64(self.0, &mut buf);
+        hex::encode_u64(self.0.get(), &mut buf);
         f.write_str(hex::as_str(&buf))
     }
 }
