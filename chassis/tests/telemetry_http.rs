@@ -11,7 +11,7 @@ use axum::body::{Body, to_bytes};
 use axum::routing::get;
 use chassis::telemetry::http::ServerTelemetryLayer;
 use chassis::telemetry::propagation::{PropagateLayer, TraceContext};
-use chassis::telemetry::{LogFormat, TelemetryConfig, admin_routes, logs};
+use chassis::telemetry::{AccessLog, LogFormat, TelemetryConfig, admin_routes, logs};
 use http::{Method, Request, StatusCode};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use tower::{Layer, ServiceExt};
@@ -23,7 +23,7 @@ const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 fn app() -> Router {
     Router::new()
         .route("/items/{id}", get(|| async { "item" }))
-        .layer(ServerTelemetryLayer::new())
+        .layer(ServerTelemetryLayer::new().access_log(AccessLog::Info))
 }
 
 fn request(method: Method, uri: &str) -> Request<Body> {
@@ -382,7 +382,7 @@ fn json_log_lines_of_a_request_carry_its_trace_id() {
                         ctx.span_id().to_string()
                     }),
                 )
-                .layer(ServerTelemetryLayer::new());
+                .layer(ServerTelemetryLayer::new().access_log(AccessLog::Info));
             let mut req = request(Method::GET, "/items/1");
             req.headers_mut()
                 .insert("traceparent", TRACEPARENT.parse().expect("valid"));
@@ -471,7 +471,7 @@ async fn access_log_can_be_turned_off() {
     let buffer = Buffer::default();
     let mut cfg = TelemetryConfig::default();
     cfg.log.format = LogFormat::Json;
-    cfg.log.access = chassis::telemetry::AccessLog::Off;
+    cfg.log.access = AccessLog::Off;
     let (subscriber, _handle) = logs::subscriber(&cfg, None, buffer.clone()).expect("subscriber");
     let _default = tracing::subscriber::set_default(subscriber);
     let app = Router::new()

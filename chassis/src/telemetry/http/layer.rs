@@ -27,11 +27,12 @@ impl Default for ServerTelemetryLayer {
 }
 
 impl ServerTelemetryLayer {
-    /// The layer with the access log at `INFO`.
+    /// The layer with the access log at its default level, `DEBUG` (as
+    /// `telemetry.log.access` defaults).
     pub fn new() -> Self {
         Self {
             shared: Arc::default(),
-            access: AccessLog::Info,
+            access: AccessLog::default(),
             export: Export::default(),
         }
     }
