@@ -179,7 +179,20 @@ async fn panicking_handler_gets_500_and_the_service_lives() {
     );
     assert!(reply.header("x-request-id").is_some());
     assert_eq!(get(service.addr(), "/hello").await.status, StatusCode::OK);
+    // The RED histogram counts it under its route, with the status the client got.
+    let metrics = get(service.addr(), "/metrics").await.text();
+    assert_eq!(red_count(&metrics, "/panic", "500"), Some(1), "{metrics}");
     service.shutdown().await;
+}
+
+/// The count of `http_server_request_duration_seconds` for a GET on `route` with `status`.
+fn red_count(metrics: &str, route: &str, status: &str) -> Option<u64> {
+    let series = format!(
+        "http_server_request_duration_seconds_count{{http_request_method=\"GET\",http_route=\"{route}\",http_response_status_code=\"{status}\"}} "
+    );
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(&series)?.parse().ok())
 }
 
 #[tokio::test]
@@ -189,6 +202,14 @@ async fn slow_handler_gets_504() {
     assert_eq!(reply.status, StatusCode::GATEWAY_TIMEOUT);
     assert_eq!(reply.json()["status"], 504);
     assert_eq!(get(service.addr(), "/hello").await.status, StatusCode::OK);
+    // The RED histogram counts it under its route as the 504 it was answered with, and the
+    // timed-out handler no longer counts as active.
+    let metrics = get(service.addr(), "/metrics").await.text();
+    assert_eq!(
+        red_count(&metrics, "/gate/{key}", "504"),
+        Some(1),
+        "{metrics}"
+    );
     service.shutdown().await;
 }
 

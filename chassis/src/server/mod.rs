@@ -54,4 +54,5 @@ pub use request_id::{REQUEST_ID, RequestId, RequestIdFuture, RequestIdLayer, ran
 pub use serve::{Serving, StopReport};
 pub use shed::{LoadShed, LoadShedFuture, LoadShedLayer};
 pub use stack::standard_stack;
+pub(crate) use timeout::dropping_expired;
 pub use timeout::{RequestTimeout, RequestTimeoutFuture, RequestTimeoutLayer};

@@ -7,6 +7,7 @@
 //! so a fast handler costs no clock read and no timer; a slow one gets the full timeout from
 //! its first poll.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -16,6 +17,33 @@ use pin_project_lite::pin_project;
 use tokio::time::Sleep;
 use tower::timeout::error::Elapsed;
 use tower::{BoxError, Layer, Service};
+
+thread_local! {
+    /// Set while a request that ran out of time is being dropped.
+    static EXPIRING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether what is being dropped on this thread is a request that ran out of time: the
+/// telemetry layer inside then records it as the `504` it is answered with.
+pub(crate) fn dropping_expired() -> bool {
+    EXPIRING.with(Cell::get)
+}
+
+/// Clears [`EXPIRING`] however the drop ends.
+struct Expiring;
+
+impl Expiring {
+    fn start() -> Self {
+        EXPIRING.with(|expiring| expiring.set(true));
+        Self
+    }
+}
+
+impl Drop for Expiring {
+    fn drop(&mut self) {
+        EXPIRING.with(|expiring| expiring.set(false));
+    }
+}
 
 /// Fails requests that take longer than `timeout`.
 #[derive(Debug, Clone, Copy)]
@@ -63,7 +91,7 @@ where
 
     fn call(&mut self, request: R) -> Self::Future {
         RequestTimeoutFuture {
-            inner: self.inner.call(request),
+            inner: Some(self.inner.call(request)),
             timeout: self.timeout,
             sleep: None,
         }
@@ -74,8 +102,9 @@ pin_project! {
     /// The future of [`RequestTimeout`].
     #[derive(Debug)]
     pub struct RequestTimeoutFuture<F> {
+        // Dropped as soon as the time is up (see `dropping_expired`).
         #[pin]
-        inner: F,
+        inner: Option<F>,
         timeout: Duration,
         // Boxed so the common, fast path keeps a small future; allocated only when needed.
         sleep: Option<Pin<Box<Sleep>>>,
@@ -90,8 +119,11 @@ where
     type Output = Result<T, BoxError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        if let Poll::Ready(result) = this.inner.poll(cx) {
+        let mut this = self.project();
+        let Some(inner) = this.inner.as_mut().as_pin_mut() else {
+            return Poll::Ready(Err(Elapsed::new().into()));
+        };
+        if let Poll::Ready(result) = inner.poll(cx) {
             return Poll::Ready(result.map_err(Into::into));
         }
         let timeout = *this.timeout;
@@ -99,7 +131,11 @@ where
             .sleep
             .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
         match sleep.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(Elapsed::new().into())),
+            Poll::Ready(()) => {
+                let _expiring = Expiring::start();
+                this.inner.set(None);
+                Poll::Ready(Err(Elapsed::new().into()))
+            }
             Poll::Pending => Poll::Pending,
         }
     }

@@ -18,12 +18,29 @@ use crate::telemetry::propagation::TraceContext;
 
 pin_project! {
     /// Completes the span, the duration histogram and the access log when the response head
-    /// is ready.
+    /// is ready; when the request is abandoned instead (its handler panicked, or the server's
+    /// request timeout dropped it), records it with the status the client gets (`500`,
+    /// `504`). A request dropped because its client went away is not recorded.
     pub struct ResponseFuture<F> {
         #[pin]
         pub(super) inner: TaskLocalFuture<TraceContext, F>,
         pub(super) span: Span,
         pub(super) tracker: Tracker,
+    }
+
+    impl<F> PinnedDrop for ResponseFuture<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            let abandoned = match this.tracker.outcome {
+                Outcome::Done => None,
+                Outcome::Panicked(elapsed) => Some((500, elapsed)),
+                Outcome::Running => crate::server::dropping_expired()
+                    .then(|| (504, this.tracker.start.elapsed())),
+            };
+            if let Some((status, elapsed)) = abandoned {
+                complete(this.tracker, this.span, this.inner, status, elapsed);
+            }
+        }
     }
 }
 
@@ -44,17 +61,52 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         let _entered = this.span.enter();
-        let result = ready!(this.inner.as_mut().poll(cx));
+        let result = {
+            let _panic = MarkPanic(&mut *this.tracker);
+            ready!(this.inner.as_mut().poll(cx))
+        };
         // An error never reached the client as a response; count it as a 500.
         let status = result.as_ref().map_or(500, |res| res.status().as_u16());
-        if let Some(elapsed) = this.tracker.finish(this.span, status) {
-            // Logged in the request's context, so the line carries its ids.
-            match this.inner.take_value() {
-                Some(ctx) => ctx.in_scope(|| this.tracker.log(status, elapsed)),
-                None => this.tracker.log(status, elapsed),
-            }
-        }
+        let elapsed = this.tracker.start.elapsed();
+        complete(this.tracker, this.span, this.inner, status, elapsed);
         Poll::Ready(result)
+    }
+}
+
+/// Records the outcome and writes the access log in the request's context, so the line
+/// carries its ids.
+fn complete<F>(
+    tracker: &mut Tracker,
+    span: &Span,
+    inner: Pin<&mut TaskLocalFuture<TraceContext, F>>,
+    status: u16,
+    elapsed: Duration,
+) {
+    if tracker.finish(span, status, elapsed) {
+        match inner.take_value() {
+            Some(ctx) => ctx.in_scope(|| tracker.log(status, elapsed)),
+            None => tracker.log(status, elapsed),
+        }
+    }
+}
+
+/// How far a request got.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Outcome {
+    Running,
+    /// Its handler panicked after this long (the panic layer answers `500`).
+    Panicked(Duration),
+    Done,
+}
+
+/// Notes a panic unwinding through the handler's poll.
+struct MarkPanic<'a>(&'a mut Tracker);
+
+impl Drop for MarkPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() && matches!(self.0.outcome, Outcome::Running) {
+            self.0.outcome = Outcome::Panicked(self.0.start.elapsed());
+        }
     }
 }
 
@@ -67,25 +119,30 @@ pub(super) struct Tracker {
     pub(super) method: usize,
     pub(super) start: Instant,
     pub(super) access: AccessLog,
+    pub(super) outcome: Outcome,
 }
 
 impl Tracker {
-    /// Records the outcome in the span and the duration histogram; returns the elapsed time
-    /// when the access log is to be written.
-    fn finish(&self, span: &Span, status: u16) -> Option<Duration> {
-        let elapsed = self.start.elapsed();
+    /// Records the outcome in the span and the duration histogram (once); returns whether
+    /// the access log is to be written.
+    fn finish(&mut self, span: &Span, status: u16, elapsed: Duration) -> bool {
+        if matches!(self.outcome, Outcome::Done) {
+            return false;
+        }
+        self.outcome = Outcome::Done;
         // As i64: tracing-opentelemetry exports u64 fields as strings, semconv wants an int.
         span.record("http.response.status_code", i64::from(status));
-        self.instance
-            .get(&self.route)?
+        let Some(route) = self.instance.get(&self.route) else {
+            return false;
+        };
+        route
             .duration(self.method, status)
             .record(elapsed.as_secs_f64());
-        let logged = match self.access {
+        match self.access {
             AccessLog::Info => tracing::enabled!(target: "chassis::access", Level::INFO),
             AccessLog::Debug => tracing::enabled!(target: "chassis::access", Level::DEBUG),
             AccessLog::Off => false,
-        };
-        logged.then_some(elapsed)
+        }
     }
 
     /// The access-log event.

@@ -138,6 +138,7 @@ where
             method: slot,
             start,
             access: self.access,
+            outcome: future::Outcome::Running,
         };
         let inner = {
             let _entered = span.enter();
