@@ -62,8 +62,9 @@ pub fn error_response(error: &BoxError) -> Response {
     response
 }
 
-/// Counts a request the stack answered itself (`chassis_server_rejected_total{reason}`):
-/// these never reach the router, so the RED histogram, recorded per route, does not see them.
+/// Counts a request the stack answered itself (`chassis_server_rejected_total{reason}`).
+/// Shed requests and bodies refused by declared length never reach the router, so the RED
+/// histogram (recorded per route) sees only the timeouts and panics among them.
 pub fn count_rejection(reason: &'static str) {
     metrics::counter!("chassis_server_rejected_total", "reason" => reason).increment(1);
 }
