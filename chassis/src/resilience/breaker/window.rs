@@ -111,9 +111,17 @@ impl CountWindow {
 
     /// Records one call; returns the new aggregate, or `None` when nothing changed that could
     /// open the breaker (a fast success replacing a fast success in a full window).
+    ///
+    /// A fast success in a full window without a failure or slow call writes nothing: every
+    /// slot holds a fast success, so whichever one it would replace, the window stays the
+    /// same. That keeps the healthy closed path free of shared writes, so threads calling
+    /// through one breaker do not bounce the head between their cores.
     #[inline]
     #[allow(clippy::cast_possible_truncation)]
     pub(crate) fn record(&self, kind: Kind) -> Option<Counts> {
+        if kind == OK && self.head.load(Relaxed) >= self.size && self.bad.load(Relaxed) == 0 {
+            return None;
+        }
         let idx = self.head.fetch_add(1, Relaxed);
         let calls = idx.saturating_add(1).min(self.size);
         let slot = &self.slots[(idx % self.size) as usize];
@@ -309,6 +317,31 @@ mod tests {
         assert_eq!(w.snapshot(), counts(3, 1, 1));
         w.reset();
         assert_eq!(w.snapshot(), counts(0, 0, 0));
+    }
+
+    #[test]
+    fn healthy_successes_write_nothing_yet_a_failure_slides_out_on_time() {
+        let w = CountWindow::new(3);
+        for _ in 0..3 {
+            assert!(w.record(OK).is_some());
+        }
+        let head = w.head.load(Relaxed);
+        for _ in 0..10 {
+            assert_eq!(w.record(OK), None);
+        }
+        assert_eq!(
+            w.head.load(Relaxed),
+            head,
+            "a healthy success writes nothing"
+        );
+        assert_eq!(w.record(FAIL), Some(counts(3, 1, 0)));
+        for _ in 0..2 {
+            w.record(OK);
+            assert_eq!(w.snapshot(), counts(3, 1, 0));
+        }
+        // the third call after the failure replaces it
+        assert_eq!(w.record(OK), Some(counts(3, 0, 0)));
+        assert_eq!(w.record(OK), None);
     }
 
     #[test]
