@@ -85,7 +85,21 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let BodyLimitLayer { max, read_timeout } = self.layer;
+        match self.layer.admit(request) {
+            Ok(request) => Either::Left(self.inner.call(request)),
+            Err(refused) => Either::Right(ready(Ok(refused))),
+        }
+    }
+}
+
+impl BodyLimitLayer {
+    /// The request with its body bounded, or the `413` for a declared length over the limit.
+    pub(crate) fn admit<B>(&self, request: Request<B>) -> Result<Request<Body>, Response<Body>>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let Self { max, read_timeout } = *self;
         let declared = request
             .headers()
             .get(header::CONTENT_LENGTH)
@@ -93,12 +107,11 @@ where
             .and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|len| len > max as u64) {
             super::count_rejection("body_limit");
-            let response = Problem::new(StatusCode::PAYLOAD_TOO_LARGE)
+            return Err(Problem::new(StatusCode::PAYLOAD_TOO_LARGE)
                 .detail(format!("the request body exceeds {max} bytes"))
-                .into_response();
-            return Either::Right(ready(Ok(response)));
+                .into_response());
         }
-        let request = request.map(|body| {
+        Ok(request.map(|body| {
             if body.is_end_stream() {
                 Body::empty()
             } else {
@@ -108,8 +121,7 @@ where
                     None => Body::new(limited),
                 }
             }
-        });
-        Either::Left(self.inner.call(request))
+        }))
     }
 }
 

@@ -105,7 +105,8 @@ where
     }
 }
 
-fn panic_response(panic: &(dyn Any + Send)) -> Response {
+/// The `500` for a caught panic; logs it and counts it.
+pub(crate) fn panic_response(panic: &(dyn Any + Send)) -> Response {
     let message = panic
         .downcast_ref::<&str>()
         .map(ToString::to_string)

@@ -12,7 +12,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use http::header::Entry;
-use http::{HeaderName, HeaderValue, Request, Response};
+use http::{HeaderMap, HeaderName, HeaderValue, Request, Response};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
@@ -68,21 +68,31 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        // One hashed look-up whether the id is kept, replaced or added.
-        let id = match request.headers_mut().entry(REQUEST_ID) {
-            Entry::Occupied(entry) if is_sane(entry.get()) => entry.get().clone(),
-            Entry::Occupied(mut entry) => {
-                let id = random_id();
-                entry.insert(id.clone());
-                id
-            }
-            Entry::Vacant(entry) => entry.insert(random_id()).clone(),
-        };
+        let id = ensure(request.headers_mut());
         RequestIdFuture {
             inner: self.inner.call(request),
             id: Some(id),
         }
     }
+}
+
+/// Keeps a sane `x-request-id`, replaces an insane one or adds a fresh one; returns it. One
+/// hashed look-up whichever it is.
+pub(crate) fn ensure(headers: &mut HeaderMap) -> HeaderValue {
+    match headers.entry(REQUEST_ID) {
+        Entry::Occupied(entry) if is_sane(entry.get()) => entry.get().clone(),
+        Entry::Occupied(mut entry) => {
+            let id = random_id();
+            entry.insert(id.clone());
+            id
+        }
+        Entry::Vacant(entry) => entry.insert(random_id()).clone(),
+    }
+}
+
+/// Puts the request's id on its response, unless the handler set one.
+pub(crate) fn echo<B>(response: &mut Response<B>, id: HeaderValue) {
+    response.headers_mut().entry(REQUEST_ID).or_insert(id);
 }
 
 pin_project! {
@@ -105,7 +115,7 @@ where
         let this = self.project();
         let mut response = ready!(this.inner.poll(cx))?;
         if let Some(id) = this.id.take() {
-            response.headers_mut().entry(REQUEST_ID).or_insert(id);
+            echo(&mut response, id);
         }
         Poll::Ready(Ok(response))
     }

@@ -21,20 +21,35 @@ pub struct LoadShedLayer {
     in_flight: Arc<InFlight>,
 }
 
+/// The count of requests in flight and its limit, shared by the clones of a service.
 #[derive(Debug)]
-struct InFlight {
+pub(crate) struct InFlight {
     count: AtomicUsize,
     max: usize,
+}
+
+impl InFlight {
+    /// At most `max` at once.
+    pub(crate) fn new(max: usize) -> Arc<Self> {
+        Arc::new(Self {
+            count: AtomicUsize::new(0),
+            max,
+        })
+    }
+
+    /// A slot for one more request, or `None` when `max` are in flight (shed it).
+    pub(crate) fn try_acquire(self: &Arc<Self>) -> Option<Slot> {
+        let previous = self.count.fetch_add(1, Ordering::Acquire);
+        let slot = Slot(Arc::clone(self));
+        (previous < self.max).then_some(slot)
+    }
 }
 
 impl LoadShedLayer {
     /// Admits at most `max` requests at once.
     pub fn new(max: usize) -> Self {
         Self {
-            in_flight: Arc::new(InFlight {
-                count: AtomicUsize::new(0),
-                max,
-            }),
+            in_flight: InFlight::new(max),
         }
     }
 
@@ -64,7 +79,7 @@ pub struct LoadShed<S> {
 
 /// Releases one in-flight slot when dropped, however the request ends.
 #[derive(Debug)]
-struct Slot(Arc<InFlight>);
+pub(crate) struct Slot(Arc<InFlight>);
 
 impl Drop for Slot {
     fn drop(&mut self) {
@@ -86,18 +101,15 @@ where
     }
 
     fn call(&mut self, request: R) -> Self::Future {
-        let previous = self.in_flight.count.fetch_add(1, Ordering::Acquire);
-        let slot = Slot(Arc::clone(&self.in_flight));
-        if previous >= self.in_flight.max {
-            drop(slot);
-            return LoadShedFuture {
+        match self.in_flight.try_acquire() {
+            Some(slot) => LoadShedFuture {
+                inner: Some(self.inner.call(request)),
+                _slot: Some(slot),
+            },
+            None => LoadShedFuture {
                 inner: None,
                 _slot: None,
-            };
-        }
-        LoadShedFuture {
-            inner: Some(self.inner.call(request)),
-            _slot: Some(slot),
+            },
         }
     }
 }

@@ -29,6 +29,13 @@ pub(crate) fn dropping_expired() -> bool {
     EXPIRING.with(Cell::get)
 }
 
+/// Drops a request that ran out of time, now rather than when its response is long gone,
+/// with [`dropping_expired`] true meanwhile.
+pub(crate) fn drop_expired<F>(mut inner: Pin<&mut Option<F>>) {
+    let _expiring = Expiring::start();
+    inner.set(None);
+}
+
 /// Clears [`EXPIRING`] however the drop ends.
 struct Expiring;
 
@@ -132,8 +139,7 @@ where
             .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
         match sleep.as_mut().poll(cx) {
             Poll::Ready(()) => {
-                let _expiring = Expiring::start();
-                this.inner.set(None);
+                drop_expired(this.inner);
                 Poll::Ready(Err(Elapsed::new().into()))
             }
             Poll::Pending => Poll::Pending,
