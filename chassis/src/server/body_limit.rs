@@ -94,6 +94,10 @@ where
 
 impl BodyLimitLayer {
     /// The request with its body bounded, or the `413` for a declared length over the limit.
+    #[allow(
+        clippy::result_large_err,
+        reason = "either is moved once, to the caller; the request is as large"
+    )]
     pub(crate) fn admit<B>(&self, request: Request<B>) -> Result<Request<Body>, Response<Body>>
     where
         B: http_body::Body<Data = Bytes> + Send + 'static,
