@@ -94,7 +94,7 @@ fn stack(c: &mut Criterion) {
         c,
         &rt,
         &group_name("standard_stack"),
-        &chassis::server::standard_stack::<Body>(&config, router()),
+        &chassis::server::standard_stack(&config, router()),
     );
 }
 

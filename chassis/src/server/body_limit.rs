@@ -103,12 +103,25 @@ impl BodyLimitLayer {
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
+        let declared = request.headers().get(header::CONTENT_LENGTH);
+        self.admit_declared(declared.and_then(declared_length), request)
+    }
+
+    /// [`admit`](Self::admit) for a request declaring `declared` bytes.
+    #[allow(
+        clippy::result_large_err,
+        reason = "either is moved once, to the caller; the request is as large"
+    )]
+    pub(crate) fn admit_declared<B>(
+        &self,
+        declared: Option<u64>,
+        request: Request<B>,
+    ) -> Result<Request<Body>, Response<Body>>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
         let Self { max, read_timeout } = *self;
-        let declared = request
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|len| len > max as u64) {
             super::count_rejection("body_limit");
             return Err(Problem::new(StatusCode::PAYLOAD_TOO_LARGE)
@@ -127,6 +140,11 @@ impl BodyLimitLayer {
             }
         }))
     }
+}
+
+/// The length a `Content-Length` value declares, if it is a number.
+pub(crate) fn declared_length(value: &http::HeaderValue) -> Option<u64> {
+    value.to_str().ok()?.parse().ok()
 }
 
 #[cfg(test)]

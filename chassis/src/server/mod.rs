@@ -53,6 +53,6 @@ pub use problem::{PROBLEM_JSON, Problem};
 pub use request_id::{REQUEST_ID, RequestId, RequestIdFuture, RequestIdLayer, random_id};
 pub use serve::{Serving, StopReport};
 pub use shed::{LoadShed, LoadShedFuture, LoadShedLayer};
-pub use stack::standard_stack;
+pub use stack::{StandardStack, StandardStackFuture, standard_stack};
 pub(crate) use timeout::dropping_expired;
 pub use timeout::{RequestTimeout, RequestTimeoutFuture, RequestTimeoutLayer};

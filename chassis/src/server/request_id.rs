@@ -121,7 +121,7 @@ where
     }
 }
 
-fn is_sane(id: &HeaderValue) -> bool {
+pub(crate) fn is_sane(id: &HeaderValue) -> bool {
     !id.is_empty() && id.len() <= MAX_ID_LEN && id.as_bytes().iter().all(u8::is_ascii_graphic)
 }
 

@@ -44,7 +44,12 @@ impl DeadlineLayer {
 
     /// The budget for a request with these headers, after parsing, defaults and the cap.
     pub(crate) fn budget(&self, headers: &http::HeaderMap) -> Option<Duration> {
-        let from_header = headers.get(HEADER).and_then(|value| {
+        self.budget_of(headers.get(HEADER))
+    }
+
+    /// The budget for a request whose deadline header, if any, is `header`.
+    pub(crate) fn budget_of(&self, header: Option<&http::HeaderValue>) -> Option<Duration> {
+        let from_header = header.and_then(|value| {
             let parsed = parse_header(value);
             if parsed.is_none() {
                 tracing::debug!(header = %HEADER, ?value, "ignoring malformed deadline header");

@@ -1,0 +1,163 @@
+//! The standard stack: the middleware every service gets, as one service.
+//!
+//! Each step is its own module's function ([`request_id`](super::RequestIdLayer), load
+//! shedding, the body limit, the deadline, the timeout, panics, error answers), and each is
+//! also a tower layer of its own for a custom stack. [`standard_stack`] runs them all in one
+//! service with one future: eight nested layers cost eight moves of the request, eight
+//! futures nested in each other and eight polls per wake-up, about a thousand instructions
+//! per request more than this (`benches/instructions.sh`).
+
+mod future;
+mod scan;
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::DefaultBodyLimit;
+use axum::response::Response;
+use bytes::Bytes;
+use http::Request;
+use tower::load_shed::error::Overloaded;
+use tower::{BoxError, Service};
+
+pub use future::StandardStackFuture;
+
+use super::body_limit::declared_length;
+use super::shed::InFlight;
+use super::{BodyLimitLayer, REQUEST_ID, request_id};
+use crate::config::ServerConfig;
+use crate::resilience::deadline::{Deadline, DeadlineLayer};
+use future::Kind;
+use scan::Found;
+
+/// The body limit axum's extractors apply unless told otherwise.
+const AXUM_DEFAULT_BODY_LIMIT: usize = 2 << 20;
+
+/// Wraps `router` in the standard stack, outermost first:
+///
+/// 1. request id: `x-request-id` kept or generated, echoed on the response;
+/// 2. panic -> `500`, the process lives on;
+/// 3. errors -> problem responses (the single place statuses are chosen);
+/// 4. load shedding over a concurrency limit -> `503` with `Retry-After`;
+/// 5. request timeout -> `504` (the handler is polled first; a timer is created only when it
+///    is not ready at once);
+/// 6. the caller's deadline (`x-request-timeout-ms`, capped by the request timeout) stored
+///    in the request extensions and as [`Deadline::current`] for the handler, so outbound
+///    calls carry what is left of it;
+/// 7. body size limit -> `413`, and body read timeout (a stalled body fails the request).
+///
+/// Header count, header size (`431`) and header read timeouts are enforced by hyper in
+/// [`Serving`](super::Serving).
+pub fn standard_stack(config: &ServerConfig, router: Router) -> StandardStack<Router> {
+    let max_body = config.max_body_size.as_usize();
+    // Our body limit bounds every body; axum's extractors add their own 2 MiB default, which
+    // only needs lifting when the configured limit is larger.
+    let router = if max_body > AXUM_DEFAULT_BODY_LIMIT {
+        router.layer(DefaultBodyLimit::max(max_body))
+    } else {
+        router
+    };
+    StandardStack {
+        inner: router,
+        in_flight: InFlight::new(config.max_concurrent_requests),
+        timeout: config.request_timeout,
+        deadline: DeadlineLayer::new().max(config.request_timeout),
+        body: BodyLimitLayer::new(max_body).read_timeout(config.body_read_timeout),
+        not_ready: None,
+    }
+}
+
+/// The service [`standard_stack`] returns.
+#[derive(Debug)]
+pub struct StandardStack<S> {
+    inner: S,
+    in_flight: Arc<InFlight>,
+    timeout: Duration,
+    deadline: DeadlineLayer,
+    body: BodyLimitLayer,
+    /// A readiness error of `inner`, answered by the next call.
+    not_ready: Option<Response>,
+}
+
+impl<S: Clone> Clone for StandardStack<S> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            in_flight: Arc::clone(&self.in_flight),
+            timeout: self.timeout,
+            deadline: self.deadline,
+            body: self.body,
+            not_ready: None,
+        }
+    }
+}
+
+impl<S, B> Service<Request<B>> for StandardStack<S>
+where
+    S: Service<Request<Body>, Response = Response>,
+    S::Error: Into<BoxError>,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = StandardStackFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        if let Err(error) = ready!(self.inner.poll_ready(cx)) {
+            self.not_ready = Some(super::error_response(&error.into()));
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        let found = Found::scan(request.headers());
+        let kept_id = found
+            .request_id
+            .filter(|id| request_id::is_sane(id))
+            .cloned();
+        let declared = found.content_length.and_then(declared_length);
+        let deadline = self.deadline.budget_of(found.deadline).map(Deadline::after);
+        let id = kept_id.unwrap_or_else(|| {
+            let id = request_id::random_id();
+            request.headers_mut().insert(REQUEST_ID, id.clone());
+            id
+        });
+        if let Some(response) = self.not_ready.take() {
+            return StandardStackFuture::answered(response, id);
+        }
+        let Some(slot) = self.in_flight.try_acquire() else {
+            let overloaded: BoxError = Overloaded::new().into();
+            return StandardStackFuture::answered(super::error_response(&overloaded), id);
+        };
+        let mut request = match self.body.admit_declared(declared, request) {
+            Ok(request) => request,
+            Err(refused) => return StandardStackFuture::answered(refused, id),
+        };
+        if let Some(deadline) = deadline {
+            request.extensions_mut().insert(deadline);
+        }
+        let inner = &mut self.inner;
+        let called = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match deadline {
+            Some(deadline) => Deadline::sync_scope_exact(Some(deadline), || inner.call(request)),
+            None => inner.call(request),
+        }));
+        match called {
+            Ok(future) => StandardStackFuture::new(
+                Kind::Running {
+                    inner: Some(future),
+                    sleep: None,
+                    timeout: self.timeout,
+                    deadline,
+                    _slot: slot,
+                },
+                id,
+            ),
+            Err(panic) => StandardStackFuture::answered(super::panic::panic_response(&*panic), id),
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! The request headers the standard stack reads, found in one pass over the map.
+//!
+//! Three hashed look-ups (`x-request-id`, `content-length`, `x-request-timeout-ms`) cost
+//! more than one walk over the handful of headers a request usually has.
+
+use http::header::CONTENT_LENGTH;
+use http::{HeaderMap, HeaderValue};
+
+use crate::resilience::deadline::HEADER as DEADLINE;
+use crate::server::REQUEST_ID;
+
+/// The first value of each header the stack reads.
+#[derive(Debug, Default)]
+pub(super) struct Found<'a> {
+    pub(super) request_id: Option<&'a HeaderValue>,
+    pub(super) content_length: Option<&'a HeaderValue>,
+    pub(super) deadline: Option<&'a HeaderValue>,
+}
+
+impl<'a> Found<'a> {
+    pub(super) fn scan(headers: &'a HeaderMap) -> Self {
+        let mut found = Self::default();
+        for (name, value) in headers {
+            let slot = match name.as_str().len() {
+                12 if *name == REQUEST_ID => &mut found.request_id,
+                14 if *name == CONTENT_LENGTH => &mut found.content_length,
+                20 if *name == DEADLINE => &mut found.deadline,
+                _ => continue,
+            };
+            slot.get_or_insert(value);
+        }
+        found
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_first_value_of_each() {
+        let mut headers = HeaderMap::new();
+        headers.insert("host", HeaderValue::from_static("x"));
+        headers.append(REQUEST_ID, HeaderValue::from_static("first"));
+        headers.append(REQUEST_ID, HeaderValue::from_static("second"));
+        headers.insert(CONTENT_LENGTH, HeaderValue::from_static("12"));
+        headers.insert(DEADLINE, HeaderValue::from_static("250"));
+        let found = Found::scan(&headers);
+        assert_eq!(found.request_id, Some(&HeaderValue::from_static("first")));
+        assert_eq!(found.content_length, Some(&HeaderValue::from_static("12")));
+        assert_eq!(found.deadline, Some(&HeaderValue::from_static("250")));
+        assert!(Found::scan(&HeaderMap::new()).request_id.is_none());
+    }
+}
