@@ -57,8 +57,12 @@ pub struct Startup {
 pub struct Ratios {
     /// Throughput B/A (below 1: B serves fewer).
     pub throughput: f64,
-    /// Server CPU per request B/A (above 1: B costs more).
+    /// Server CPU per request in the closed loop, B/A (above 1: B costs more). The faster
+    /// server also batches more requests per wake-up here, which lowers its figure.
     pub cpu_per_request: f64,
+    /// Server CPU per request at the constant rate, B/A: both servers under the same load.
+    #[serde(default)]
+    pub paced_cpu_per_request: f64,
     /// p50 at the constant rate, B/A.
     pub p50: f64,
     /// p99 at the constant rate, B/A.

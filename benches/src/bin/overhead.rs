@@ -209,6 +209,7 @@ fn measure(options: &Options) -> Result<(), Box<dyn std::error::Error>> {
     let ratios = Ratios {
         throughput: ratio(|r| r.throughput_rps),
         cpu_per_request: ratio(|r| r.cpu_us_per_request),
+        paced_cpu_per_request: ratio(|r| r.paced_cpu_us_per_request),
         p50: ratio(|r| r.p50_us),
         p99: ratio(|r| r.p99_us),
         idle_rss,
@@ -372,8 +373,8 @@ fn print_report(report: &OverheadReport) {
     }
     let r = &report.ratios;
     println!(
-        "\nB/A, median of rounds: server CPU per request {:.3}, throughput {:.3}, p50 {:.3}, p99 {:.3}, idle RSS {:.2}",
-        r.cpu_per_request, r.throughput, r.p50, r.p99, r.idle_rss
+        "\nB/A, median of rounds: server CPU per request {:.3} (closed loop) {:.3} (constant rate), throughput {:.3}, p50 {:.3}, p99 {:.3}, idle RSS {:.2}",
+        r.cpu_per_request, r.paced_cpu_per_request, r.throughput, r.p50, r.p99, r.idle_rss
     );
     let client_max = report
         .rounds
@@ -428,6 +429,10 @@ fn plot_from(results: &Path, svg: &Path) -> Result<(), Box<dyn std::error::Error
     let r = &report.ratios;
     for (label, ratio) in [
         ("loopback: server CPU/request", r.cpu_per_request),
+        (
+            "loopback: server CPU/request, constant rate",
+            r.paced_cpu_per_request,
+        ),
         ("loopback: throughput", r.throughput),
         ("loopback: p50 at constant rate", r.p50),
         ("loopback: p99 at constant rate", r.p99),
