@@ -13,7 +13,10 @@
 //!   formatted line per request);
 //! - `b_chassis_no_subscriber`: `b_chassis` with no log subscriber at all: the stack and
 //!   metrics without any log formatting;
-//! - `c_chassis_json_logs`: `b_chassis` with JSON logs.
+//! - `c_chassis_json_logs`: `b_chassis` with JSON logs;
+//! - `c_chassis_otlp_export`: `b_chassis` with trace export on (OTLP/HTTP to a receiver in
+//!   this process, every trace sampled): each request makes, ends and queues an exported
+//!   span; the batch export itself runs on another thread.
 //!
 //! Every variant runs under the same log subscriber. After the run it prints each median
 //! and its ratio to `a_bare`.
@@ -32,13 +35,14 @@ use http::{Request, Response};
 use tower::{Service, ServiceExt};
 
 const GROUP: &str = "inprocess";
-const BENCHES: [&str; 6] = [
+const BENCHES: [&str; 7] = [
     "a_bare",
     "b_chassis",
     "b_chassis_without_with_state",
     "b_chassis_access_log_info",
     "b_chassis_no_subscriber",
     "c_chassis_json_logs",
+    "c_chassis_otlp_export",
 ];
 
 fn run<S>(c: &mut Criterion, rt: &tokio::runtime::Runtime, name: &str, service: &S)
@@ -89,7 +93,21 @@ fn main() {
     {
         let json = fixtures::log_dispatch(LogFormat::Json);
         let _logs = tracing::dispatcher::set_default(&json);
-        run(&mut c, &rt, BENCHES[5], &fixtures::chassis(metrics));
+        run(&mut c, &rt, BENCHES[5], &fixtures::chassis(metrics.clone()));
+    }
+    // Last: once export is installed, every request of the process makes a span.
+    let (dispatch, guard, exports) = fixtures::otlp_export(fixtures::otlp_receiver());
+    {
+        let _logs = tracing::dispatcher::set_default(&dispatch);
+        run(
+            &mut c,
+            &rt,
+            BENCHES[6],
+            &fixtures::chassis_exporting(metrics, &guard),
+        );
+    }
+    if let Err(error) = exports.block_on(guard.shutdown(Duration::from_secs(5))) {
+        eprintln!("trace export did not shut down cleanly: {error}");
     }
     c.final_summary();
 

@@ -2,18 +2,20 @@
 //! way in every benchmark so their numbers compare.
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::LazyLock;
 
 use axum::Router;
 use axum::body::Body;
-use axum::routing::get;
+use axum::routing::{get, post};
 use chassis::config::ServerConfig;
 use chassis::health::{self, HealthRegistry};
 use chassis::telemetry::http::ServerTelemetryLayer;
+use chassis::telemetry::otlp::{self, OtlpGuard, ServiceResource};
 use chassis::telemetry::{
-    AccessLog, LogFormat, MetricsHandle, TelemetryConfig, logs, metrics_routes,
+    AccessLog, LogFormat, MetricsHandle, OtlpProtocol, TelemetryConfig, logs, metrics_routes,
 };
-use http::{Request, Response};
+use http::{Request, Response, StatusCode};
 use tower::Service;
 
 /// Default server settings, `'static` because `standard_stack`'s service borrows them.
@@ -51,12 +53,17 @@ pub fn chassis_router(metrics: MetricsHandle) -> Router {
 
 /// [`chassis_router`] with the access-log event at `access` (`AccessLog::Off` for none).
 pub fn chassis_router_with(metrics: MetricsHandle, access: AccessLog) -> Router {
+    chassis_router_layered(metrics, ServerTelemetryLayer::new().access_log(access))
+}
+
+/// [`chassis_router`] with `telemetry` as its telemetry layer.
+pub fn chassis_router_layered(metrics: MetricsHandle, telemetry: ServerTelemetryLayer) -> Router {
     let health = HealthRegistry::new();
     health.mark_started();
     routes()
         .merge(health::routes(health))
         .merge(metrics_routes(metrics))
-        .layer(ServerTelemetryLayer::new().access_log(access))
+        .layer(telemetry)
 }
 
 /// (b) The chassis default server stack: [`chassis_router`] with `with_state(())` (as
@@ -90,6 +97,91 @@ pub fn chassis_as_runtime(
 + Send
 + 'static {
     chassis::server::standard_stack(&SERVER, chassis_router(metrics))
+}
+
+/// (c) [`chassis()`] with trace export on: its telemetry layer exports through `guard` (see
+/// [`otlp_export`]).
+pub fn chassis_exporting(
+    metrics: MetricsHandle,
+    guard: &OtlpGuard,
+) -> impl Service<Request<Body>, Response = Response<Body>, Error = Infallible, Future: Send + 'static>
++ Clone
++ Send
++ 'static {
+    let telemetry = ServerTelemetryLayer::new().otlp(guard);
+    chassis::server::standard_stack(
+        &SERVER,
+        chassis_router_layered(metrics, telemetry).with_state(()),
+    )
+}
+
+/// An OTLP/HTTP receiver on 127.0.0.1, on a thread of its own: accepts every export
+/// (`POST /v1/traces`) and keeps nothing.
+pub fn otlp_receiver() -> SocketAddr {
+    let listener = match std::net::TcpListener::bind("127.0.0.1:0") {
+        Ok(listener) => listener,
+        Err(error) => panic!("cannot bind a loopback port: {error}"),
+    };
+    let addr = listener
+        .local_addr()
+        .unwrap_or_else(|e| panic!("bound: {e}"));
+    std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        rt.block_on(async move {
+            let _ = listener.set_nonblocking(true);
+            let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                return;
+            };
+            let app = Router::new().route("/v1/traces", post(|| async { StatusCode::OK }));
+            let _ = axum::serve(listener, app).await;
+        });
+    });
+    addr
+}
+
+/// Trace export to `receiver` as a service sets it up (`telemetry.otlp.endpoint`, HTTP
+/// protobuf, every trace sampled): the log dispatcher with the OpenTelemetry layer (logs to
+/// [`std::io::sink`]), the service's exporter, and the runtime its exports run on (its own,
+/// so exporting does not run inside the measured requests).
+///
+/// Once installed, every request of the process makes an exported span: run it last.
+pub fn otlp_export(
+    receiver: SocketAddr,
+) -> (tracing::Dispatch, OtlpGuard, tokio::runtime::Runtime) {
+    let mut cfg = TelemetryConfig::default();
+    cfg.otlp.endpoint = Some(format!("http://{receiver}"));
+    cfg.otlp.protocol = OtlpProtocol::HttpProtobuf;
+    let dispatch = match logs::subscriber(&cfg, None, std::io::sink) {
+        Ok((subscriber, _handle)) => tracing::Dispatch::new(subscriber),
+        Err(error) => panic!("the default log filter is valid: {error}"),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => panic!("cannot build the exporter's runtime: {error}"),
+    };
+    let resource = ServiceResource {
+        name: "bench",
+        version: "0.0.0",
+        instance_id: "bench-1",
+    };
+    let guard = {
+        let _runtime = runtime.enter();
+        tracing::dispatcher::with_default(&dispatch, || otlp::install(&cfg, &resource))
+    };
+    match guard {
+        Ok(Some(guard)) => (dispatch, guard, runtime),
+        Ok(None) => panic!("trace export was not installed"),
+        Err(error) => panic!("cannot install trace export: {error}"),
+    }
 }
 
 /// A `tracing` dispatcher as `init_logging` builds it (filter `info`),

@@ -4,7 +4,10 @@
 //! - `cargo bench -p chassis-benches`: every criterion group (`--bench NAME` for one file);
 //! - `cargo run --release -p chassis-benches --bin overhead`: bare axum against a chassis
 //!   server over loopback, each in its own pinned process; `--plot FILE` draws the ratios;
-//! - `cargo run --release -p chassis-benches --bin allocs`: allocations per request.
+//! - `cargo run --release -p chassis-benches --bin inprocess`: the in-process services timed
+//!   interleaved, with ratios;
+//! - `cargo run --release -p chassis-benches --bin allocs`: allocations per request;
+//! - `benches/instructions.sh`: instructions per request under callgrind.
 //!
 //! See `docs/benchmarks.md` for the results and what each number means.
 

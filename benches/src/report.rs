@@ -92,6 +92,22 @@ pub struct OverheadReport {
     pub ratios: Ratios,
 }
 
+/// One service of the interleaved in-process run (`--bin inprocess`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InProcess {
+    /// The service, as the criterion bench names it (`b_chassis`).
+    pub name: String,
+    /// Median time per request, ns.
+    pub ns: f64,
+    /// Median of the per-round ratios to bare axum.
+    pub ratio: f64,
+}
+
+/// Where the `inprocess` binary writes its results.
+pub fn inprocess_path() -> PathBuf {
+    target_dir().join("inprocess.json")
+}
+
 /// The target directory: `$CARGO_TARGET_DIR`, else the workspace's `target/`.
 pub fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(

@@ -404,28 +404,47 @@ fn print_report(report: &OverheadReport) {
     }
 }
 
-/// Draws the ratios of the last results (and of the last in-process criterion run).
+/// The in-process ratios: from the last `--bin inprocess` run, else from the last criterion
+/// run of `overhead_inprocess`.
+fn in_process_bars() -> Vec<Bar> {
+    const SHOWN: [(&str, &str); 3] = [
+        ("b_chassis", "in-process: chassis stack, time/request"),
+        (
+            "c_chassis_json_logs",
+            "in-process: + JSON logs, time/request",
+        ),
+        (
+            "c_chassis_otlp_export",
+            "in-process: + trace export, time/request",
+        ),
+    ];
+    let interleaved: Option<Vec<report::InProcess>> =
+        std::fs::read_to_string(report::inprocess_path())
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok());
+    let ratio_of = |name: &str| -> Option<f64> {
+        match &interleaved {
+            Some(results) => results.iter().find(|r| r.name == name).map(|r| r.ratio),
+            None => Some(median_ns("inprocess", name)? / median_ns("inprocess", "a_bare")?),
+        }
+    };
+    SHOWN
+        .iter()
+        .filter_map(|(name, label)| {
+            Some(Bar {
+                label: (*label).to_owned(),
+                ratio: ratio_of(name)?,
+            })
+        })
+        .collect()
+}
+
+/// Draws the ratios of the last results (and of the last in-process run).
 fn plot_from(results: &Path, svg: &Path) -> Result<(), Box<dyn std::error::Error>> {
     let text = std::fs::read_to_string(results)
         .map_err(|e| format!("{}: {e} (run the overhead bench first)", results.display()))?;
     let report: OverheadReport = serde_json::from_str(&text)?;
-    let mut bars = Vec::new();
-    if let Some(bare) = median_ns("inprocess", "a_bare") {
-        for (bench, label) in [
-            ("b_chassis", "in-process: chassis stack, time/request"),
-            (
-                "c_chassis_json_logs",
-                "in-process: + JSON logs, time/request",
-            ),
-        ] {
-            if let Some(ns) = median_ns("inprocess", bench) {
-                bars.push(Bar {
-                    label: label.to_owned(),
-                    ratio: ns / bare,
-                });
-            }
-        }
-    }
+    let mut bars = in_process_bars();
     let r = &report.ratios;
     for (label, ratio) in [
         ("loopback: server CPU/request", r.cpu_per_request),
