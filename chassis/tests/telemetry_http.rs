@@ -461,6 +461,74 @@ fn pretty_log_lines_carry_the_trace_id_too() {
     assert!(access.contains("route=\"/items/{id}\""), "{access}");
 }
 
+/// The text lines logged while serving one request to `app` with these extra headers.
+fn pretty_lines(app: &Router, headers: &[(&'static str, &'static str)]) -> String {
+    let buffer = Buffer::default();
+    let (subscriber, _handle) =
+        logs::subscriber(&TelemetryConfig::default(), None, buffer.clone()).expect("subscriber");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    tracing::subscriber::with_default(subscriber, || {
+        runtime.block_on(async {
+            let mut req = request(Method::GET, "/items/1");
+            for (name, value) in headers {
+                req.headers_mut()
+                    .insert(*name, value.parse().expect("valid"));
+            }
+            send(app, req).await
+        })
+    });
+    String::from_utf8(buffer.0.lock().expect("buffer").clone()).expect("utf-8")
+}
+
+#[test]
+fn a_request_id_with_spaces_cannot_forge_fields() {
+    let _serial = one_subscriber_at_a_time();
+    let text = pretty_lines(&app(), &[("x-request-id", "x trace_id=forged")]);
+    let access = text
+        .lines()
+        .find(|l| l.contains("request completed"))
+        .unwrap_or_else(|| panic!("no access line in {text}"));
+    assert!(
+        access.ends_with("request_id=\"x trace_id=forged\""),
+        "{access}"
+    );
+}
+
+#[test]
+fn a_line_logged_while_the_request_is_called_carries_the_ids() {
+    let _serial = one_subscriber_at_a_time();
+    // The layer straight around a service that logs in `call`, before any future is polled.
+    let logs_in_call = tower::service_fn(|_req: Request<Body>| {
+        tracing::info!("routing by hand");
+        std::future::ready(Ok::<_, Infallible>(axum::response::Response::new(
+            Body::empty(),
+        )))
+    });
+    let service = ServerTelemetryLayer::new().layer(logs_in_call);
+    let buffer = Buffer::default();
+    let (subscriber, _handle) =
+        logs::subscriber(&TelemetryConfig::default(), None, buffer.clone()).expect("subscriber");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    tracing::subscriber::with_default(subscriber, || {
+        runtime.block_on(async {
+            let mut req = request(Method::GET, "/items/1");
+            req.headers_mut()
+                .insert("traceparent", TRACEPARENT.parse().expect("valid"));
+            service.oneshot(req).await.expect("infallible")
+        })
+    });
+    let text = String::from_utf8(buffer.0.lock().expect("buffer").clone()).expect("utf-8");
+    let line = text
+        .lines()
+        .find(|l| l.contains("routing by hand"))
+        .unwrap_or_else(|| panic!("no line in {text}"));
+    assert!(line.contains(&format!("trace_id={TRACE_ID}")), "{line}");
+}
+
 #[tokio::test]
 #[allow(
     clippy::await_holding_lock,

@@ -13,7 +13,7 @@ use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use futures_util::FutureExt as _;
 use futures_util::future::CatchUnwind;
-use http::{Request, StatusCode};
+use http::{HeaderValue, Request, StatusCode};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
@@ -95,24 +95,29 @@ where
         match self.project().kind.project() {
             KindProj::Running { future } => match ready!(future.poll(cx)) {
                 Ok(result) => Poll::Ready(result),
-                Err(panic) => Poll::Ready(Ok(panic_response(&*panic))),
+                Err(panic) => Poll::Ready(Ok(panic_response(&*panic, None))),
             },
             KindProj::Panicked { panic } => {
                 let message = panic.take();
-                Poll::Ready(Ok(panic_response(message.as_deref().unwrap_or(&()))))
+                Poll::Ready(Ok(panic_response(message.as_deref().unwrap_or(&()), None)))
             }
         }
     }
 }
 
-/// The `500` for a caught panic; logs it and counts it.
-pub(crate) fn panic_response(panic: &(dyn Any + Send)) -> Response {
+/// The `500` for a caught panic; logs it (with the request's id when known: the line is
+/// written outside the request's context) and counts it.
+pub(crate) fn panic_response(
+    panic: &(dyn Any + Send),
+    request_id: Option<&HeaderValue>,
+) -> Response {
     let message = panic
         .downcast_ref::<&str>()
         .map(ToString::to_string)
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic payload".to_owned());
-    tracing::error!(panic = %message, "request handler panicked");
+    let request_id = request_id.and_then(|id| id.to_str().ok());
+    tracing::error!(panic = %message, request_id, "request handler panicked");
     super::count_rejection("panic");
     Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
         .detail("the request handler failed")

@@ -36,19 +36,22 @@ pub(crate) fn drop_expired<F>(mut inner: Pin<&mut Option<F>>) {
     inner.set(None);
 }
 
-/// Clears [`EXPIRING`] however the drop ends.
-struct Expiring;
+/// Sets [`EXPIRING`], and puts back what it was however the drop ends (timeouts nest).
+struct Expiring {
+    before: bool,
+}
 
 impl Expiring {
     fn start() -> Self {
-        EXPIRING.with(|expiring| expiring.set(true));
-        Self
+        Self {
+            before: EXPIRING.with(|expiring| expiring.replace(true)),
+        }
     }
 }
 
 impl Drop for Expiring {
     fn drop(&mut self) {
-        EXPIRING.with(|expiring| expiring.set(false));
+        EXPIRING.with(|expiring| expiring.set(self.before));
     }
 }
 

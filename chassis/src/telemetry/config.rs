@@ -56,10 +56,12 @@ impl Default for LogConfig {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
-    /// Human-readable lines with the span context (for development).
+    /// Human-readable lines (for development); a line inside a request ends with its
+    /// `trace_id`, `span_id` and `request_id`.
     #[default]
     Pretty,
-    /// One JSON object per line, with the request span's `trace_id` and `span_id`.
+    /// One JSON object per line; inside a request with its `trace_id`, `span_id` and
+    /// `request_id`.
     Json,
 }
 

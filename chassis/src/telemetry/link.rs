@@ -1,8 +1,10 @@
 //! The seam between the server layer's span and the subscriber.
 //!
-//! The server layer calls [`link_span`] once per request with the new `http.server` span and
-//! its [`TraceContext`]. When the span is enabled, it stores the ids in the span's registry
-//! extensions, where the JSON log format finds them for every line logged inside the request.
+//! The server layer calls [`link_span`] once per request with its `http.server` span (made
+//! only while traces are exported) and its [`TraceContext`]. When the span is enabled, it
+//! stores the ids in the span's registry extensions: the log formats read the ids from the
+//! task-local context first, and from there for a line logged in the span outside it (a task
+//! spawned with the span).
 //!
 //! With the `otlp` feature and a service exporting traces, it also makes the span an
 //! OpenTelemetry span (see [`otlp`](super::otlp)): its parent is the caller's span from
@@ -26,9 +28,8 @@ pub(crate) struct Export {
 }
 
 /// Whether spans are being exported (OTLP on for some service of this process): only then
-/// does the request span carry the OpenTelemetry HTTP attributes. Without export the span
-/// carries just what log lines need (`trace_id`, `span_id`, `request_id`), which keeps the
-/// subscriber's per-span formatting small.
+/// does the server layer make a request span, with the OpenTelemetry HTTP attributes.
+/// Without export there is none: log lines take the ids from the task-local context.
 pub(crate) fn exporting() -> bool {
     #[cfg(feature = "otlp")]
     {

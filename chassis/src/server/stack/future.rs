@@ -105,7 +105,7 @@ where
                 match polled {
                     Ok(Poll::Ready(Ok(response))) => response,
                     Ok(Poll::Ready(Err(error))) => error_response(&error.into()),
-                    Err(panic) => panic_response(&*panic),
+                    Err(panic) => panic_response(&*panic, this.id.as_ref()),
                     Ok(Poll::Pending) => {
                         let timeout = *timeout;
                         let sleep =

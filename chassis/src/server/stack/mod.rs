@@ -9,6 +9,8 @@
 
 mod future;
 mod scan;
+#[cfg(test)]
+mod tests;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -61,14 +63,7 @@ pub fn standard_stack(config: &ServerConfig, router: Router) -> StandardStack<Ro
     } else {
         router
     };
-    StandardStack {
-        inner: router,
-        in_flight: InFlight::new(config.max_concurrent_requests),
-        timeout: config.request_timeout,
-        deadline: DeadlineLayer::new().max(config.request_timeout),
-        body: BodyLimitLayer::new(max_body).read_timeout(config.body_read_timeout),
-        not_ready: None,
-    }
+    StandardStack::around(config, router)
 }
 
 /// The service [`standard_stack`] returns.
@@ -81,6 +76,21 @@ pub struct StandardStack<S> {
     body: BodyLimitLayer,
     /// A readiness error of `inner`, answered by the next call.
     not_ready: Option<Response>,
+}
+
+impl<S> StandardStack<S> {
+    /// The stack around any service that takes an axum `Body`.
+    pub(crate) fn around(config: &ServerConfig, inner: S) -> Self {
+        Self {
+            inner,
+            in_flight: InFlight::new(config.max_concurrent_requests),
+            timeout: config.request_timeout,
+            deadline: DeadlineLayer::new().max(config.request_timeout),
+            body: BodyLimitLayer::new(config.max_body_size.as_usize())
+                .read_timeout(config.body_read_timeout),
+            not_ready: None,
+        }
+    }
 }
 
 impl<S: Clone> Clone for StandardStack<S> {
@@ -157,7 +167,10 @@ where
                 },
                 id,
             ),
-            Err(panic) => StandardStackFuture::answered(super::panic::panic_response(&*panic), id),
+            Err(panic) => {
+                let response = super::panic::panic_response(&*panic, Some(&id));
+                StandardStackFuture::answered(response, id)
+            }
         }
     }
 }

@@ -140,9 +140,11 @@ where
             access: self.access,
             outcome: future::Outcome::Running,
         };
+        // In the request's context from the start: a line logged by a `call` below carries
+        // the ids too.
         let inner = {
             let _entered = span.enter();
-            self.inner.call(req)
+            ctx.clone().in_scope(|| self.inner.call(req))
         };
         ResponseFuture {
             inner: ctx.scope(inner),

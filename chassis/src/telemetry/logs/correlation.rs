@@ -99,7 +99,11 @@ where
         with_ids(ctx, |ids| {
             write!(writer, " trace_id={} span_id={}", ids.trace_id, ids.span_id)?;
             match ids.request_id {
-                Some(id) => write!(writer, " request_id={id}"),
+                // Quoted unless it is one plain word, so a caller's id cannot forge fields.
+                Some(id) if id.bytes().all(|b| b.is_ascii_graphic()) => {
+                    write!(writer, " request_id={id}")
+                }
+                Some(id) => write!(writer, " request_id={id:?}"),
                 None => Ok(()),
             }
         })
