@@ -54,5 +54,4 @@ pub use request_id::{REQUEST_ID, RequestId, RequestIdFuture, RequestIdLayer, ran
 pub use serve::{Serving, StopReport};
 pub use shed::{LoadShed, LoadShedFuture, LoadShedLayer};
 pub use stack::{StandardStack, StandardStackFuture, standard_stack};
-pub(crate) use timeout::dropping_expired;
 pub use timeout::{RequestTimeout, RequestTimeoutFuture, RequestTimeoutLayer};

@@ -16,8 +16,8 @@ use tower::timeout::error::Elapsed;
 
 use crate::resilience::deadline::Deadline;
 use crate::server::shed::Slot;
-use crate::server::timeout::drop_expired;
 use crate::server::{Problem, error_response, panic::panic_response, request_id};
+use crate::telemetry::http::abandon::drop_expired;
 
 pin_project! {
     /// Polls the handler (under its deadline, catching panics), arms the request timeout only

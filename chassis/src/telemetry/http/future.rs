@@ -34,7 +34,7 @@ pin_project! {
             let abandoned = match this.tracker.outcome {
                 Outcome::Done => None,
                 Outcome::Panicked(elapsed) => Some((500, elapsed)),
-                Outcome::Running => crate::server::dropping_expired()
+                Outcome::Running => super::abandon::dropping_expired()
                     .then(|| (504, this.tracker.start.elapsed())),
             };
             if let Some((status, elapsed)) = abandoned {

@@ -43,6 +43,7 @@
 //! `Router::layer`: around the whole router it runs before routing and every request is
 //! `unmatched`.
 
+pub(crate) mod abandon;
 mod cache;
 mod future;
 mod labels;
