@@ -18,9 +18,9 @@ use crate::telemetry::propagation::TraceContext;
 
 pin_project! {
     /// Completes the span, the duration histogram and the access log when the response head
-    /// is ready; when the request is abandoned instead (its handler panicked while polled, or
-    /// the server's request timeout dropped it), records it with the status the client gets (`500`,
-    /// `504`). A request dropped because its client went away is not recorded.
+    /// is ready. When the request is abandoned instead (its handler panicked while polled, or
+    /// the server's request timeout dropped it), records it with the status the client gets
+    /// (`500`, `504`). A request dropped because its client went away is not recorded.
     pub struct ResponseFuture<F> {
         #[pin]
         pub(super) inner: TaskLocalFuture<TraceContext, F>,
