@@ -8,13 +8,12 @@ use std::time::{Duration, Instant};
 
 use http::Response;
 use pin_project_lite::pin_project;
-use tokio::task::futures::TaskLocalFuture;
 use tracing::{Level, Span};
 
 use super::cache::{Instance, RouteRef};
 use super::labels::method_label;
 use crate::telemetry::config::AccessLog;
-use crate::telemetry::propagation::TraceContext;
+use crate::telemetry::propagation::Scoped;
 
 pin_project! {
     /// Completes the span, the duration histogram and the access log when the response head
@@ -23,7 +22,7 @@ pin_project! {
     /// (`500`, `504`). A request dropped because its client went away is not recorded.
     pub struct ResponseFuture<F> {
         #[pin]
-        pub(super) inner: TaskLocalFuture<TraceContext, F>,
+        pub(super) inner: Scoped<F>,
         pub(super) span: Span,
         pub(super) tracker: Tracker,
     }
@@ -38,7 +37,7 @@ pin_project! {
                     .then(|| (504, this.tracker.start.elapsed())),
             };
             if let Some((status, elapsed)) = abandoned {
-                complete(this.tracker, this.span, this.inner, status, elapsed);
+                complete(this.tracker, this.span, &this.inner, status, elapsed);
             }
         }
     }
@@ -68,7 +67,7 @@ where
         // An error never reached the client as a response; count it as a 500.
         let status = result.as_ref().map_or(500, |res| res.status().as_u16());
         let elapsed = this.tracker.start.elapsed();
-        complete(this.tracker, this.span, this.inner, status, elapsed);
+        complete(this.tracker, this.span, &this.inner, status, elapsed);
         Poll::Ready(result)
     }
 }
@@ -78,15 +77,12 @@ where
 fn complete<F>(
     tracker: &mut Tracker,
     span: &Span,
-    inner: Pin<&mut TaskLocalFuture<TraceContext, F>>,
+    inner: &Scoped<F>,
     status: u16,
     elapsed: Duration,
 ) {
     if tracker.finish(span, status, elapsed) {
-        match inner.take_value() {
-            Some(ctx) => ctx.in_scope(|| tracker.log(status, elapsed)),
-            None => tracker.log(status, elapsed),
-        }
+        inner.context().in_scope(|| tracker.log(status, elapsed));
     }
 }
 

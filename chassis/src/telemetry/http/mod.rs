@@ -145,7 +145,7 @@ where
         // the ids too.
         let inner = {
             let _entered = span.enter();
-            ctx.clone().in_scope(|| self.inner.call(req))
+            ctx.in_scope(|| self.inner.call(req))
         };
         ResponseFuture {
             inner: ctx.scope(inner),

@@ -3,14 +3,10 @@
 use std::future::Future;
 
 use http::{HeaderMap, HeaderValue};
-use tokio::task::futures::TaskLocalFuture;
 
 use super::ids::{SpanId, TraceFlags, TraceId};
+use super::scoped::{self, Scoped};
 use super::{BAGGAGE, REQUEST_ID, TRACEPARENT, TRACESTATE, TraceParent, carry};
-
-tokio::task_local! {
-    static CURRENT: TraceContext;
-}
 
 /// Where a request sits in its trace: trace id, this service's span id, the caller's span id,
 /// flags, and the `tracestate`, `baggage` and `x-request-id` to carry on.
@@ -184,27 +180,28 @@ impl TraceContext {
         }
     }
 
-    /// A copy of the current task's context (set by the server layer), if any.
+    /// A copy of the current context (set by the server layer while the request's future
+    /// runs), if any.
     pub fn current() -> Option<Self> {
-        CURRENT.try_with(Clone::clone).ok()
+        scoped::with_current(Clone::clone)
     }
 
-    /// Runs `f` on the current task's context without cloning it.
+    /// Runs `f` on the current context without cloning it.
     pub fn with_current<R>(f: impl FnOnce(&Self) -> R) -> Option<R> {
-        CURRENT.try_with(f).ok()
+        scoped::with_current(f)
     }
 
-    /// Runs `future` with this context as the task-local current one.
+    /// Runs `future` with this context as the current one, on every poll.
     ///
     /// Tasks spawned inside do not inherit it: pass `TraceContext::current()` along and call
     /// `scope` again in the new task.
-    pub fn scope<F: Future>(self, future: F) -> TaskLocalFuture<Self, F> {
-        CURRENT.scope(self, future)
+    pub fn scope<F: Future>(self, future: F) -> Scoped<F> {
+        Scoped::new(self, future)
     }
 
     /// Runs `f` with this context as the current one.
-    pub fn in_scope<R>(self, f: impl FnOnce() -> R) -> R {
-        CURRENT.sync_scope(self, f)
+    pub fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        scoped::enter(self, f)
     }
 }
 

@@ -28,7 +28,7 @@
 //! # Where the current context lives
 //!
 //! Inbound, [`ServerTelemetryLayer`](crate::telemetry::http::ServerTelemetryLayer) builds a
-//! [`TraceContext`] and makes it the tokio task-local current context while the handler future
+//! [`TraceContext`] and makes it the current context (see [`Scoped`]) while the handler future
 //! is polled; handlers take it as an extractor (`ctx: TraceContext`) or call
 //! [`TraceContext::current`]. Nothing goes into the request extensions (an allocation per
 //! request saved). Outbound, [`PropagateLayer`] uses a `TraceContext` found in the
@@ -40,6 +40,7 @@ mod context;
 mod extract;
 pub(crate) mod ids;
 mod layer;
+mod scoped;
 mod traceparent;
 
 use http::HeaderName;
@@ -48,6 +49,7 @@ pub use carry::{BAGGAGE_MAX_LEN, BAGGAGE_MAX_MEMBERS, TRACESTATE_MAX_LEN, TRACES
 pub use context::TraceContext;
 pub use ids::{SpanId, TraceFlags, TraceId};
 pub use layer::{Propagate, PropagateLayer};
+pub use scoped::Scoped;
 pub use traceparent::TraceParent;
 
 /// `traceparent`.
