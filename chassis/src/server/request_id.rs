@@ -11,7 +11,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use http::header::Entry;
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
@@ -76,17 +75,22 @@ where
     }
 }
 
-/// Keeps a sane `x-request-id`, replaces an insane one or adds a fresh one; returns it. One
-/// hashed look-up whichever it is.
+/// Keeps a sane `x-request-id`, replaces an insane one or adds a fresh one; returns it.
 pub(crate) fn ensure(headers: &mut HeaderMap) -> HeaderValue {
-    match headers.entry(REQUEST_ID) {
-        Entry::Occupied(entry) if is_sane(entry.get()) => entry.get().clone(),
-        Entry::Occupied(mut entry) => {
+    let sent = headers.get(REQUEST_ID).cloned();
+    adopt(headers, sent)
+}
+
+/// [`ensure`] when the caller's id, `sent`, was already found: keeps it if sane, else
+/// generates one and puts it in `headers` (replacing the insane one).
+pub(crate) fn adopt(headers: &mut HeaderMap, sent: Option<HeaderValue>) -> HeaderValue {
+    match sent {
+        Some(id) if is_sane(&id) => id,
+        _ => {
             let id = random_id();
-            entry.insert(id.clone());
+            headers.insert(REQUEST_ID, id.clone());
             id
         }
-        Entry::Vacant(entry) => entry.insert(random_id()).clone(),
     }
 }
 
@@ -121,7 +125,7 @@ where
     }
 }
 
-pub(crate) fn is_sane(id: &HeaderValue) -> bool {
+fn is_sane(id: &HeaderValue) -> bool {
     !id.is_empty() && id.len() <= MAX_ID_LEN && id.as_bytes().iter().all(u8::is_ascii_graphic)
 }
 

@@ -30,7 +30,7 @@ pub use future::StandardStackFuture;
 
 use super::body_limit::declared_length;
 use super::shed::InFlight;
-use super::{BodyLimitLayer, REQUEST_ID, request_id};
+use super::{BodyLimitLayer, request_id};
 use crate::config::ServerConfig;
 use crate::resilience::deadline::{Deadline, DeadlineLayer};
 use future::Kind;
@@ -126,17 +126,10 @@ where
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
         let found = Found::scan(request.headers());
-        let kept_id = found
-            .request_id
-            .filter(|id| request_id::is_sane(id))
-            .cloned();
+        let sent_id = found.request_id.cloned();
         let declared = found.content_length.and_then(declared_length);
         let deadline = self.deadline.budget_of(found.deadline).map(Deadline::after);
-        let id = kept_id.unwrap_or_else(|| {
-            let id = request_id::random_id();
-            request.headers_mut().insert(REQUEST_ID, id.clone());
-            id
-        });
+        let id = request_id::adopt(request.headers_mut(), sent_id);
         if let Some(response) = self.not_ready.take() {
             return StandardStackFuture::answered(response, id);
         }
