@@ -432,37 +432,11 @@ fn json_log_lines_of_a_request_carry_its_trace_id() {
     assert_eq!(access["request_id"], "req-42");
 }
 
-#[test]
-fn pretty_log_lines_carry_the_trace_id_too() {
-    let _serial = one_subscriber_at_a_time();
-    let buffer = Buffer::default();
-    let (subscriber, _handle) =
-        logs::subscriber(&TelemetryConfig::default(), None, buffer.clone()).expect("subscriber");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("runtime");
-    tracing::subscriber::with_default(subscriber, || {
-        runtime.block_on(async {
-            let mut req = request(Method::GET, "/items/1");
-            req.headers_mut()
-                .insert("traceparent", TRACEPARENT.parse().expect("valid"));
-            req.headers_mut()
-                .insert("x-request-id", "req-7".parse().expect("valid"));
-            send(&app(), req).await
-        })
-    });
-    let text = String::from_utf8(buffer.0.lock().expect("buffer").clone()).expect("utf-8");
-    let access = text
-        .lines()
-        .find(|l| l.contains("request completed"))
-        .unwrap_or_else(|| panic!("no access line in {text}"));
-    assert!(access.contains(&format!("trace_id={TRACE_ID}")), "{access}");
-    assert!(access.contains("request_id=req-7"), "{access}");
-    assert!(access.contains("route=\"/items/{id}\""), "{access}");
-}
-
-/// The text lines logged while serving one request to `app` with these extra headers.
-fn pretty_lines(app: &Router, headers: &[(&'static str, &'static str)]) -> String {
+/// The text lines logged while `service` serves one `GET /items/1` with these headers.
+fn pretty_lines<S>(service: S, headers: &[(&'static str, &'static str)]) -> String
+where
+    S: tower::Service<Request<Body>, Error = Infallible>,
+{
     let buffer = Buffer::default();
     let (subscriber, _handle) =
         logs::subscriber(&TelemetryConfig::default(), None, buffer.clone()).expect("subscriber");
@@ -476,20 +450,37 @@ fn pretty_lines(app: &Router, headers: &[(&'static str, &'static str)]) -> Strin
                 req.headers_mut()
                     .insert(*name, value.parse().expect("valid"));
             }
-            send(app, req).await
-        })
+            let Ok(_response) = service.oneshot(req).await;
+        });
     });
     String::from_utf8(buffer.0.lock().expect("buffer").clone()).expect("utf-8")
+}
+
+/// The first line of `text` containing `needle`.
+fn line_with<'a>(text: &'a str, needle: &str) -> &'a str {
+    text.lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no line with {needle:?} in {text}"))
+}
+
+#[test]
+fn pretty_log_lines_carry_the_trace_id_too() {
+    let _serial = one_subscriber_at_a_time();
+    let text = pretty_lines(
+        app(),
+        &[("traceparent", TRACEPARENT), ("x-request-id", "req-7")],
+    );
+    let access = line_with(&text, "request completed");
+    assert!(access.contains(&format!("trace_id={TRACE_ID}")), "{access}");
+    assert!(access.contains("request_id=req-7"), "{access}");
+    assert!(access.contains("route=\"/items/{id}\""), "{access}");
 }
 
 #[test]
 fn a_request_id_with_spaces_cannot_forge_fields() {
     let _serial = one_subscriber_at_a_time();
-    let text = pretty_lines(&app(), &[("x-request-id", "x trace_id=forged")]);
-    let access = text
-        .lines()
-        .find(|l| l.contains("request completed"))
-        .unwrap_or_else(|| panic!("no access line in {text}"));
+    let text = pretty_lines(app(), &[("x-request-id", "x trace_id=forged")]);
+    let access = line_with(&text, "request completed");
     assert!(
         access.ends_with("request_id=\"x trace_id=forged\""),
         "{access}"
@@ -507,25 +498,8 @@ fn a_line_logged_while_the_request_is_called_carries_the_ids() {
         )))
     });
     let service = ServerTelemetryLayer::new().layer(logs_in_call);
-    let buffer = Buffer::default();
-    let (subscriber, _handle) =
-        logs::subscriber(&TelemetryConfig::default(), None, buffer.clone()).expect("subscriber");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("runtime");
-    tracing::subscriber::with_default(subscriber, || {
-        runtime.block_on(async {
-            let mut req = request(Method::GET, "/items/1");
-            req.headers_mut()
-                .insert("traceparent", TRACEPARENT.parse().expect("valid"));
-            service.oneshot(req).await.expect("infallible")
-        })
-    });
-    let text = String::from_utf8(buffer.0.lock().expect("buffer").clone()).expect("utf-8");
-    let line = text
-        .lines()
-        .find(|l| l.contains("routing by hand"))
-        .unwrap_or_else(|| panic!("no line in {text}"));
+    let text = pretty_lines(service, &[("traceparent", TRACEPARENT)]);
+    let line = line_with(&text, "routing by hand");
     assert!(line.contains(&format!("trace_id={TRACE_ID}")), "{line}");
 }
 
