@@ -11,6 +11,7 @@
 //!
 //! See `docs/benchmarks.md` for the results and what each number means.
 
+pub mod cli;
 pub mod criterion_results;
 pub mod fixtures;
 pub mod loadgen;

@@ -19,7 +19,7 @@ use axum::body::Body;
 use chassis::config::ServerConfig;
 use chassis::telemetry::LogFormat;
 use chassis::telemetry::http::ServerTelemetryLayer;
-use chassis_benches::fixtures;
+use chassis_benches::{cli, fixtures};
 use http::{Request, Response};
 use http_body_util::BodyExt as _;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
@@ -75,18 +75,9 @@ where
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
-    let requests = args
-        .iter()
-        .position(|a| a == "--requests")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(20_000);
+    let requests = cli::number(&args, "--requests", 20_000);
     let read_body = !args.iter().any(|a| a == "--no-body");
-    let only = args
-        .iter()
-        .position(|a| a == "--only")
-        .and_then(|i| args.get(i + 1))
-        .cloned();
+    let only = cli::value(&args, "--only");
     let wanted = |name: &str| only.as_deref().is_none_or(|only| only == name);
     let Ok(rt) = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use axum::body::Body;
 use chassis::telemetry::{AccessLog, LogFormat};
-use chassis_benches::{fixtures, report, servers};
+use chassis_benches::{cli, fixtures, report, servers};
 use http::{Request, Response};
 use tower::{Service, ServiceExt};
 
@@ -90,19 +90,11 @@ fn print(names: &[&str], times: &[Vec<f64>], out: &mut Vec<report::InProcess>) {
     }
 }
 
-fn value(args: &[String], flag: &str, default: usize) -> usize {
-    args.iter()
-        .position(|a| a == flag)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let (round_count, requests) = (
-        value(&args, "--rounds", 15),
-        value(&args, "--requests", 20_000),
+        cli::number(&args, "--rounds", 15),
+        cli::number(&args, "--requests", 20_000),
     );
     if !servers::pin_current(0) {
         println!("note: could not pin to core 0");

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use chassis_benches::cli::value;
 use chassis_benches::criterion_results::median_ns;
 use chassis_benches::plot::{Bar, draw_ratios};
 use chassis_benches::procfs::{Machine, cpu_time, own_cpu_time, rss_kib};
@@ -86,14 +87,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// The value after `--name`.
-fn value(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
 }
 
 /// `serve KIND PORT [--core N] [--json-logs]`, run in the child.
