@@ -167,14 +167,16 @@ fn print_table(rows: &[(&str, Counts)], requests: usize, read_body: bool) {
     let bare = rows
         .iter()
         .find(|(name, _)| *name == "a_bare")
-        .map_or(0.0, |(_, c)| c.allocations);
+        .map(|(_, c)| c.allocations);
     for (name, c) in rows {
+        // Without the bare row (`--only`) there is nothing to count extra against.
+        let extra = bare.map_or_else(
+            || "-".to_owned(),
+            |bare| format!("{:+.2}", c.allocations - bare),
+        );
         println!(
-            "{name:<26} {:>8.2} {:>8.2} {:>10.0} {:>+12.2}",
-            c.allocations,
-            c.reallocations,
-            c.bytes,
-            c.allocations - bare
+            "{name:<26} {:>8.2} {:>8.2} {:>10.0} {extra:>12}",
+            c.allocations, c.reallocations, c.bytes,
         );
     }
 }
