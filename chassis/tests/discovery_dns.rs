@@ -188,6 +188,17 @@ fn config(server: &Dnsmasq, port: Option<u16>) -> DiscoveryConfig {
     config
 }
 
+/// `orders` discovered through `server`, its first resolved set, and the registry (kept
+/// alive by the caller for the whole test).
+async fn discover_orders(server: &Dnsmasq) -> (Registry, Endpoints, EndpointSet) {
+    let registry = Registry::from_config(&config(server, None)).unwrap();
+    let mut orders = registry.discover("orders").unwrap();
+    let set = tokio::time::timeout(Duration::from_secs(5), orders.ready())
+        .await
+        .unwrap();
+    (registry, orders, set)
+}
+
 fn addresses(set: &EndpointSet) -> Vec<String> {
     set.iter().map(|e| e.address.to_string()).collect()
 }
@@ -222,11 +233,7 @@ host-record=catalog.test.local,127.0.0.22";
 #[tokio::test]
 async fn srv_records_resolve_to_their_targets_and_ports() {
     let server = Dnsmasq::start(ORDERS);
-    let registry = Registry::from_config(&config(&server, None)).unwrap();
-    let mut orders = registry.discover("orders").unwrap();
-    let set = tokio::time::timeout(Duration::from_secs(5), orders.ready())
-        .await
-        .unwrap();
+    let (_registry, orders, set) = discover_orders(&server).await;
     assert_eq!(addresses(&set), ["127.0.0.11:8081", "127.0.0.12:8082"]);
     let second = &set.as_slice()[1];
     assert_eq!(second.metadata["target"], "orders-2.test.local");
@@ -275,11 +282,7 @@ async fn without_srv_the_a_records_take_the_configured_port() {
 #[tokio::test]
 async fn a_changed_srv_record_is_seen_after_the_ttl() {
     let mut server = Dnsmasq::start(ORDERS);
-    let registry = Registry::from_config(&config(&server, None)).unwrap();
-    let mut orders = registry.discover("orders").unwrap();
-    let set = tokio::time::timeout(Duration::from_secs(5), orders.ready())
-        .await
-        .unwrap();
+    let (_registry, orders, set) = discover_orders(&server).await;
     assert_eq!(addresses(&set), ["127.0.0.11:8081", "127.0.0.12:8082"]);
 
     // orders-2 moves to another port, orders-3 appears, orders-1 goes.
@@ -335,11 +338,7 @@ async fn a_changed_a_record_is_seen_after_the_ttl() {
 #[tokio::test]
 async fn a_failed_lookup_keeps_the_last_good_set() {
     let mut server = Dnsmasq::start(ORDERS);
-    let registry = Registry::from_config(&config(&server, None)).unwrap();
-    let mut orders = registry.discover("orders").unwrap();
-    let good = tokio::time::timeout(Duration::from_secs(5), orders.ready())
-        .await
-        .unwrap();
+    let (_registry, orders, good) = discover_orders(&server).await;
     assert_eq!(good.len(), 2);
     let watch = orders.watch();
 
