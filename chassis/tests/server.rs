@@ -266,6 +266,43 @@ async fn faults_hit_own_routes_but_never_health() {
     service.shutdown().await;
 }
 
+/// Own routes (faulted or not), 404s and health endpoints are all measured. Methods no other
+/// test here uses keep the series apart from theirs: the recorder is global to the process.
+#[tokio::test]
+async fn every_kind_of_request_is_measured() {
+    let service = spawn(&[("faults.error_rate", "1.0")]).await;
+    let addr = service.addr();
+    let request = |method: &str, path: &str| {
+        Request::builder()
+            .method(method)
+            .uri(format!("http://{addr}{path}"))
+            .body(Full::default())
+            .unwrap()
+    };
+    let client = client();
+    for (method, path, status) in [
+        ("PUT", "/hello", StatusCode::SERVICE_UNAVAILABLE),
+        ("PATCH", "/no/such/path", StatusCode::NOT_FOUND),
+        ("HEAD", "/health/ready", StatusCode::OK),
+    ] {
+        let reply = send(&client, request(method, path)).await.unwrap();
+        assert_eq!(reply.status, status, "{method} {path}");
+    }
+    let metrics = get(addr, "/metrics").await.text();
+    for (method, route, status) in [
+        ("PUT", "/hello", "503"),
+        ("PATCH", "unmatched", "404"),
+        ("HEAD", "/health/ready", "200"),
+    ] {
+        let series = format!(
+            "http_server_request_duration_seconds_count{{http_request_method=\"{method}\",\
+             http_route=\"{route}\",http_response_status_code=\"{status}\""
+        );
+        assert!(metrics.contains(&series), "missing {series} in\n{metrics}");
+    }
+    service.shutdown().await;
+}
+
 #[tokio::test]
 async fn http2_prior_knowledge_is_served() {
     let service = spawn(&[]).await;
