@@ -103,6 +103,41 @@ async fn slow_headers_close_the_connection() {
     service.shutdown().await;
 }
 
+/// The connection's header timer is reused from head to head: a stalled head after a few
+/// answered requests still closes the connection.
+#[tokio::test]
+async fn slow_headers_after_kept_alive_requests_close_the_connection() {
+    let service = spawn(&[("server.header_read_timeout", "200ms")]).await;
+    let mut stream = TcpStream::connect(service.addr()).await.unwrap();
+    for _ in 0..3 {
+        stream
+            .write_all(b"GET /hello HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !String::from_utf8_lossy(&answer).ends_with("hello") {
+            let n = tokio::time::timeout(DEADLINE, stream.read(&mut buf))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_ne!(n, 0, "closed early: {}", String::from_utf8_lossy(&answer));
+            answer.extend_from_slice(&buf[..n]);
+        }
+        assert!(answer.starts_with(b"HTTP/1.1 200"));
+    }
+    stream.write_all(b"GET /hello HTTP/1.1\r\n").await.unwrap();
+    let answer = read_until_close(&mut stream).await;
+    assert!(!answer.contains("200 OK"), "{answer}");
+    let mut probe = [0u8; 1];
+    let closed = tokio::time::timeout(DEADLINE, stream.read(&mut probe)).await;
+    assert!(
+        matches!(closed, Ok(Ok(0) | Err(_))),
+        "connection still open"
+    );
+    service.shutdown().await;
+}
+
 #[tokio::test]
 async fn slow_body_fails_the_request() {
     let service = spawn(&[("server.body_read_timeout", "200ms")]).await;

@@ -33,6 +33,7 @@ mod admin_faults;
 mod body_limit;
 mod error;
 mod faults;
+mod head_timer;
 mod panic;
 mod problem;
 mod request_id;

@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::Service;
 
+use super::head_timer::HeadTimer;
 use crate::config::ServerConfig;
 
 /// How long cut connections get to notice before `stop` returns regardless.
@@ -65,7 +66,7 @@ impl Serving {
             tracker: TaskTracker::new(),
             open: Arc::new(AtomicUsize::new(0)),
         };
-        let builder = Arc::new(builder(config));
+        let builder = builder(config);
         let accept = AcceptLoop {
             listener,
             service,
@@ -112,8 +113,8 @@ const HYPER_DEFAULT_MAX_HEADERS: usize = 100;
 fn builder(config: &ServerConfig) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     let mut http1 = builder.http1();
+    // The header-read timeout's timer is set per connection (`HeadTimer`).
     http1
-        .timer(TokioTimer::new())
         .header_read_timeout(config.header_read_timeout)
         .max_buf_size(config.max_header_size.as_usize().max(MIN_HEADER_BUFFER));
     // Hyper's own limit is the same 100 headers, parsed into uninitialised stack slots; an
@@ -136,7 +137,7 @@ fn builder(config: &ServerConfig) -> auto::Builder<TokioExecutor> {
 struct AcceptLoop<S> {
     listener: TcpListener,
     service: S,
-    builder: Arc<auto::Builder<TokioExecutor>>,
+    builder: auto::Builder<TokioExecutor>,
     draining: CancellationToken,
     cut: CancellationToken,
     tracker: TaskTracker,
@@ -173,7 +174,8 @@ where
     fn spawn_connection(&self, stream: TcpStream) {
         let _ = stream.set_nodelay(true);
         let service = TowerToHyperService::new(self.service.clone());
-        let builder = Arc::clone(&self.builder);
+        let mut builder = self.builder.clone();
+        builder.http1().timer(HeadTimer::default());
         let draining = self.draining.clone();
         let cut = self.cut.clone();
         let open = Arc::clone(&self.open);
