@@ -6,10 +6,26 @@ use std::time::Duration;
 /// `USER_HZ`: the unit of `utime` and `stime` in `/proc/<pid>/stat`, 100 on every Linux ABI.
 const USER_HZ: u64 = 100;
 
-/// User plus system CPU time of `pid` (all its threads), or `None` when it is gone.
+/// CPU time of `pid` (all its threads), or `None` when it is gone.
 ///
-/// The resolution is 10 ms (one clock tick): measure over seconds.
+/// The sum of each thread's time on a CPU from `/proc/<pid>/task/*/schedstat`, in
+/// nanoseconds (a thread that has exited no longer counts: the servers' threads live as long
+/// as they do); where the kernel does not keep it, user plus system time from
+/// `/proc/<pid>/stat`, whose resolution is 10 ms (measure over seconds then).
 pub fn cpu_time(pid: u32) -> Option<Duration> {
+    scheduled_time(pid).or_else(|| ticked_time(pid))
+}
+
+fn scheduled_time(pid: u32) -> Option<Duration> {
+    let mut nanos = 0u64;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        nanos += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(Duration::from_nanos(nanos))
+}
+
+fn ticked_time(pid: u32) -> Option<Duration> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name may contain spaces; fields resume after its closing parenthesis.
     let rest = &stat[stat.rfind(')')? + 2..];

@@ -24,6 +24,10 @@ pub struct Run {
     pub p99_us: f64,
     /// Constant rate: server CPU per response, µs.
     pub paced_cpu_us_per_request: f64,
+    /// Paired: server CPU per response, µs, while both servers take the same constant rate
+    /// at the same time.
+    #[serde(default)]
+    pub paired_cpu_us_per_request: f64,
     /// Constant rate: sends more than 1 ms behind their slot.
     pub late_sends: u64,
     /// Failed or non-200 requests, both phases.
@@ -63,6 +67,10 @@ pub struct Ratios {
     /// Server CPU per request at the constant rate, B/A: both servers under the same load.
     #[serde(default)]
     pub paced_cpu_per_request: f64,
+    /// Server CPU per request with both servers under the same constant rate at the same
+    /// time, B/A: what drifts on the machine drifts for both.
+    #[serde(default)]
+    pub paired_cpu_per_request: f64,
     /// p50 at the constant rate, B/A.
     pub p50: f64,
     /// p99 at the constant rate, B/A.

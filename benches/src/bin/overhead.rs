@@ -1,6 +1,10 @@
 //! Loopback overhead: bare axum (A) against a chassis server (B) with the same handler, each
 //! in its own child process pinned to core 0 with one tokio worker, driven by the same hyper
-//! client pinned to core 1, interleaved over several rounds.
+//! client pinned to core 1, interleaved over several rounds. Each round has three phases: a
+//! closed loop (throughput, CPU per request), a constant rate (latency, CPU per request) for
+//! each server in turn, then both servers at half that rate at the same time ("paired"):
+//! their requests interleave finely, so the machine's slow spells, which swing one-server
+//! phases by 20% here, cancel out of the paired CPU ratio.
 //!
 //! ```text
 //! cargo run --release -p chassis-benches --bin overhead                 # measure (< 2 min)
@@ -182,6 +186,15 @@ fn measure(options: &Options) -> Result<(), Box<dyn std::error::Error>> {
                 _ => result.chassis = run,
             }
         }
+        let rps = rate.unwrap_or_default() / 2.0;
+        let (bare_cpu, chassis_cpu) = runtime.block_on(paired(
+            [&bare, &chassis],
+            options.connections,
+            rps,
+            duration,
+        ))?;
+        result.bare.paired_cpu_us_per_request = bare_cpu;
+        result.chassis.paired_cpu_us_per_request = chassis_cpu;
         rounds.push(result);
     }
     bare.stop();
@@ -203,6 +216,7 @@ fn measure(options: &Options) -> Result<(), Box<dyn std::error::Error>> {
         throughput: ratio(|r| r.throughput_rps),
         cpu_per_request: ratio(|r| r.cpu_us_per_request),
         paced_cpu_per_request: ratio(|r| r.paced_cpu_us_per_request),
+        paired_cpu_per_request: ratio(|r| r.paired_cpu_us_per_request),
         p50: ratio(|r| r.p50_us),
         p99: ratio(|r| r.p99_us),
         idle_rss,
@@ -304,13 +318,47 @@ async fn paced(
     Ok(())
 }
 
+/// Both servers at `rate` each, at the same time, from the same load generator: server CPU
+/// per response of each, µs. Their requests interleave finely, so a slow spell of the
+/// machine slows both alike.
+async fn paired(
+    servers: [&ServerProcess; 2],
+    connections: usize,
+    rate: f64,
+    duration: Duration,
+) -> std::io::Result<(f64, f64)> {
+    let [a, b] = servers;
+    let (to_a, to_b) = (
+        loadgen::connect(a.addr, connections).await?,
+        loadgen::connect(b.addr, connections).await?,
+    );
+    let before = [cpu_time(a.pid()), cpu_time(b.pid())];
+    let (done_a, done_b) = tokio::join!(
+        loadgen::constant_rate(a.addr, to_a, rate, duration),
+        loadgen::constant_rate(b.addr, to_b, rate, duration),
+    );
+    let after = [cpu_time(a.pid()), cpu_time(b.pid())];
+    #[allow(clippy::cast_precision_loss)]
+    let per_request = |i: usize, requests: u64| {
+        let cpu = after[i]
+            .zip(before[i])
+            .map(|(after, before)| after.saturating_sub(before))
+            .unwrap_or_default();
+        cpu.as_secs_f64() * 1e6 / requests.max(1) as f64
+    };
+    Ok((
+        per_request(0, done_a.requests),
+        per_request(1, done_b.requests),
+    ))
+}
+
 fn print_report(report: &OverheadReport) {
     println!(
         "\n{} s per phase, {} connections, constant rate {:.0} req/s\n",
         report.seconds, report.connections, report.rate_rps
     );
     println!(
-        "{:<6} {:<8} {:>10} {:>12} {:>11} {:>10} {:>9} {:>9} {:>13} {:>9} {:>7}",
+        "{:<6} {:<8} {:>10} {:>12} {:>11} {:>10} {:>9} {:>9} {:>13} {:>13} {:>9} {:>7}",
         "round",
         "server",
         "req/s",
@@ -320,38 +368,11 @@ fn print_report(report: &OverheadReport) {
         "p50 µs",
         "p99 µs",
         "cpu µs/req@r",
+        "cpu µs/req 2x",
         "rss KiB",
         "errors"
     );
-    for (i, round) in report.rounds.iter().enumerate() {
-        for (name, run) in [("bare", &round.bare), ("chassis", &round.chassis)] {
-            println!(
-                "{:<6} {:<8} {:>10.0} {:>12.2} {:>10.0}% {:>10.0} {:>9.0} {:>9.0} {:>13.2} {:>9} {:>7}",
-                i + 1,
-                name,
-                run.throughput_rps,
-                run.cpu_us_per_request,
-                run.client_cpu_percent,
-                run.paced_rps,
-                run.p50_us,
-                run.p99_us,
-                run.paced_cpu_us_per_request,
-                run.rss_kib_after,
-                run.errors
-            );
-        }
-        println!(
-            "{:<6} {:<8} {:>10.3} {:>12.3} {:>11} {:>10} {:>9.3} {:>9.3}",
-            i + 1,
-            "B/A",
-            round.chassis.throughput_rps / round.bare.throughput_rps,
-            round.chassis.cpu_us_per_request / round.bare.cpu_us_per_request,
-            "",
-            "",
-            round.chassis.p50_us / round.bare.p50_us,
-            round.chassis.p99_us / round.bare.p99_us,
-        );
-    }
+    print_rounds(report);
     for (i, round) in report.rounds.iter().enumerate() {
         for (name, run) in [("bare", &round.bare), ("chassis", &round.chassis)] {
             if run.paced_rps < 0.95 * report.rate_rps {
@@ -366,8 +387,15 @@ fn print_report(report: &OverheadReport) {
     }
     let r = &report.ratios;
     println!(
-        "\nB/A, median of rounds: server CPU per request {:.3} (closed loop) {:.3} (constant rate), throughput {:.3}, p50 {:.3}, p99 {:.3}, idle RSS {:.2}",
-        r.cpu_per_request, r.paced_cpu_per_request, r.throughput, r.p50, r.p99, r.idle_rss
+        "\nB/A, median of rounds: server CPU per request {:.3} (closed loop) {:.3} (constant rate) {:.3} (paired), \
+         throughput {:.3}, p50 {:.3}, p99 {:.3}, idle RSS {:.2}",
+        r.cpu_per_request,
+        r.paced_cpu_per_request,
+        r.paired_cpu_per_request,
+        r.throughput,
+        r.p50,
+        r.p99,
+        r.idle_rss
     );
     let client_max = report
         .rounds
@@ -393,6 +421,42 @@ fn print_report(report: &OverheadReport) {
             report::median(&mut ready),
             min,
             s.idle_rss_kib
+        );
+    }
+}
+
+/// The per-round table.
+fn print_rounds(report: &OverheadReport) {
+    for (i, round) in report.rounds.iter().enumerate() {
+        for (name, run) in [("bare", &round.bare), ("chassis", &round.chassis)] {
+            println!(
+                "{:<6} {:<8} {:>10.0} {:>12.2} {:>10.0}% {:>10.0} {:>9.0} {:>9.0} {:>13.2} {:>13.2} {:>9} {:>7}",
+                i + 1,
+                name,
+                run.throughput_rps,
+                run.cpu_us_per_request,
+                run.client_cpu_percent,
+                run.paced_rps,
+                run.p50_us,
+                run.p99_us,
+                run.paced_cpu_us_per_request,
+                run.paired_cpu_us_per_request,
+                run.rss_kib_after,
+                run.errors
+            );
+        }
+        println!(
+            "{:<6} {:<8} {:>10.3} {:>12.3} {:>11} {:>10} {:>9.3} {:>9.3} {:>13.3} {:>13.3}",
+            i + 1,
+            "B/A",
+            round.chassis.throughput_rps / round.bare.throughput_rps,
+            round.chassis.cpu_us_per_request / round.bare.cpu_us_per_request,
+            "",
+            "",
+            round.chassis.p50_us / round.bare.p50_us,
+            round.chassis.p99_us / round.bare.p99_us,
+            round.chassis.paced_cpu_us_per_request / round.bare.paced_cpu_us_per_request,
+            round.chassis.paired_cpu_us_per_request / round.bare.paired_cpu_us_per_request,
         );
     }
 }
@@ -444,6 +508,10 @@ fn plot_from(results: &Path, svg: &Path) -> Result<(), Box<dyn std::error::Error
         (
             "loopback: server CPU/request, constant rate",
             r.paced_cpu_per_request,
+        ),
+        (
+            "loopback: server CPU/request, paired",
+            r.paired_cpu_per_request,
         ),
         ("loopback: throughput", r.throughput),
         ("loopback: p50 at constant rate", r.p50),
