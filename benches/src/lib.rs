@@ -17,5 +17,6 @@ pub mod fixtures;
 pub mod loadgen;
 pub mod plot;
 pub mod procfs;
+pub mod raw_client;
 pub mod report;
 pub mod servers;

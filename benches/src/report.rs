@@ -28,6 +28,13 @@ pub struct Run {
     /// at the same time.
     #[serde(default)]
     pub paired_cpu_us_per_request: f64,
+    /// Server-bound: responses per second to the minimal load generator.
+    #[serde(default)]
+    pub server_bound_rps: f64,
+    /// Server-bound: the server's CPU use, % of its one core (near 100: it is the
+    /// bottleneck).
+    #[serde(default)]
+    pub server_bound_server_cpu_percent: f64,
     /// Constant rate: sends more than 1 ms behind their slot.
     pub late_sends: u64,
     /// Failed or non-200 requests, both phases.
@@ -71,6 +78,9 @@ pub struct Ratios {
     /// time, B/A: what drifts on the machine drifts for both.
     #[serde(default)]
     pub paired_cpu_per_request: f64,
+    /// Throughput B/A with the server as the bottleneck (the minimal load generator).
+    #[serde(default)]
+    pub server_bound_throughput: f64,
     /// p50 at the constant rate, B/A.
     pub p50: f64,
     /// p99 at the constant rate, B/A.

@@ -4,7 +4,9 @@
 //! closed loop (throughput, CPU per request), a constant rate (latency, CPU per request) for
 //! each server in turn, then both servers at half that rate at the same time ("paired"):
 //! their requests interleave finely, so the machine's slow spells, which swing one-server
-//! phases by 20% here, cancel out of the paired CPU ratio.
+//! phases by 20% here, cancel out of the paired CPU ratio. Last, both servers at once under a
+//! closed loop from a minimal HTTP/1.1 client (`raw_client`), cheap enough that their shared
+//! core is the bottleneck: the server-bound throughput ratio the hyper client cannot show.
 //!
 //! ```text
 //! cargo run --release -p chassis-benches --bin overhead                 # measure (< 2 min)
@@ -30,13 +32,16 @@ use chassis_benches::plot::{Bar, draw_ratios};
 use chassis_benches::procfs::{Machine, cpu_time, own_cpu_time, rss_kib};
 use chassis_benches::report::{OverheadReport, Ratios, Round, Run, Startup, default_path, median};
 use chassis_benches::servers::{Kind, ServerProcess, pin_current, serve};
-use chassis_benches::{loadgen, report};
+use chassis_benches::{loadgen, raw_client, report};
 
 /// Cores: servers on the first, the load generator on the second.
 const SERVER_CORE: usize = 0;
 const CLIENT_CORE: usize = 1;
 /// The client CPU share above which the client, not the server, may be the bottleneck.
 const CLIENT_BOUND: f64 = 85.0;
+/// The servers' share of their core below which the server-bound phase may not be
+/// server-bound.
+const SERVER_BOUND: f64 = 90.0;
 const WARM_UP: Duration = Duration::from_millis(500);
 
 #[derive(Debug)]
@@ -166,35 +171,10 @@ fn measure(options: &Options) -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
     let bare = ServerProcess::start(&exe, Kind::Bare, core, false)?;
     let chassis = ServerProcess::start(&exe, Kind::Chassis, core, options.json_logs)?;
-    let duration = Duration::from_secs_f64(options.seconds);
     let mut rate = options.rate;
     let mut rounds = Vec::new();
     for round in 0..options.rounds {
-        let mut result = Round::default();
-        let order = if round % 2 == 0 {
-            [&bare, &chassis]
-        } else {
-            [&chassis, &bare]
-        };
-        for server in order {
-            let mut run = runtime.block_on(closed(server, options.connections, duration))?;
-            let rps = *rate.get_or_insert(run.throughput_rps * options.rate_fraction);
-            runtime.block_on(paced(server, options.connections, rps, duration, &mut run))?;
-            run.rss_kib_after = rss_kib(server.pid()).unwrap_or_default();
-            match server.kind {
-                Kind::Bare => result.bare = run,
-                _ => result.chassis = run,
-            }
-        }
-        let rps = rate.unwrap_or_default() / 2.0;
-        let (bare_cpu, chassis_cpu) = runtime.block_on(paired(
-            [&bare, &chassis],
-            options.connections,
-            rps,
-            duration,
-        ))?;
-        result.bare.paired_cpu_us_per_request = bare_cpu;
-        result.chassis.paired_cpu_us_per_request = chassis_cpu;
+        let result = runtime.block_on(one_round(round, [&bare, &chassis], options, &mut rate))?;
         rounds.push(result);
     }
     bare.stop();
@@ -217,6 +197,7 @@ fn measure(options: &Options) -> Result<(), Box<dyn std::error::Error>> {
         cpu_per_request: ratio(|r| r.cpu_us_per_request),
         paced_cpu_per_request: ratio(|r| r.paced_cpu_us_per_request),
         paired_cpu_per_request: ratio(|r| r.paired_cpu_us_per_request),
+        server_bound_throughput: ratio(|r| r.server_bound_rps),
         p50: ratio(|r| r.p50_us),
         p99: ratio(|r| r.p99_us),
         idle_rss,
@@ -238,6 +219,49 @@ fn measure(options: &Options) -> Result<(), Box<dyn std::error::Error>> {
     std::fs::write(&options.out, serde_json::to_vec_pretty(&report)?)?;
     println!("\nwrote {}", options.out.display());
     Ok(())
+}
+
+/// One round: each server alone (closed loop, constant rate; the order alternates by
+/// round), then both at once (paired, server-bound). `rate` is set by the first closed loop.
+async fn one_round(
+    round: usize,
+    [bare, chassis]: [&ServerProcess; 2],
+    options: &Options,
+    rate: &mut Option<f64>,
+) -> std::io::Result<Round> {
+    let duration = Duration::from_secs_f64(options.seconds);
+    let mut result = Round::default();
+    let order = if round.is_multiple_of(2) {
+        [bare, chassis]
+    } else {
+        [chassis, bare]
+    };
+    for server in order {
+        let mut run = closed(server, options.connections, duration).await?;
+        let rps = *rate.get_or_insert(run.throughput_rps * options.rate_fraction);
+        paced(server, options.connections, rps, duration, &mut run).await?;
+        run.rss_kib_after = rss_kib(server.pid()).unwrap_or_default();
+        match server.kind {
+            Kind::Bare => result.bare = run,
+            _ => result.chassis = run,
+        }
+    }
+    let rps = rate.unwrap_or_default() / 2.0;
+    let (bare_cpu, chassis_cpu) =
+        paired([bare, chassis], options.connections, rps, duration).await?;
+    result.bare.paired_cpu_us_per_request = bare_cpu;
+    result.chassis.paired_cpu_us_per_request = chassis_cpu;
+    let (bare_bound, chassis_bound) =
+        server_bound([bare, chassis], options.connections, duration).await?;
+    (
+        result.bare.server_bound_rps,
+        result.bare.server_bound_server_cpu_percent,
+    ) = bare_bound;
+    (
+        result.chassis.server_bound_rps,
+        result.chassis.server_bound_server_cpu_percent,
+    ) = chassis_bound;
+    Ok(result)
 }
 
 /// Exec-to-ready and idle memory of each kind, `startup_attempts` fresh processes each.
@@ -318,6 +342,37 @@ async fn paced(
     Ok(())
 }
 
+/// The server-bound phase: both servers at once, each driven by the minimal load generator
+/// (cheap enough that their shared core, not the client, is the bottleneck). The scheduler
+/// gives each half the core, so their throughputs compare what a request costs each at
+/// saturation. Returns (requests per second, % of a core) of each.
+async fn server_bound(
+    [a, b]: [&ServerProcess; 2],
+    connections: usize,
+    duration: Duration,
+) -> std::io::Result<((f64, f64), (f64, f64))> {
+    let before = [cpu_time(a.pid()), cpu_time(b.pid())];
+    let (done_a, done_b) = tokio::join!(
+        raw_client::closed_loop(a.addr, connections, duration),
+        raw_client::closed_loop(b.addr, connections, duration),
+    );
+    let after = [cpu_time(a.pid()), cpu_time(b.pid())];
+    let (done_a, done_b) = (done_a?, done_b?);
+    #[allow(clippy::cast_precision_loss)]
+    let figures = |i: usize, done: &loadgen::ClosedLoop| {
+        let wall = done.elapsed.as_secs_f64();
+        let cpu = after[i]
+            .zip(before[i])
+            .map(|(after, before)| after.saturating_sub(before))
+            .unwrap_or_default();
+        (
+            done.requests as f64 / wall,
+            cpu.as_secs_f64() * 100.0 / wall,
+        )
+    };
+    Ok((figures(0, &done_a), figures(1, &done_b)))
+}
+
 /// Both servers at `rate` each, at the same time, from the same load generator: server CPU
 /// per response of each, µs. Their requests interleave finely, so a slow spell of the
 /// machine slows both alike.
@@ -358,7 +413,7 @@ fn print_report(report: &OverheadReport) {
         report.seconds, report.connections, report.rate_rps
     );
     println!(
-        "{:<6} {:<8} {:>10} {:>12} {:>11} {:>10} {:>9} {:>9} {:>13} {:>13} {:>9} {:>7}",
+        "{:<6} {:<8} {:>10} {:>12} {:>11} {:>10} {:>9} {:>9} {:>13} {:>13} {:>11} {:>9} {:>9} {:>7}",
         "round",
         "server",
         "req/s",
@@ -369,6 +424,8 @@ fn print_report(report: &OverheadReport) {
         "p99 µs",
         "cpu µs/req@r",
         "cpu µs/req 2x",
+        "req/s bound",
+        "srv cpu",
         "rss KiB",
         "errors"
     );
@@ -388,11 +445,12 @@ fn print_report(report: &OverheadReport) {
     let r = &report.ratios;
     println!(
         "\nB/A, median of rounds: server CPU per request {:.3} (closed loop) {:.3} (constant rate) {:.3} (paired), \
-         throughput {:.3}, p50 {:.3}, p99 {:.3}, idle RSS {:.2}",
+         throughput {:.3} (hyper client) {:.3} (server-bound), p50 {:.3}, p99 {:.3}, idle RSS {:.2}",
         r.cpu_per_request,
         r.paced_cpu_per_request,
         r.paired_cpu_per_request,
         r.throughput,
+        r.server_bound_throughput,
         r.p50,
         r.p99,
         r.idle_rss
@@ -404,8 +462,20 @@ fn print_report(report: &OverheadReport) {
         .fold(0.0, f64::max);
     if client_max > CLIENT_BOUND {
         println!(
-            "NOTE: the load generator used up to {client_max:.0}% of its core: it, not the server, limits throughput, \
-             so the throughput ratio flatters the stack. Server CPU per request is the figure that counts."
+            "NOTE: the hyper load generator used up to {client_max:.0}% of its core: it, not the server, limits \
+             throughput, so that throughput ratio flatters the stack. The server-bound throughput and server CPU \
+             per request are the figures that count."
+        );
+    }
+    let core_min = report
+        .rounds
+        .iter()
+        .map(|r| r.bare.server_bound_server_cpu_percent + r.chassis.server_bound_server_cpu_percent)
+        .fold(f64::INFINITY, f64::min);
+    if core_min < SERVER_BOUND {
+        println!(
+            "NOTE: in the server-bound phase the servers used only {core_min:.0}% of their core: the load \
+             generator may have limited them."
         );
     }
     println!(
@@ -430,7 +500,7 @@ fn print_rounds(report: &OverheadReport) {
     for (i, round) in report.rounds.iter().enumerate() {
         for (name, run) in [("bare", &round.bare), ("chassis", &round.chassis)] {
             println!(
-                "{:<6} {:<8} {:>10.0} {:>12.2} {:>10.0}% {:>10.0} {:>9.0} {:>9.0} {:>13.2} {:>13.2} {:>9} {:>7}",
+                "{:<6} {:<8} {:>10.0} {:>12.2} {:>10.0}% {:>10.0} {:>9.0} {:>9.0} {:>13.2} {:>13.2} {:>11.0} {:>8.0}% {:>9} {:>7}",
                 i + 1,
                 name,
                 run.throughput_rps,
@@ -441,12 +511,14 @@ fn print_rounds(report: &OverheadReport) {
                 run.p99_us,
                 run.paced_cpu_us_per_request,
                 run.paired_cpu_us_per_request,
+                run.server_bound_rps,
+                run.server_bound_server_cpu_percent,
                 run.rss_kib_after,
                 run.errors
             );
         }
         println!(
-            "{:<6} {:<8} {:>10.3} {:>12.3} {:>11} {:>10} {:>9.3} {:>9.3} {:>13.3} {:>13.3}",
+            "{:<6} {:<8} {:>10.3} {:>12.3} {:>11} {:>10} {:>9.3} {:>9.3} {:>13.3} {:>13.3} {:>11.3}",
             i + 1,
             "B/A",
             round.chassis.throughput_rps / round.bare.throughput_rps,
@@ -457,6 +529,7 @@ fn print_rounds(report: &OverheadReport) {
             round.chassis.p99_us / round.bare.p99_us,
             round.chassis.paced_cpu_us_per_request / round.bare.paced_cpu_us_per_request,
             round.chassis.paired_cpu_us_per_request / round.bare.paired_cpu_us_per_request,
+            round.chassis.server_bound_rps / round.bare.server_bound_rps,
         );
     }
 }
@@ -513,7 +586,11 @@ fn plot_from(results: &Path, svg: &Path) -> Result<(), Box<dyn std::error::Error
             "loopback: server CPU/request, paired",
             r.paired_cpu_per_request,
         ),
-        ("loopback: throughput", r.throughput),
+        ("loopback: throughput, hyper client", r.throughput),
+        (
+            "loopback: throughput, server-bound",
+            r.server_bound_throughput,
+        ),
         ("loopback: p50 at constant rate", r.p50),
         ("loopback: p99 at constant rate", r.p99),
         ("idle resident memory", r.idle_rss),

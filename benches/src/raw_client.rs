@@ -1,0 +1,129 @@
+//! A minimal HTTP/1.1 load generator for the server-bound phase of `overhead`.
+//!
+//! hyper's client costs about as much per request as the server it drives, so against bare
+//! axum the load generator saturates its core first and the throughput ratio says nothing
+//! about the servers. This one writes a prepared `GET` and reads the answer's head and
+//! `content-length` body on keep-alive connections, several times cheaper per request, so
+//! the server's one core is the bottleneck.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::fixtures;
+use crate::loadgen::ClosedLoop;
+
+/// Each of `connections` keep-alive connections sends its next request as soon as the
+/// previous answer is in, for `duration`.
+///
+/// # Errors
+///
+/// When a connection cannot be opened.
+pub async fn closed_loop(
+    addr: SocketAddr,
+    connections: usize,
+    duration: Duration,
+) -> std::io::Result<ClosedLoop> {
+    let request = format!(
+        "GET {} HTTP/1.1\r\nhost: {addr}\r\nuser-agent: chassis-bench/1.0\r\naccept: */*\r\n\r\n",
+        fixtures::PATH
+    );
+    let mut streams = Vec::with_capacity(connections);
+    for _ in 0..connections {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        streams.push(stream);
+    }
+    let start = Instant::now();
+    let deadline = start + duration;
+    let tasks: Vec<_> = streams
+        .into_iter()
+        .map(|stream| {
+            let request = request.clone();
+            tokio::spawn(async move { exchange_until(stream, request.as_bytes(), deadline).await })
+        })
+        .collect();
+    let mut result = ClosedLoop::default();
+    for task in tasks {
+        let (ok, failed) = task.await.unwrap_or((0, 1));
+        result.requests += ok;
+        result.errors += failed;
+    }
+    result.elapsed = start.elapsed();
+    Ok(result)
+}
+
+/// Requests on one connection until `deadline`: (200 answers, failures).
+async fn exchange_until(mut stream: TcpStream, request: &[u8], deadline: Instant) -> (u64, u64) {
+    let mut buf = Vec::with_capacity(4096);
+    let (mut ok, mut failed) = (0u64, 0u64);
+    while Instant::now() < deadline {
+        if stream.write_all(request).await.is_err() {
+            return (ok, failed + 1);
+        }
+        match read_answer(&mut stream, &mut buf).await {
+            Some(true) => ok += 1,
+            Some(false) => failed += 1,
+            None => return (ok, failed + 1),
+        }
+    }
+    (ok, failed)
+}
+
+/// Reads one answer: `Some(status == 200)`, `None` when the connection broke.
+async fn read_answer(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<bool> {
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some((length, status_ok)) = complete_answer(buf) {
+            buf.drain(..length);
+            return Some(status_ok);
+        }
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// The length of the answer at the start of `buf` and whether it is a 200, once all of it
+/// (head and `content-length` body) is there.
+fn complete_answer(buf: &[u8]) -> Option<(usize, bool)> {
+    let head_end = buf.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    let head = &buf[..head_end];
+    let status_ok = head.get(9..12) == Some(b"200");
+    let body = content_length(head)?;
+    (buf.len() >= head_end + body).then_some((head_end + body, status_ok))
+}
+
+fn content_length(head: &[u8]) -> Option<usize> {
+    const NAME: &[u8] = b"content-length:";
+    head.split(|&b| b == b'\n').find_map(|line| {
+        let value = line
+            .get(..NAME.len())
+            .filter(|name| name.eq_ignore_ascii_case(NAME))
+            .map(|_| &line[NAME.len()..])?;
+        std::str::from_utf8(value).ok()?.trim().parse().ok()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_is_complete_with_its_body() {
+        let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nx: y\r\n\r\nok";
+        assert_eq!(complete_answer(answer), Some((answer.len(), true)));
+        assert_eq!(complete_answer(&answer[..answer.len() - 1]), None);
+        let mut two = answer.to_vec();
+        two.extend_from_slice(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n");
+        assert_eq!(complete_answer(&two), Some((answer.len(), true)));
+        assert_eq!(
+            complete_answer(&two[answer.len()..]),
+            Some((two.len() - answer.len(), false))
+        );
+    }
+}
