@@ -18,11 +18,18 @@ pub fn cpu_time(pid: u32) -> Option<Duration> {
 
 fn scheduled_time(pid: u32) -> Option<Duration> {
     let mut nanos = 0u64;
-    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
-        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let mut read_any = false;
+    for task in tasks.flatten() {
+        // A thread that exits between the listing and the read is skipped, not a reason to
+        // fall back to the other clock halfway through a measurement.
+        let Ok(stat) = std::fs::read_to_string(task.path().join("schedstat")) else {
+            continue;
+        };
         nanos += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+        read_any = true;
     }
-    Some(Duration::from_nanos(nanos))
+    read_any.then(|| Duration::from_nanos(nanos))
 }
 
 fn ticked_time(pid: u32) -> Option<Duration> {

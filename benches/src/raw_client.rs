@@ -55,7 +55,13 @@ pub async fn closed_loop(
     Ok(result)
 }
 
-/// Requests on one connection until `deadline`: (200 answers, failures).
+/// How long an answer may take once its request is sent, before the connection is dropped
+/// as failed (a stalled server must not hang the bench).
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Requests on one connection until `deadline`: (200 answers, failures). A connection that
+/// breaks, stalls or answers without a `content-length` is counted as one failure and
+/// dropped.
 async fn exchange_until(mut stream: TcpStream, request: &[u8], deadline: Instant) -> (u64, u64) {
     let mut buf = Vec::with_capacity(4096);
     let (mut ok, mut failed) = (0u64, 0u64);
@@ -63,22 +69,28 @@ async fn exchange_until(mut stream: TcpStream, request: &[u8], deadline: Instant
         if stream.write_all(request).await.is_err() {
             return (ok, failed + 1);
         }
-        match read_answer(&mut stream, &mut buf).await {
-            Some(true) => ok += 1,
-            Some(false) => failed += 1,
-            None => return (ok, failed + 1),
+        let answer = tokio::time::timeout(ANSWER_TIMEOUT, read_answer(&mut stream, &mut buf));
+        match answer.await {
+            Ok(Some(true)) => ok += 1,
+            Ok(Some(false)) => failed += 1,
+            Ok(None) | Err(_) => return (ok, failed + 1),
         }
     }
     (ok, failed)
 }
 
-/// Reads one answer: `Some(status == 200)`, `None` when the connection broke.
+/// Reads one answer: `Some(status == 200)`, `None` when the connection broke or the answer
+/// cannot be framed.
 async fn read_answer(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<bool> {
     let mut chunk = [0u8; 4096];
     loop {
-        if let Some((length, status_ok)) = complete_answer(buf) {
-            buf.drain(..length);
-            return Some(status_ok);
+        match framed(buf) {
+            Framing::Complete { length, status_ok } => {
+                buf.drain(..length);
+                return Some(status_ok);
+            }
+            Framing::Unframed => return None,
+            Framing::Partial => {}
         }
         let n = stream.read(&mut chunk).await.ok()?;
         if n == 0 {
@@ -88,14 +100,33 @@ async fn read_answer(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<bool> 
     }
 }
 
-/// The length of the answer at the start of `buf` and whether it is a 200, once all of it
-/// (head and `content-length` body) is there.
-fn complete_answer(buf: &[u8]) -> Option<(usize, bool)> {
-    let head_end = buf.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
-    let head = &buf[..head_end];
-    let status_ok = head.get(9..12) == Some(b"200");
-    let body = content_length(head)?;
-    (buf.len() >= head_end + body).then_some((head_end + body, status_ok))
+/// Where the answer at the start of a buffer stands.
+#[derive(Debug, PartialEq, Eq)]
+enum Framing {
+    /// All of it (head and `content-length` body) is there.
+    Complete { length: usize, status_ok: bool },
+    /// More bytes are needed.
+    Partial,
+    /// Its head has no `content-length` (chunked, or none): this client does not read it.
+    Unframed,
+}
+
+fn framed(buf: &[u8]) -> Framing {
+    let Some(head_end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return Framing::Partial;
+    };
+    let head = &buf[..head_end + 4];
+    let Some(body) = content_length(head) else {
+        return Framing::Unframed;
+    };
+    let length = head.len() + body;
+    if buf.len() < length {
+        return Framing::Partial;
+    }
+    Framing::Complete {
+        length,
+        status_ok: head.get(9..12) == Some(b"200"),
+    }
 }
 
 fn content_length(head: &[u8]) -> Option<usize> {
@@ -116,14 +147,28 @@ mod tests {
     #[test]
     fn an_answer_is_complete_with_its_body() {
         let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nx: y\r\n\r\nok";
-        assert_eq!(complete_answer(answer), Some((answer.len(), true)));
-        assert_eq!(complete_answer(&answer[..answer.len() - 1]), None);
+        let whole = Framing::Complete {
+            length: answer.len(),
+            status_ok: true,
+        };
+        assert_eq!(framed(answer), whole);
+        assert_eq!(framed(&answer[..answer.len() - 1]), Framing::Partial);
+        assert_eq!(framed(&answer[..10]), Framing::Partial);
         let mut two = answer.to_vec();
         two.extend_from_slice(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n");
-        assert_eq!(complete_answer(&two), Some((answer.len(), true)));
+        assert_eq!(framed(&two), whole);
         assert_eq!(
-            complete_answer(&two[answer.len()..]),
-            Some((two.len() - answer.len(), false))
+            framed(&two[answer.len()..]),
+            Framing::Complete {
+                length: two.len() - answer.len(),
+                status_ok: false
+            }
         );
+    }
+
+    #[test]
+    fn an_answer_without_a_length_is_not_read() {
+        let chunked = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n";
+        assert_eq!(framed(chunked), Framing::Unframed);
     }
 }

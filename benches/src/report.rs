@@ -28,6 +28,9 @@ pub struct Run {
     /// at the same time.
     #[serde(default)]
     pub paired_cpu_us_per_request: f64,
+    /// Paired: the achieved rate, responses per second.
+    #[serde(default)]
+    pub paired_rps: f64,
     /// Server-bound: responses per second to the minimal load generator.
     #[serde(default)]
     pub server_bound_rps: f64,
@@ -37,7 +40,7 @@ pub struct Run {
     pub server_bound_server_cpu_percent: f64,
     /// Constant rate: sends more than 1 ms behind their slot.
     pub late_sends: u64,
-    /// Failed or non-200 requests, both phases.
+    /// Failed or non-200 requests, all phases.
     pub errors: u64,
     /// Resident memory after the round, KiB.
     pub rss_kib_after: u64,

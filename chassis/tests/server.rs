@@ -107,7 +107,8 @@ async fn slow_headers_close_the_connection() {
 /// answered requests still closes the connection.
 #[tokio::test]
 async fn slow_headers_after_kept_alive_requests_close_the_connection() {
-    let service = spawn(&[("server.header_read_timeout", "200ms")]).await;
+    // Long enough that a busy machine does not cut the gap between the answered requests.
+    let service = spawn(&[("server.header_read_timeout", "1s")]).await;
     let mut stream = TcpStream::connect(service.addr()).await.unwrap();
     for _ in 0..3 {
         stream
@@ -335,6 +336,26 @@ async fn every_kind_of_request_is_measured() {
         );
         assert!(metrics.contains(&series), "missing {series} in\n{metrics}");
     }
+    service.shutdown().await;
+}
+
+/// With an admin port, the main port's 404s are measured too (its fallback is the routes'
+/// own, traced one).
+#[tokio::test]
+async fn with_an_admin_port_404s_are_measured() {
+    let service = spawn(&[("server.admin_port", "0")]).await;
+    let request = Request::builder()
+        .method("OPTIONS")
+        .uri(format!("http://{}/no/such/path", service.addr()))
+        .body(Full::default())
+        .unwrap();
+    let reply = send(&client(), request).await.unwrap();
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    let admin = service.admin_addr().expect("admin port bound");
+    let metrics = get(admin, "/metrics").await.text();
+    let series = "http_server_request_duration_seconds_count{http_request_method=\"OPTIONS\",\
+                  http_route=\"unmatched\",http_response_status_code=\"404\"";
+    assert!(metrics.contains(series), "missing {series} in\n{metrics}");
     service.shutdown().await;
 }
 

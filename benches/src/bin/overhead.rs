@@ -1,12 +1,8 @@
 //! Loopback overhead: bare axum (A) against a chassis server (B) with the same handler, each
 //! in its own child process pinned to core 0 with one tokio worker, driven by the same hyper
-//! client pinned to core 1, interleaved over several rounds. Each round has three phases: a
-//! closed loop (throughput, CPU per request), a constant rate (latency, CPU per request) for
-//! each server in turn, then both servers at half that rate at the same time ("paired"):
-//! their requests interleave finely, so the machine's slow spells, which swing one-server
-//! phases by 20% here, cancel out of the paired CPU ratio. Last, both servers at once under a
-//! closed loop from a minimal HTTP/1.1 client (`raw_client`), cheap enough that their shared
-//! core is the bottleneck: the server-bound throughput ratio the hyper client cannot show.
+//! client pinned to core 1, interleaved over several rounds. Each round runs each server
+//! alone (a closed loop, then a constant rate), then both at once (paired at the constant
+//! rate, and server-bound under a minimal client): see `chassis_benches::phases`.
 //!
 //! ```text
 //! cargo run --release -p chassis-benches --bin overhead                 # measure (< 2 min)
@@ -28,22 +24,16 @@ use std::time::Duration;
 
 use chassis_benches::cli::value;
 use chassis_benches::criterion_results::median_ns;
+use chassis_benches::phases::{self, Settings};
 use chassis_benches::plot::{Bar, draw_ratios};
-use chassis_benches::procfs::{Machine, cpu_time, own_cpu_time, rss_kib};
-use chassis_benches::report::{OverheadReport, Ratios, Round, Run, Startup, default_path, median};
+use chassis_benches::procfs::{Machine, rss_kib};
+use chassis_benches::report::{OverheadReport, Ratios, Run, Startup, default_path, median};
 use chassis_benches::servers::{Kind, ServerProcess, pin_current, serve};
-use chassis_benches::{loadgen, raw_client, report};
+use chassis_benches::{loadgen, report, table};
 
 /// Cores: servers on the first, the load generator on the second.
 const SERVER_CORE: usize = 0;
 const CLIENT_CORE: usize = 1;
-/// The client CPU share above which the client, not the server, may be the bottleneck.
-const CLIENT_BOUND: f64 = 85.0;
-/// The servers' share of their core below which the server-bound phase may not be
-/// server-bound.
-const SERVER_BOUND: f64 = 90.0;
-const WARM_UP: Duration = Duration::from_millis(500);
-
 #[derive(Debug)]
 struct Options {
     seconds: f64,
@@ -173,9 +163,14 @@ fn measure(options: &Options) -> Result<(), Box<dyn std::error::Error>> {
     let chassis = ServerProcess::start(&exe, Kind::Chassis, core, options.json_logs)?;
     let mut rate = options.rate;
     let mut rounds = Vec::new();
+    let settings = Settings {
+        duration: Duration::from_secs_f64(options.seconds),
+        connections: options.connections,
+        rate_fraction: options.rate_fraction,
+    };
     for round in 0..options.rounds {
-        let result = runtime.block_on(one_round(round, [&bare, &chassis], options, &mut rate))?;
-        rounds.push(result);
+        let result = phases::one_round(round, [&bare, &chassis], settings, &mut rate);
+        rounds.push(runtime.block_on(result)?);
     }
     bare.stop();
     chassis.stop();
@@ -212,56 +207,13 @@ fn measure(options: &Options) -> Result<(), Box<dyn std::error::Error>> {
         startup,
         ratios,
     };
-    print_report(&report);
+    table::print(&report);
     if let Some(dir) = options.out.parent() {
         std::fs::create_dir_all(dir)?;
     }
     std::fs::write(&options.out, serde_json::to_vec_pretty(&report)?)?;
     println!("\nwrote {}", options.out.display());
     Ok(())
-}
-
-/// One round: each server alone (closed loop, constant rate; the order alternates by
-/// round), then both at once (paired, server-bound). `rate` is set by the first closed loop.
-async fn one_round(
-    round: usize,
-    [bare, chassis]: [&ServerProcess; 2],
-    options: &Options,
-    rate: &mut Option<f64>,
-) -> std::io::Result<Round> {
-    let duration = Duration::from_secs_f64(options.seconds);
-    let mut result = Round::default();
-    let order = if round.is_multiple_of(2) {
-        [bare, chassis]
-    } else {
-        [chassis, bare]
-    };
-    for server in order {
-        let mut run = closed(server, options.connections, duration).await?;
-        let rps = *rate.get_or_insert(run.throughput_rps * options.rate_fraction);
-        paced(server, options.connections, rps, duration, &mut run).await?;
-        run.rss_kib_after = rss_kib(server.pid()).unwrap_or_default();
-        match server.kind {
-            Kind::Bare => result.bare = run,
-            _ => result.chassis = run,
-        }
-    }
-    let rps = rate.unwrap_or_default() / 2.0;
-    let (bare_cpu, chassis_cpu) =
-        paired([bare, chassis], options.connections, rps, duration).await?;
-    result.bare.paired_cpu_us_per_request = bare_cpu;
-    result.chassis.paired_cpu_us_per_request = chassis_cpu;
-    let (bare_bound, chassis_bound) =
-        server_bound([bare, chassis], options.connections, duration).await?;
-    (
-        result.bare.server_bound_rps,
-        result.bare.server_bound_server_cpu_percent,
-    ) = bare_bound;
-    (
-        result.chassis.server_bound_rps,
-        result.chassis.server_bound_server_cpu_percent,
-    ) = chassis_bound;
-    Ok(result)
 }
 
 /// Exec-to-ready and idle memory of each kind, `startup_attempts` fresh processes each.
@@ -286,252 +238,6 @@ fn startup(exe: &Path, core: Option<usize>, options: &Options) -> std::io::Resul
         });
     }
     Ok(out)
-}
-
-/// Warm-up, then the closed loop: throughput, server and client CPU.
-async fn closed(
-    server: &ServerProcess,
-    connections: usize,
-    duration: Duration,
-) -> std::io::Result<Run> {
-    let senders = loadgen::connect(server.addr, connections).await?;
-    let warm = loadgen::closed_loop(server.addr, senders, WARM_UP).await;
-    let senders = loadgen::connect(server.addr, connections).await?;
-    let (server_before, client_before) = (cpu_time(server.pid()), own_cpu_time());
-    let result = loadgen::closed_loop(server.addr, senders, duration).await;
-    let (server_after, client_after) = (cpu_time(server.pid()), own_cpu_time());
-    let server_cpu = server_after
-        .zip(server_before)
-        .map(|(a, b)| a.saturating_sub(b))
-        .unwrap_or_default();
-    let wall = result.elapsed.as_secs_f64();
-    #[allow(clippy::cast_precision_loss)]
-    let requests = result.requests.max(1) as f64;
-    Ok(Run {
-        throughput_rps: requests / wall,
-        cpu_us_per_request: server_cpu.as_secs_f64() * 1e6 / requests,
-        client_cpu_percent: client_after.saturating_sub(client_before).as_secs_f64() * 100.0 / wall,
-        errors: warm.errors + result.errors,
-        ..Run::default()
-    })
-}
-
-/// The constant-rate phase: latency and CPU per request below saturation.
-async fn paced(
-    server: &ServerProcess,
-    connections: usize,
-    rate: f64,
-    duration: Duration,
-    run: &mut Run,
-) -> std::io::Result<()> {
-    let senders = loadgen::connect(server.addr, connections).await?;
-    let before = cpu_time(server.pid());
-    let result = loadgen::constant_rate(server.addr, senders, rate, duration).await;
-    let server_cpu = cpu_time(server.pid())
-        .zip(before)
-        .map(|(a, b)| a.saturating_sub(b))
-        .unwrap_or_default();
-    #[allow(clippy::cast_precision_loss)]
-    let requests = result.requests.max(1) as f64;
-    run.paced_rps = requests / result.elapsed.as_secs_f64();
-    run.p50_us = result.quantile(0.5).as_secs_f64() * 1e6;
-    run.p99_us = result.quantile(0.99).as_secs_f64() * 1e6;
-    run.paced_cpu_us_per_request = server_cpu.as_secs_f64() * 1e6 / requests;
-    run.late_sends = result.late;
-    run.errors += result.errors;
-    Ok(())
-}
-
-/// The server-bound phase: both servers at once, each driven by the minimal load generator
-/// (cheap enough that their shared core, not the client, is the bottleneck). The scheduler
-/// gives each half the core, so their throughputs compare what a request costs each at
-/// saturation. Returns (requests per second, % of a core) of each.
-async fn server_bound(
-    [a, b]: [&ServerProcess; 2],
-    connections: usize,
-    duration: Duration,
-) -> std::io::Result<((f64, f64), (f64, f64))> {
-    let before = [cpu_time(a.pid()), cpu_time(b.pid())];
-    let (done_a, done_b) = tokio::join!(
-        raw_client::closed_loop(a.addr, connections, duration),
-        raw_client::closed_loop(b.addr, connections, duration),
-    );
-    let after = [cpu_time(a.pid()), cpu_time(b.pid())];
-    let (done_a, done_b) = (done_a?, done_b?);
-    #[allow(clippy::cast_precision_loss)]
-    let figures = |i: usize, done: &loadgen::ClosedLoop| {
-        let wall = done.elapsed.as_secs_f64();
-        let cpu = after[i]
-            .zip(before[i])
-            .map(|(after, before)| after.saturating_sub(before))
-            .unwrap_or_default();
-        (
-            done.requests as f64 / wall,
-            cpu.as_secs_f64() * 100.0 / wall,
-        )
-    };
-    Ok((figures(0, &done_a), figures(1, &done_b)))
-}
-
-/// Both servers at `rate` each, at the same time, from the same load generator: server CPU
-/// per response of each, µs. Their requests interleave finely, so a slow spell of the
-/// machine slows both alike.
-async fn paired(
-    servers: [&ServerProcess; 2],
-    connections: usize,
-    rate: f64,
-    duration: Duration,
-) -> std::io::Result<(f64, f64)> {
-    let [a, b] = servers;
-    let (to_a, to_b) = (
-        loadgen::connect(a.addr, connections).await?,
-        loadgen::connect(b.addr, connections).await?,
-    );
-    let before = [cpu_time(a.pid()), cpu_time(b.pid())];
-    let (done_a, done_b) = tokio::join!(
-        loadgen::constant_rate(a.addr, to_a, rate, duration),
-        loadgen::constant_rate(b.addr, to_b, rate, duration),
-    );
-    let after = [cpu_time(a.pid()), cpu_time(b.pid())];
-    #[allow(clippy::cast_precision_loss)]
-    let per_request = |i: usize, requests: u64| {
-        let cpu = after[i]
-            .zip(before[i])
-            .map(|(after, before)| after.saturating_sub(before))
-            .unwrap_or_default();
-        cpu.as_secs_f64() * 1e6 / requests.max(1) as f64
-    };
-    Ok((
-        per_request(0, done_a.requests),
-        per_request(1, done_b.requests),
-    ))
-}
-
-fn print_report(report: &OverheadReport) {
-    println!(
-        "\n{} s per phase, {} connections, constant rate {:.0} req/s\n",
-        report.seconds, report.connections, report.rate_rps
-    );
-    println!(
-        "{:<6} {:<8} {:>10} {:>12} {:>11} {:>10} {:>9} {:>9} {:>13} {:>13} {:>11} {:>9} {:>9} {:>7}",
-        "round",
-        "server",
-        "req/s",
-        "cpu µs/req",
-        "client cpu",
-        "rate",
-        "p50 µs",
-        "p99 µs",
-        "cpu µs/req@r",
-        "cpu µs/req 2x",
-        "req/s bound",
-        "srv cpu",
-        "rss KiB",
-        "errors"
-    );
-    print_rounds(report);
-    for (i, round) in report.rounds.iter().enumerate() {
-        for (name, run) in [("bare", &round.bare), ("chassis", &round.chassis)] {
-            if run.paced_rps < 0.95 * report.rate_rps {
-                println!(
-                    "NOTE: round {} {name} sustained only {:.0} of {:.0} req/s: its latency shows saturation, not service time",
-                    i + 1,
-                    run.paced_rps,
-                    report.rate_rps
-                );
-            }
-        }
-    }
-    let r = &report.ratios;
-    println!(
-        "\nB/A, median of rounds: server CPU per request {:.3} (closed loop) {:.3} (constant rate) {:.3} (paired), \
-         throughput {:.3} (hyper client) {:.3} (server-bound), p50 {:.3}, p99 {:.3}, idle RSS {:.2}",
-        r.cpu_per_request,
-        r.paced_cpu_per_request,
-        r.paired_cpu_per_request,
-        r.throughput,
-        r.server_bound_throughput,
-        r.p50,
-        r.p99,
-        r.idle_rss
-    );
-    let client_max = report
-        .rounds
-        .iter()
-        .flat_map(|r| [r.bare.client_cpu_percent, r.chassis.client_cpu_percent])
-        .fold(0.0, f64::max);
-    if client_max > CLIENT_BOUND {
-        println!(
-            "NOTE: the hyper load generator used up to {client_max:.0}% of its core: it, not the server, limits \
-             throughput, so that throughput ratio flatters the stack. The server-bound throughput and server CPU \
-             per request are the figures that count."
-        );
-    }
-    let core_min = report
-        .rounds
-        .iter()
-        .map(|r| r.bare.server_bound_server_cpu_percent + r.chassis.server_bound_server_cpu_percent)
-        .fold(f64::INFINITY, f64::min);
-    if core_min < SERVER_BOUND {
-        println!(
-            "NOTE: in the server-bound phase the servers used only {core_min:.0}% of their core: the load \
-             generator may have limited them."
-        );
-    }
-    println!(
-        "\n{:<8} {:>22} {:>14}",
-        "server", "exec-to-ready ms", "idle RSS KiB"
-    );
-    for s in &report.startup {
-        let mut ready = s.exec_to_ready_ms.clone();
-        let min = ready.iter().copied().fold(f64::INFINITY, f64::min);
-        println!(
-            "{:<8} {:>10.1} (min {:>5.1}) {:>14}",
-            s.kind,
-            report::median(&mut ready),
-            min,
-            s.idle_rss_kib
-        );
-    }
-}
-
-/// The per-round table.
-fn print_rounds(report: &OverheadReport) {
-    for (i, round) in report.rounds.iter().enumerate() {
-        for (name, run) in [("bare", &round.bare), ("chassis", &round.chassis)] {
-            println!(
-                "{:<6} {:<8} {:>10.0} {:>12.2} {:>10.0}% {:>10.0} {:>9.0} {:>9.0} {:>13.2} {:>13.2} {:>11.0} {:>8.0}% {:>9} {:>7}",
-                i + 1,
-                name,
-                run.throughput_rps,
-                run.cpu_us_per_request,
-                run.client_cpu_percent,
-                run.paced_rps,
-                run.p50_us,
-                run.p99_us,
-                run.paced_cpu_us_per_request,
-                run.paired_cpu_us_per_request,
-                run.server_bound_rps,
-                run.server_bound_server_cpu_percent,
-                run.rss_kib_after,
-                run.errors
-            );
-        }
-        println!(
-            "{:<6} {:<8} {:>10.3} {:>12.3} {:>11} {:>10} {:>9.3} {:>9.3} {:>13.3} {:>13.3} {:>11.3}",
-            i + 1,
-            "B/A",
-            round.chassis.throughput_rps / round.bare.throughput_rps,
-            round.chassis.cpu_us_per_request / round.bare.cpu_us_per_request,
-            "",
-            "",
-            round.chassis.p50_us / round.bare.p50_us,
-            round.chassis.p99_us / round.bare.p99_us,
-            round.chassis.paced_cpu_us_per_request / round.bare.paced_cpu_us_per_request,
-            round.chassis.paired_cpu_us_per_request / round.bare.paired_cpu_us_per_request,
-            round.chassis.server_bound_rps / round.bare.server_bound_rps,
-        );
-    }
 }
 
 /// The in-process ratios: from the last `--bin inprocess` run, else from the last criterion

@@ -113,8 +113,10 @@ const HYPER_DEFAULT_MAX_HEADERS: usize = 100;
 fn builder(config: &ServerConfig) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     let mut http1 = builder.http1();
-    // The header-read timeout's timer is set per connection (`HeadTimer`).
+    // Each connection replaces this timer with its own `HeadTimer`; hyper refuses a
+    // header-read timeout without one, so the shared builder keeps a working timer too.
     http1
+        .timer(TokioTimer::new())
         .header_read_timeout(config.header_read_timeout)
         .max_buf_size(config.max_header_size.as_usize().max(MIN_HEADER_BUFFER));
     // Hyper's own limit is the same 100 headers, parsed into uninitialised stack slots; an
