@@ -120,6 +120,15 @@ pub async fn closed_loop(addr: SocketAddr, senders: Vec<Sender>, duration: Durat
             })
         })
         .collect();
+    gather(tasks, start).await
+}
+
+/// The totals of closed-loop tasks that each return (successes, failures), timed from
+/// `start`; a task that panicked counts as one failure.
+pub(crate) async fn gather(
+    tasks: Vec<tokio::task::JoinHandle<(u64, u64)>>,
+    start: Instant,
+) -> ClosedLoop {
     let mut result = ClosedLoop::default();
     for task in tasks {
         let (ok, failed) = task.await.unwrap_or((0, 1));

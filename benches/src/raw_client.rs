@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::fixtures;
-use crate::loadgen::ClosedLoop;
+use crate::loadgen::{self, ClosedLoop};
 
 /// Each of `connections` keep-alive connections sends its next request as soon as the
 /// previous answer is in, for `duration`.
@@ -45,14 +45,7 @@ pub async fn closed_loop(
             tokio::spawn(async move { exchange_until(stream, request.as_bytes(), deadline).await })
         })
         .collect();
-    let mut result = ClosedLoop::default();
-    for task in tasks {
-        let (ok, failed) = task.await.unwrap_or((0, 1));
-        result.requests += ok;
-        result.errors += failed;
-    }
-    result.elapsed = start.elapsed();
-    Ok(result)
+    Ok(loadgen::gather(tasks, start).await)
 }
 
 /// How long an answer may take once its request is sent, before the connection is dropped

@@ -22,6 +22,18 @@ async fn read_until_close(stream: &mut TcpStream) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The server closes `stream` without answering its unfinished request.
+async fn assert_closed_unanswered(stream: &mut TcpStream) {
+    let answer = read_until_close(stream).await;
+    assert!(!answer.contains("200 OK"), "{answer}");
+    let mut probe = [0u8; 1];
+    let closed = tokio::time::timeout(DEADLINE, stream.read(&mut probe)).await;
+    assert!(
+        matches!(closed, Ok(Ok(0) | Err(_))),
+        "connection still open"
+    );
+}
+
 #[tokio::test]
 async fn request_id_is_generated_or_kept() {
     let service = spawn(&[]).await;
@@ -91,14 +103,7 @@ async fn slow_headers_close_the_connection() {
         .await
         .unwrap();
     // Never finish the head: the server must give up on its own.
-    let answer = read_until_close(&mut stream).await;
-    assert!(!answer.contains("200 OK"), "{answer}");
-    let mut probe = [0u8; 1];
-    let closed = tokio::time::timeout(DEADLINE, stream.read(&mut probe)).await;
-    assert!(
-        matches!(closed, Ok(Ok(0) | Err(_))),
-        "connection still open"
-    );
+    assert_closed_unanswered(&mut stream).await;
     assert_eq!(get(service.addr(), "/hello").await.status, StatusCode::OK);
     service.shutdown().await;
 }
@@ -128,14 +133,7 @@ async fn slow_headers_after_kept_alive_requests_close_the_connection() {
         assert!(answer.starts_with(b"HTTP/1.1 200"));
     }
     stream.write_all(b"GET /hello HTTP/1.1\r\n").await.unwrap();
-    let answer = read_until_close(&mut stream).await;
-    assert!(!answer.contains("200 OK"), "{answer}");
-    let mut probe = [0u8; 1];
-    let closed = tokio::time::timeout(DEADLINE, stream.read(&mut probe)).await;
-    assert!(
-        matches!(closed, Ok(Ok(0) | Err(_))),
-        "connection still open"
-    );
+    assert_closed_unanswered(&mut stream).await;
     service.shutdown().await;
 }
 
