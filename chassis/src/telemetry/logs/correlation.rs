@@ -1,8 +1,8 @@
 //! The ids every log line inside a request carries: `trace_id`, `span_id` and `request_id`.
 //!
-//! They come from the task-local [`TraceContext`] the server layer sets while the request's
-//! future runs, so correlating a line costs one thread-local read and needs no per-request
-//! span in the subscriber. Outside that scope (a task spawned with a span that the exporting
+//! They come from the current [`TraceContext`] (a scoped thread-local) that the server layer
+//! sets while the request's future runs, so correlating a line costs one thread-local read
+//! and needs no per-request span in the subscriber. Outside that scope (a task spawned with a span that the exporting
 //! server layer made) they come from the [`TraceIds`] the layer stored in the span.
 
 use std::fmt::{self, Write};
@@ -64,7 +64,8 @@ where
 }
 
 /// `tracing-subscriber`'s full text format with the request's ids appended to the line:
-/// `... message field=1 trace_id=4bf9... span_id=00f0... request_id=req-42`.
+/// `... message field=1 trace_id=4bf9... span_id=00f0... request_id=req-42`. Inside an
+/// exported request span, whose fields the line's prefix shows, nothing is appended.
 #[derive(Debug)]
 pub(crate) struct PrettyWithIds {
     inner: Format<Full, SystemTime>,
@@ -96,18 +97,27 @@ where
         self.inner
             .format_event(ctx, Writer::new(&mut held), event)?;
         let newline = held.newline;
-        with_ids(ctx, |ids| {
-            write!(writer, " trace_id={} span_id={}", ids.trace_id, ids.span_id)?;
-            match ids.request_id {
-                // Quoted unless it is one plain word, so a caller's id cannot forge fields.
-                Some(id) if id.bytes().all(|b| b.is_ascii_graphic()) => {
-                    write!(writer, " request_id={id}")
-                }
-                Some(id) => write!(writer, " request_id={id:?}"),
-                None => Ok(()),
-            }
-        })
-        .transpose()?;
+        // Inside an exported request span the prefix already shows the span's `trace_id`,
+        // `span_id` and `request_id` fields: the line gets them once.
+        let in_exported_span = ctx.event_scope().is_some_and(|mut scope| {
+            scope.any(|span| span.extensions().get::<TraceIds>().is_some())
+        });
+        (!in_exported_span)
+            .then(|| {
+                with_ids(ctx, |ids| {
+                    write!(writer, " trace_id={} span_id={}", ids.trace_id, ids.span_id)?;
+                    match ids.request_id {
+                        // Quoted unless it is one plain word, so a caller's id cannot forge fields.
+                        Some(id) if id.bytes().all(|b| b.is_ascii_graphic()) => {
+                            write!(writer, " request_id={id}")
+                        }
+                        Some(id) => write!(writer, " request_id={id:?}"),
+                        None => Ok(()),
+                    }
+                })
+            })
+            .flatten()
+            .transpose()?;
         if newline {
             writer.write_char('\n')?;
         }
@@ -132,6 +142,79 @@ impl Write for HoldNewline<'_, '_> {
                 self.out.write_str(line)
             }
             None => self.out.write_str(s),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+    use std::sync::{Arc, Mutex, PoisonError};
+
+    use super::*;
+    use crate::telemetry::TelemetryConfig;
+    use crate::telemetry::link::{Export, link_span};
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl io::Write for Buffer {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'w> tracing_subscriber::fmt::MakeWriter<'w> for Buffer {
+        type Writer = Self;
+
+        fn make_writer(&'w self) -> Self {
+            self.clone()
+        }
+    }
+
+    /// What one event logs in the request's context, with or without the exported span.
+    fn line(exported: bool) -> String {
+        let buffer = Buffer::default();
+        let (subscriber, _handle) =
+            super::super::subscriber(&TelemetryConfig::default(), None, buffer.clone())
+                .expect("subscriber");
+        tracing::subscriber::with_default(subscriber, || {
+            let ctx = TraceContext::new_root();
+            let span = if exported {
+                tracing::info_span!(
+                    "http.server",
+                    trace_id = %ctx.trace_id(),
+                    span_id = %ctx.span_id()
+                )
+            } else {
+                tracing::Span::none()
+            };
+            let ctx = link_span(&span, ctx, Export::default());
+            let _entered = span.enter();
+            ctx.in_scope(|| tracing::info!("inside"));
+        });
+        let text = buffer
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        String::from_utf8(text).expect("utf-8")
+    }
+
+    #[test]
+    fn the_ids_appear_once_with_or_without_an_exported_span() {
+        for exported in [false, true] {
+            let line = line(exported);
+            assert_eq!(line.matches("trace_id=").count(), 1, "{line}");
+            assert_eq!(line.matches("span_id=").count(), 1, "{line}");
         }
     }
 }
