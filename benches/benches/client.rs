@@ -7,11 +7,8 @@
 //! Run: `cargo bench -p chassis-benches --bench client`
 
 use std::hint::black_box;
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::Router;
-use axum::routing::get;
 use chassis::client::HttpClient;
 use chassis::discovery::{Endpoint, Endpoints};
 use chassis::resilience::config::ClientResilienceConfig;
@@ -21,27 +18,9 @@ use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
-/// A bare axum server on its own thread and runtime, answering `GET /items/{id}`.
-fn server() -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("address");
-    listener.set_nonblocking(true).expect("non-blocking");
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            let app = Router::new().route("/items/{id}", get(|| async { "ok" }));
-            axum::serve(listener, app).await.expect("serve");
-        });
-    });
-    addr
-}
-
 fn client(c: &mut Criterion) {
-    let addr = server();
+    let addr =
+        chassis_benches::fixtures::serve_on_thread(chassis_benches::fixtures::routes(), None);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -118,6 +118,19 @@ pub fn chassis_exporting(
 /// An OTLP/HTTP receiver on 127.0.0.1, on a thread of its own: accepts every export
 /// (`POST /v1/traces`) and keeps nothing.
 pub fn otlp_receiver() -> SocketAddr {
+    serve_on_thread(
+        Router::new().route("/v1/traces", post(|| async { StatusCode::OK })),
+        None,
+    )
+}
+
+/// `app` served by `axum::serve` on 127.0.0.1 (an ephemeral port), on a thread and
+/// current-thread runtime of its own, pinned to `core` when given and allowed.
+///
+/// # Panics
+///
+/// When no loopback port can be bound.
+pub fn serve_on_thread(app: Router, core: Option<usize>) -> SocketAddr {
     let listener = match std::net::TcpListener::bind("127.0.0.1:0") {
         Ok(listener) => listener,
         Err(error) => panic!("cannot bind a loopback port: {error}"),
@@ -126,6 +139,9 @@ pub fn otlp_receiver() -> SocketAddr {
         .local_addr()
         .unwrap_or_else(|e| panic!("bound: {e}"));
     std::thread::spawn(move || {
+        if let Some(core) = core {
+            crate::servers::pin_current(core);
+        }
         let Ok(rt) = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -137,7 +153,6 @@ pub fn otlp_receiver() -> SocketAddr {
             let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
                 return;
             };
-            let app = Router::new().route("/v1/traces", post(|| async { StatusCode::OK }));
             let _ = axum::serve(listener, app).await;
         });
     });

@@ -7,6 +7,8 @@
 //! - `cargo run --release -p chassis-benches --bin inprocess`: the in-process services timed
 //!   interleaved, with ratios;
 //! - `cargo run --release -p chassis-benches --bin allocs`: allocations per request;
+//! - `cargo run --release -p chassis-benches --bin client`: the resilient client against a
+//!   bare one, interleaved;
 //! - `benches/instructions.sh`: instructions per request under callgrind.
 //!
 //! See `docs/benchmarks.md` for the results and what each number means.
