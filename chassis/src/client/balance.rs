@@ -167,12 +167,17 @@ impl Endpoints {
 #[derive(Debug, Clone)]
 pub(crate) struct Balancer {
     endpoints: Arc<Endpoints>,
-    http: Client<HttpConnector, OutBody>,
+    /// Behind an `Arc`: the retry layer clones the whole stack for every call, and
+    /// hyper-util's `Client` is a large value holding several `Arc`s of its own.
+    http: Arc<Client<HttpConnector, OutBody>>,
 }
 
 impl Balancer {
     pub(crate) fn new(endpoints: Arc<Endpoints>, http: Client<HttpConnector, OutBody>) -> Self {
-        Self { endpoints, http }
+        Self {
+            endpoints,
+            http: Arc::new(http),
+        }
     }
 }
 
@@ -195,10 +200,11 @@ impl Service<Request<OutBody>> for Balancer {
             Err(error) => return Box::pin(std::future::ready(Err(error))),
         };
         *request.uri_mut() = uri;
-        let http = self.http.clone();
         let mut attempt = InFlight::start(endpoint, permit);
+        // The client's future holds what it needs; no clone of the client here.
+        let response = self.http.request(request);
         Box::pin(async move {
-            let result = http.request(request).await;
+            let result = response.await;
             attempt.finish(HttpClassifier.classify(result.as_ref()));
             result
                 .map(|response| response.map(Body::new))
