@@ -17,6 +17,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
+use http::uri::{Authority, Parts, PathAndQuery, Scheme};
 use http::{Request, Response, Uri};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -36,6 +37,8 @@ pub(crate) type OutBody = RetryBody<Body>;
 #[derive(Debug)]
 pub(crate) struct Endpoint {
     authority: String,
+    /// `authority` parsed once, `None` if it does not parse (each call then reports why).
+    parsed: Option<Authority>,
     in_flight: AtomicUsize,
     /// Peak-EWMA of the response time, in microseconds.
     latency_micros: AtomicU64,
@@ -111,6 +114,7 @@ impl Endpoints {
                 match CircuitBreaker::new(name, &self.breaker) {
                     Ok(breaker) => Some(Arc::new(Endpoint {
                         authority: authority.clone(),
+                        parsed: authority.parse().ok(),
                         in_flight: AtomicUsize::new(0),
                         latency_micros: AtomicU64::new(0),
                         breaker,
@@ -195,7 +199,7 @@ impl Service<Request<OutBody>> for Balancer {
             Ok(picked) => picked,
             Err(error) => return Box::pin(std::future::ready(Err(error))),
         };
-        let uri = match absolute(request.uri(), endpoint.authority()) {
+        let uri = match absolute(request.uri(), &endpoint) {
             Ok(uri) => uri,
             Err(error) => return Box::pin(std::future::ready(Err(error))),
         };
@@ -256,13 +260,49 @@ fn addresses(set: &EndpointSet) -> Vec<String> {
         .collect()
 }
 
-fn absolute(uri: &Uri, authority: &str) -> Result<Uri, BoxError> {
-    let path = uri
-        .path_and_query()
-        .map_or("/", http::uri::PathAndQuery::as_str);
-    Ok(Uri::builder()
-        .scheme("http")
-        .authority(authority)
-        .path_and_query(path)
-        .build()?)
+fn absolute(uri: &Uri, endpoint: &Endpoint) -> Result<Uri, BoxError> {
+    let authority = match &endpoint.parsed {
+        Some(parsed) => parsed.clone(),
+        None => endpoint.authority.parse::<Authority>()?,
+    };
+    let mut parts = Parts::default();
+    parts.scheme = Some(Scheme::HTTP);
+    parts.authority = Some(authority);
+    parts.path_and_query = Some(
+        uri.path_and_query()
+            .cloned()
+            .unwrap_or_else(|| PathAndQuery::from_static("/")),
+    );
+    Ok(Uri::from_parts(parts)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint(authority: &str) -> Endpoint {
+        Endpoint {
+            authority: authority.to_owned(),
+            parsed: authority.parse().ok(),
+            in_flight: AtomicUsize::new(0),
+            latency_micros: AtomicU64::new(0),
+            breaker: CircuitBreaker::new("test", &BreakerConfig::default()).expect("breaker"),
+        }
+    }
+
+    #[test]
+    fn the_endpoint_replaces_the_authority_and_keeps_path_and_query() {
+        let uri: Uri = "/items/7?fields=name".parse().expect("uri");
+        let made = absolute(&uri, &endpoint("10.0.0.5:8081")).expect("absolute");
+        assert_eq!(made, "http://10.0.0.5:8081/items/7?fields=name");
+        let bare: Uri = "http://elsewhere:1".parse().expect("uri");
+        let rooted = absolute(&bare, &endpoint("10.0.0.5:8081")).expect("absolute");
+        assert_eq!(rooted, "http://10.0.0.5:8081/");
+    }
+
+    #[test]
+    fn an_unparsable_address_fails_the_call() {
+        let uri: Uri = "/items/7".parse().expect("uri");
+        assert!(absolute(&uri, &endpoint("not an authority")).is_err());
+    }
 }
