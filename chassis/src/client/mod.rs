@@ -24,6 +24,7 @@
 
 mod balance;
 mod error;
+mod series;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,6 +39,7 @@ use tower::{BoxError, ServiceBuilder, ServiceExt};
 
 use self::balance::{Balancer, Endpoints};
 pub use self::error::{ClientError, ClientErrorKind, NoEndpoint};
+use self::series::{ClientSeries, Series};
 use crate::discovery::{DiscoveryError, Endpoints as Discovered};
 use crate::resilience::breaker::{BreakerConfigError, CircuitBreaker};
 use crate::resilience::bulkhead::BulkheadLayer;
@@ -71,6 +73,7 @@ pub enum ClientBuildError {
 #[derive(Debug, Clone)]
 pub struct HttpClient {
     name: Arc<str>,
+    series: Arc<ClientSeries>,
     service: BoxCloneSyncService<Request<Body>, Response<Body>, BoxError>,
     breaker: CircuitBreaker,
     endpoints: Arc<Endpoints>,
@@ -116,8 +119,10 @@ impl HttpClient {
             )
             .service(Balancer::new(Arc::clone(&endpoints), http))
             .map_err(Into::into);
+        let name: Arc<str> = Arc::from(name);
         Ok(Self {
-            name: Arc::from(name),
+            series: Arc::new(ClientSeries::new(Arc::clone(&name))),
+            name,
             service: BoxCloneSyncService::new(service),
             breaker,
             endpoints,
@@ -162,18 +167,16 @@ impl HttpClient {
         let result = result.map_err(|error| ClientError::new(&self.name, error));
         // OpenTelemetry: a failed call has no status code but an `error.type`.
         let (status, error_type) = match &result {
-            Ok(response) => (response.status().as_str().to_owned(), ""),
-            Err(error) => (String::new(), error.kind().as_str()),
+            Ok(response) => (response.status().as_u16(), ""),
+            Err(error) => (0, error.kind().as_str()),
         };
-        metrics::histogram!(
-            "http_client_request_duration_seconds",
-            "http_request_method" => method,
-            "http_route" => route,
-            "http_response_status_code" => status,
-            "error_type" => error_type,
-            "server_address" => Arc::clone(&self.name),
-        )
-        .record(start.elapsed().as_secs_f64());
+        let series = Series {
+            method,
+            route,
+            status,
+            error_type,
+        };
+        self.series.record(series, start.elapsed().as_secs_f64());
         result
     }
 
