@@ -14,3 +14,13 @@ pub fn number(args: &[String], name: &str, default: usize) -> usize {
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
 }
+
+/// The current-thread runtime (timers and I/O on) the bench binaries run on; `None`, after
+/// saying why, when it cannot be built.
+pub fn runtime() -> Option<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .inspect_err(|error| eprintln!("cannot build a runtime: {error}"))
+        .ok()
+}

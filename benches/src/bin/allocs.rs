@@ -79,11 +79,7 @@ fn main() -> ExitCode {
     let read_body = !args.iter().any(|a| a == "--no-body");
     let only = cli::value(&args, "--only");
     let wanted = |name: &str| only.as_deref().is_none_or(|only| only == name);
-    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    else {
-        eprintln!("cannot build a runtime");
+    let Some(rt) = cli::runtime() else {
         return ExitCode::FAILURE;
     };
     let metrics = fixtures::metrics();

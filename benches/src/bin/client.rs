@@ -58,11 +58,7 @@ fn main() -> ExitCode {
     if !servers::pin_current(1) {
         println!("note: could not pin the clients to core 1");
     }
-    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    else {
-        eprintln!("cannot build a runtime");
+    let Some(rt) = cli::runtime() else {
         return ExitCode::FAILURE;
     };
     let Ok(uri) = format!("http://{addr}{}", fixtures::PATH).parse::<http::Uri>() else {

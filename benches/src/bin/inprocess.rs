@@ -99,11 +99,7 @@ fn main() -> ExitCode {
     if !servers::pin_current(0) {
         println!("note: could not pin to core 0");
     }
-    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    else {
-        eprintln!("cannot build a runtime");
+    let Some(rt) = cli::runtime() else {
         return ExitCode::FAILURE;
     };
     let metrics = fixtures::metrics();
