@@ -385,3 +385,19 @@ fn client_sections_are_typed_and_checked() {
         Origin::Override("clients.catalog.retry.max_attempts".into())
     );
 }
+
+#[test]
+fn zero_timeouts_are_refused() {
+    let err = ConfigLoader::new("shop")
+        .unwrap()
+        .set("server.request_timeout", "0s")
+        .set("server.header_read_timeout", "0ms")
+        .load::<()>()
+        .unwrap_err();
+    let keys: Vec<_> = err.problems().iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["server.header_read_timeout", "server.request_timeout"]
+    );
+    assert!(err.problems()[0].message.contains("above zero"));
+}

@@ -22,6 +22,24 @@ async fn read_until_close(stream: &mut TcpStream) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Reads `stream` until what came ends with `end`; what came, also when the server closed
+/// the connection first.
+async fn read_until(stream: &mut TcpStream, end: &str) -> String {
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !answer.ends_with(end.as_bytes()) {
+        let n = tokio::time::timeout(DEADLINE, stream.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        if n == 0 {
+            break;
+        }
+        answer.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
 /// The server closes `stream` without answering its unfinished request.
 async fn assert_closed_unanswered(stream: &mut TcpStream) {
     let answer = read_until_close(stream).await;
@@ -120,20 +138,75 @@ async fn slow_headers_after_kept_alive_requests_close_the_connection() {
             .write_all(b"GET /hello HTTP/1.1\r\nhost: x\r\n\r\n")
             .await
             .unwrap();
-        let mut answer = Vec::new();
-        let mut buf = [0u8; 1024];
-        while !String::from_utf8_lossy(&answer).ends_with("hello") {
-            let n = tokio::time::timeout(DEADLINE, stream.read(&mut buf))
-                .await
-                .unwrap()
-                .unwrap();
-            assert_ne!(n, 0, "closed early: {}", String::from_utf8_lossy(&answer));
-            answer.extend_from_slice(&buf[..n]);
-        }
-        assert!(answer.starts_with(b"HTTP/1.1 200"));
+        let answer = read_until(&mut stream, "hello").await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     }
     stream.write_all(b"GET /hello HTTP/1.1\r\n").await.unwrap();
     assert_closed_unanswered(&mut stream).await;
+    service.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_idle_keep_alive_connection_is_closed_cleanly() {
+    let service = spawn(&[("server.header_read_timeout", "300ms")]).await;
+    let mut stream = TcpStream::connect(service.addr()).await.unwrap();
+    stream
+        .write_all(b"GET /hello HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = read_until(&mut stream, "hello").await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // Nothing more is sent: the server closes its end (end of stream, not a reset).
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(DEADLINE, stream.read_to_end(&mut rest)).await;
+    assert!(matches!(closed, Ok(Ok(0))), "{closed:?}");
+    service.shutdown().await;
+}
+
+/// The guard is against slow clients only: a slow handler and a response that pauses for
+/// longer than the header timeout are delivered in full on the same connection.
+#[tokio::test]
+async fn slow_answers_and_pausing_bodies_are_not_cut() {
+    let service = spawn(&[("server.header_read_timeout", "200ms")]).await;
+    let mut stream = TcpStream::connect(service.addr()).await.unwrap();
+    stream
+        .write_all(b"GET /slow/800 HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = read_until(&mut stream, "slept 800ms").await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    stream
+        .write_all(b"GET /pause/800 HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = read_until(&mut stream, "\r\n0\r\n\r\n").await;
+    assert!(
+        answer.contains("before ") && answer.contains("after"),
+        "{answer}"
+    );
+    service.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_idle_http2_connection_is_sent_away() {
+    let service = spawn(&[("server.header_read_timeout", "300ms")]).await;
+    let stream = TcpStream::connect(service.addr()).await.unwrap();
+    let (mut sender, connection) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .unwrap();
+    let connection = tokio::spawn(connection);
+    let request = Request::get(format!("http://{}/hello", service.addr()))
+        .body(Full::<bytes::Bytes>::default())
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    drop(response);
+    // Idle from here: the server says GOAWAY and the connection ends without an error.
+    let ended = tokio::time::timeout(DEADLINE, connection).await;
+    assert!(matches!(ended, Ok(Ok(Ok(())))), "{ended:?}");
     service.shutdown().await;
 }
 

@@ -25,7 +25,8 @@ pub struct ServerConfig {
     pub max_concurrent_requests: usize,
     /// Largest accepted request body; larger ones get `413`.
     pub max_body_size: ByteSize,
-    /// Close a connection whose request headers take longer than this to arrive.
+    /// Close a connection that sends no complete request head for this long while none of
+    /// its requests is in flight: slow heads and idle keep-alive connections.
     #[serde(with = "super::duration")]
     pub header_read_timeout: Duration,
     /// Fail a request whose body stalls for longer than this between two chunks.

@@ -81,8 +81,16 @@ impl Settings {
         if self.server.max_concurrent_requests == 0 {
             bad("server.max_concurrent_requests", "expected at least 1");
         }
-        if self.server.request_timeout.is_zero() {
-            bad("server.request_timeout", "expected a duration above zero");
+        for (key, duration) in [
+            ("server.request_timeout", self.server.request_timeout),
+            (
+                "server.header_read_timeout",
+                self.server.header_read_timeout,
+            ),
+        ] {
+            if duration.is_zero() {
+                bad(key, "expected a duration above zero");
+            }
         }
         if let Some(admin) = self.server.admin_port
             && admin != 0

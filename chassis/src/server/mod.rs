@@ -12,7 +12,7 @@
 //! | body too large | `413` | `server.max_body_size` |
 //! | body stalls | `400` | `server.body_read_timeout` |
 //! | too many or too large headers | `431` | `server.max_headers`, `server.max_header_size` |
-//! | headers too slow | connection closed | `server.header_read_timeout` |
+//! | headers too slow, connection idle | connection closed | `server.header_read_timeout` |
 //!
 //! ```
 //! use axum::{Router, routing::get};
@@ -33,7 +33,6 @@ mod admin_faults;
 mod body_limit;
 mod error;
 mod faults;
-mod head_timer;
 mod panic;
 mod problem;
 mod request_id;
@@ -41,6 +40,7 @@ mod serve;
 mod shed;
 mod stack;
 mod timeout;
+mod watchdog;
 
 pub use admin::{BuildInfo, ServiceInfo, info_routes};
 pub use admin_faults::fault_routes;

@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::Service;
 
-use super::head_timer::HeadTimer;
+use super::watchdog::{Activity, Watchdog, Watched};
 use crate::config::ServerConfig;
 
 /// How long cut connections get to notice before `stop` returns regardless.
@@ -71,6 +71,7 @@ impl Serving {
             listener,
             service,
             builder,
+            header_read_timeout: config.header_read_timeout,
             draining: serving.draining.clone(),
             cut: serving.cut.clone(),
             tracker: serving.tracker.clone(),
@@ -113,11 +114,10 @@ const HYPER_DEFAULT_MAX_HEADERS: usize = 100;
 fn builder(config: &ServerConfig) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     let mut http1 = builder.http1();
-    // Each connection replaces this timer with its own `HeadTimer`; hyper refuses a
-    // header-read timeout without one, so the shared builder keeps a working timer too.
+    // No header-read timeout here: the connection's `Watchdog` is the slow-client guard.
+    // hyper would arm a 30 s one whenever it has a timer, so HTTP/1 gets none.
     http1
-        .timer(TokioTimer::new())
-        .header_read_timeout(config.header_read_timeout)
+        .header_read_timeout(None)
         .max_buf_size(config.max_header_size.as_usize().max(MIN_HEADER_BUFFER));
     // Hyper's own limit is the same 100 headers, parsed into uninitialised stack slots; an
     // explicit limit makes it initialise one slot per allowed header on every request
@@ -140,6 +140,7 @@ struct AcceptLoop<S> {
     listener: TcpListener,
     service: S,
     builder: auto::Builder<TokioExecutor>,
+    header_read_timeout: Duration,
     draining: CancellationToken,
     cut: CancellationToken,
     tracker: TaskTracker,
@@ -175,9 +176,13 @@ where
 
     fn spawn_connection(&self, stream: TcpStream) {
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(self.service.clone());
-        let mut builder = self.builder.clone();
-        builder.http1().timer(HeadTimer::default());
+        let activity = Arc::<Activity>::default();
+        let service = Watched::new(
+            TowerToHyperService::new(self.service.clone()),
+            Arc::clone(&activity),
+        );
+        let mut watchdog = Watchdog::new(activity, self.header_read_timeout);
+        let builder = self.builder.clone();
         let draining = self.draining.clone();
         let cut = self.cut.clone();
         let open = Arc::clone(&self.open);
@@ -185,13 +190,28 @@ where
         self.tracker.spawn(async move {
             let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
             tokio::pin!(connection);
-            let result = tokio::select! {
-                result = connection.as_mut() => Some(result),
-                () = draining.cancelled() => {
-                    connection.as_mut().graceful_shutdown();
-                    tokio::select! {
-                        result = connection.as_mut() => Some(result),
-                        () = cut.cancelled() => None,
+            // Asked to close gracefully, by a stop or by the watchdog.
+            let mut closing = false;
+            let mut stopping = false;
+            // `None`: cut, at the grace deadline of a stop or by the watchdog.
+            let result = loop {
+                tokio::select! {
+                    result = connection.as_mut() => break Some(result),
+                    () = draining.cancelled(), if !stopping => {
+                        stopping = true;
+                        if !closing {
+                            connection.as_mut().graceful_shutdown();
+                            closing = true;
+                        }
+                    }
+                    () = cut.cancelled(), if stopping => break None,
+                    () = watchdog.quiet() => {
+                        if closing {
+                            tracing::debug!("connection cut: no request for too long");
+                            break None;
+                        }
+                        connection.as_mut().graceful_shutdown();
+                        closing = true;
                     }
                 }
             };

@@ -135,6 +135,10 @@ impl Microservice for TestService {
                     "opened"
                 }),
             )
+            .route(
+                "/pause/{ms}",
+                routing::get(|Path(ms): Path<u64>| async move { Body::from_stream(pausing(ms)) }),
+            )
             .route("/panic", routing::get(|| async { panic_on_purpose() }))
             .route("/echo", post(|body: Bytes| async move { body }))
             .route(
@@ -186,6 +190,20 @@ async fn hop(ctx: &Context<TestConfig>, rest: &str) -> (StatusCode, String) {
 
 fn panic_on_purpose() -> &'static str {
     panic!("handler panicked on purpose")
+}
+
+/// `before `, then nothing for `ms`, then `after`.
+fn pausing(ms: u64) -> impl Stream<Item = Result<Bytes, Infallible>> {
+    stream::unfold(0u8, move |part| async move {
+        match part {
+            0 => Some((Ok(Bytes::from_static(b"before ")), 1)),
+            1 => {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                Some((Ok(Bytes::from_static(b"after")), 2))
+            }
+            _ => None,
+        }
+    })
 }
 
 fn ticks() -> impl Stream<Item = Result<Event, Infallible>> {

@@ -52,7 +52,8 @@ const AXUM_DEFAULT_BODY_LIMIT: usize = 2 << 20;
 ///    calls carry what is left of it;
 /// 7. body size limit -> `413`, and body read timeout (a stalled body fails the request).
 ///
-/// Header count, header size (`431`) and header read timeouts are enforced by hyper in
+/// Header count and header size (`431`) are enforced by hyper, and slow or idle clients
+/// are closed by the watchdog of each connection, in
 /// [`Serving`](super::Serving).
 pub fn standard_stack(config: &ServerConfig, router: Router) -> StandardStack<Router> {
     let max_body = config.max_body_size.as_usize();

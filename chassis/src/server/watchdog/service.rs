@@ -1,0 +1,159 @@
+//! [`Watched`]: counts a connection's requests in and out for its [`Watchdog`](super::Watchdog).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use axum::body::Body;
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body::{Frame, SizeHint};
+use pin_project_lite::pin_project;
+
+use super::{Activity, InFlight};
+
+/// A connection's hyper service: counts each request in when it is handed to `inner` and out
+/// when its response body is done (or the request is dropped), so a streamed response counts
+/// as in flight for as long as it streams.
+#[derive(Debug)]
+pub(in crate::server) struct Watched<S> {
+    inner: S,
+    activity: Arc<Activity>,
+}
+
+impl<S> Watched<S> {
+    pub(in crate::server) fn new(inner: S, activity: Arc<Activity>) -> Self {
+        Self { inner, activity }
+    }
+}
+
+impl<S, B> hyper::service::Service<Request<B>> for Watched<S>
+where
+    S: hyper::service::Service<Request<B>, Response = Response<Body>>,
+{
+    type Response = Response<WatchedBody>;
+    type Error = S::Error;
+    type Future = WatchedFuture<S::Future>;
+
+    fn call(&self, request: Request<B>) -> Self::Future {
+        let in_flight = self.activity.start();
+        WatchedFuture {
+            inner: self.inner.call(request),
+            in_flight: Some(in_flight),
+        }
+    }
+}
+
+pin_project! {
+    /// The future of [`Watched`]: hands the request's count to its response body.
+    #[derive(Debug)]
+    pub(in crate::server) struct WatchedFuture<F> {
+        #[pin]
+        inner: F,
+        in_flight: Option<InFlight>,
+    }
+}
+
+impl<F, E> Future for WatchedFuture<F>
+where
+    F: Future<Output = Result<Response<Body>, E>>,
+{
+    type Output = Result<Response<WatchedBody>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let response = ready!(this.inner.poll(cx))?;
+        let in_flight = this.in_flight.take();
+        Poll::Ready(Ok(response.map(|inner| WatchedBody {
+            inner,
+            _in_flight: in_flight,
+        })))
+    }
+}
+
+pin_project! {
+    /// A response body that keeps its request counted in flight until it is dropped.
+    #[derive(Debug)]
+    pub(in crate::server) struct WatchedBody {
+        #[pin]
+        inner: Body,
+        _in_flight: Option<InFlight>,
+    }
+}
+
+impl http_body::Body for WatchedBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        self.project().inner.poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use http_body_util::BodyExt as _;
+    use hyper::service::Service as _;
+
+    use super::*;
+
+    /// Answers every request with a small body.
+    struct Answer;
+
+    impl hyper::service::Service<Request<()>> for Answer {
+        type Response = Response<Body>;
+        type Error = Infallible;
+        type Future = std::future::Ready<Result<Response<Body>, Infallible>>;
+
+        fn call(&self, _request: Request<()>) -> Self::Future {
+            std::future::ready(Ok(Response::new(Body::from("streamed"))))
+        }
+    }
+
+    fn watched() -> (Watched<Answer>, Arc<Activity>) {
+        let activity = Arc::<Activity>::default();
+        (Watched::new(Answer, Arc::clone(&activity)), activity)
+    }
+
+    #[tokio::test]
+    async fn a_request_is_in_flight_until_its_body_is_dropped() {
+        let (service, activity) = watched();
+        let future = service.call(Request::new(()));
+        assert_eq!(activity.counts().in_flight(), 1);
+        let Ok(response) = future.await;
+        assert_eq!(
+            activity.counts().in_flight(),
+            1,
+            "the body is still to be sent"
+        );
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map(http_body_util::Collected::to_bytes);
+        assert_eq!(body.ok(), Some(Bytes::from_static(b"streamed")));
+        assert_eq!(activity.counts().in_flight(), 0);
+    }
+
+    #[test]
+    fn a_dropped_request_is_counted_out() {
+        let (service, activity) = watched();
+        drop(service.call(Request::new(())));
+        let counts = activity.counts();
+        assert_eq!((counts.started, counts.in_flight()), (1, 0));
+    }
+}
