@@ -196,6 +196,8 @@ where
             // `None`: cut, at the grace deadline of a stop or by the watchdog.
             let result = loop {
                 tokio::select! {
+                    // In this order: no random start per poll, and the connection first.
+                    biased;
                     result = connection.as_mut() => break Some(result),
                     () = draining.cancelled(), if !stopping => {
                         stopping = true;

@@ -18,7 +18,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use tokio::time::{Instant, Sleep};
@@ -85,6 +85,8 @@ pub(super) struct Watchdog {
     activity: Arc<Activity>,
     period: Duration,
     sleep: Pin<Box<Sleep>>,
+    /// The waker `sleep` holds, from its last poll.
+    waker: Option<Waker>,
     last: Counts,
     quiet_looks: u32,
 }
@@ -97,6 +99,7 @@ impl Watchdog {
             activity,
             period,
             sleep: Box::pin(tokio::time::sleep(period)),
+            waker: None,
             last: Counts::default(),
             quiet_looks: 0,
         }
@@ -109,11 +112,25 @@ impl Watchdog {
     }
 
     fn poll_quiet(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        // The connection's task wakes several times per request and polls this each time.
+        // A pending sleep keeps the waker it was polled with until it fires, so polling it
+        // again with the same waker would only register that waker again.
+        let holds_ours = self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker()));
+        if holds_ours && !self.sleep.is_elapsed() {
+            return Poll::Pending;
+        }
         loop {
-            ready!(self.sleep.as_mut().poll(cx));
+            if self.sleep.as_mut().poll(cx).is_pending() {
+                if !holds_ours {
+                    self.waker = Some(cx.waker().clone());
+                }
+                return Poll::Pending;
+            }
             // From now, not from the missed deadline: a late look must not count twice.
             self.sleep.as_mut().reset(Instant::now() + self.period);
             if self.look() {
+                // The reset sleep is polled again before it is trusted to wake us.
+                self.waker = None;
                 return Poll::Ready(());
             }
         }
