@@ -2,8 +2,12 @@
 //! endpoint (outlier ejection).
 //!
 //! Each call draws two endpoints at random and takes the one with the lower load estimate,
-//! `(in flight + 1) x peak-EWMA latency`; an endpoint whose breaker is open is skipped, and a
-//! half-open one gets its trial calls. Ejection never empties the set: when every endpoint's
+//! `(in flight + 1) x peak-EWMA latency`, the latency halving every [`HALF_LIFE`] without a
+//! new sample (so an endpoint that was slow once is tried again, as tower's and Finagle's
+//! peak EWMA decay with time); an endpoint whose breaker is open is skipped, and one drawn
+//! whose breaker is open or half-open gets its trial calls before load is compared (by load
+//! it would wait for the others to become slower than its estimate from before it was
+//! ejected). Ejection never empties the set: when every endpoint's
 //! breaker is open (a single instance, or a whole service down), calls go to the best
 //! candidate anyway and the client's own breaker decides, as Envoy's panic threshold does.
 //! The endpoint set is replaced when discovery publishes a new one; endpoints that stay keep
@@ -26,12 +30,15 @@ use tower::{BoxError, Service};
 use super::error::NoEndpoint;
 use crate::discovery::{EndpointSet, Endpoints as Discovered};
 use crate::resilience::breaker::{
-    BreakerConfig, CircuitBreaker, Classify, HttpClassifier, Outcome, OwnedPermit,
+    BreakerConfig, CircuitBreaker, Classify, HttpClassifier, Outcome, OwnedPermit, State,
 };
 use crate::resilience::retry::RetryBody;
 
 /// The request body the balancer sends (replayable by the retry layer).
 pub(crate) type OutBody = RetryBody<Body>;
+
+/// How long the latency estimate of an endpoint takes to halve without a new sample.
+pub(crate) const HALF_LIFE: Duration = Duration::from_secs(1);
 
 /// One endpoint and what the balancer knows of it.
 #[derive(Debug)]
@@ -40,20 +47,44 @@ pub(crate) struct Endpoint {
     /// `authority` parsed once, `None` if it does not parse (each call then reports why).
     parsed: Option<Authority>,
     in_flight: AtomicUsize,
-    /// Peak-EWMA of the response time, in microseconds.
+    /// Peak-EWMA of the response time, in microseconds, as of `sampled_at`.
     latency_micros: AtomicU64,
+    /// When `latency_micros` was last updated, in microseconds since the set's epoch.
+    sampled_at: AtomicU64,
     breaker: CircuitBreaker,
 }
 
 impl Endpoint {
-    fn load(&self) -> u64 {
-        let in_flight = self.in_flight.load(Ordering::Relaxed) as u64;
-        (in_flight + 1) * self.latency_micros.load(Ordering::Relaxed).max(1)
+    fn new(authority: &str, breaker: CircuitBreaker) -> Self {
+        Self {
+            authority: authority.to_owned(),
+            parsed: authority.parse().ok(),
+            in_flight: AtomicUsize::new(0),
+            latency_micros: AtomicU64::new(0),
+            sampled_at: AtomicU64::new(0),
+            breaker,
+        }
     }
 
-    fn observe(&self, elapsed: Duration) {
-        let sample = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
-        let old = self.latency_micros.load(Ordering::Relaxed);
+    fn load(&self, now: u64) -> u64 {
+        let in_flight = self.in_flight.load(Ordering::Relaxed) as u64;
+        (in_flight + 1) * self.latency(now).max(1)
+    }
+
+    /// The latency estimate at `now`: halved for every half-life since the last sample.
+    fn latency(&self, now: u64) -> u64 {
+        let age = now.saturating_sub(self.sampled_at.load(Ordering::Relaxed));
+        let halvings = age / micros(HALF_LIFE);
+        self.latency_micros
+            .load(Ordering::Relaxed)
+            .checked_shr(u32::try_from(halvings).unwrap_or(u32::MAX))
+            .unwrap_or(0)
+    }
+
+    /// Takes a response time observed at `now`.
+    fn observe(&self, elapsed: Duration, now: u64) {
+        let sample = micros(elapsed);
+        let old = self.latency(now);
         // Peak-sensitive: a slow response counts at once, recovery decays by 1/8 per call.
         let new = if sample > old {
             sample
@@ -61,6 +92,7 @@ impl Endpoint {
             old - (old - sample) / 8
         };
         self.latency_micros.store(new, Ordering::Relaxed);
+        self.sampled_at.store(now, Ordering::Relaxed);
     }
 
     /// The endpoint's address, `host:port`.
@@ -75,6 +107,8 @@ pub(crate) struct Endpoints {
     service: String,
     breaker: BreakerConfig,
     current: RwLock<Arc<[Arc<Endpoint>]>>,
+    /// What the endpoints' sample times count from.
+    epoch: Instant,
     /// Keeps discovery's watch of the service alive as long as the client lives.
     _source: Discovered,
 }
@@ -87,6 +121,7 @@ impl Endpoints {
             service: service.to_owned(),
             breaker,
             current: RwLock::new(Arc::from(Vec::new())),
+            epoch: Instant::now(),
             _source: source,
         });
         endpoints.replace(&addresses(&sets.borrow_and_update()));
@@ -112,13 +147,7 @@ impl Endpoints {
                 }
                 let name = format!("{}@{authority}", self.service);
                 match CircuitBreaker::new(name, &self.breaker) {
-                    Ok(breaker) => Some(Arc::new(Endpoint {
-                        authority: authority.clone(),
-                        parsed: authority.parse().ok(),
-                        in_flight: AtomicUsize::new(0),
-                        latency_micros: AtomicU64::new(0),
-                        breaker,
-                    })),
+                    Ok(breaker) => Some(Arc::new(Endpoint::new(authority, breaker))),
                     Err(error) => {
                         tracing::error!(%error, "invalid breaker configuration");
                         None
@@ -137,7 +166,7 @@ impl Endpoints {
 
     /// Picks an endpoint whose breaker admits a call, or the best one without a permit when
     /// every breaker is open.
-    fn pick(&self) -> Result<(Arc<Endpoint>, Option<OwnedPermit>), BoxError> {
+    fn pick(&self, now: u64) -> Result<(Arc<Endpoint>, Option<OwnedPermit>), BoxError> {
         let list = self.snapshot();
         if list.is_empty() {
             return Err(NoEndpoint(self.service.clone()).into());
@@ -149,11 +178,19 @@ impl Endpoints {
         } else {
             a
         };
-        let (first, second) = if list[a].load() <= list[b].load() {
+        let (first, second) = if list[a].load(now) <= list[b].load(now) {
             (a, b)
         } else {
             (b, a)
         };
+        // An ejected endpoint drawn gets its trial calls first, as soon as its breaker lets
+        // them through (while the wait lasts it refuses, and the order below goes on).
+        let (first, second) =
+            if matches!(list[second].breaker.state(), State::Open | State::HalfOpen) {
+                (second, first)
+            } else {
+                (first, second)
+            };
         let order = [first, second]
             .into_iter()
             .chain((0..n).map(|i| (first + i) % n));
@@ -195,7 +232,9 @@ impl Service<Request<OutBody>> for Balancer {
     }
 
     fn call(&mut self, mut request: Request<OutBody>) -> Self::Future {
-        let (endpoint, permit) = match self.endpoints.pick() {
+        let start = Instant::now();
+        let epoch = self.endpoints.epoch;
+        let (endpoint, permit) = match self.endpoints.pick(micros_since(epoch, start)) {
             Ok(picked) => picked,
             Err(error) => return Box::pin(std::future::ready(Err(error))),
         };
@@ -204,7 +243,7 @@ impl Service<Request<OutBody>> for Balancer {
             Err(error) => return Box::pin(std::future::ready(Err(error))),
         };
         *request.uri_mut() = uri;
-        let mut attempt = InFlight::start(endpoint, permit);
+        let mut attempt = InFlight::start(endpoint, permit, epoch, start);
         // The client's future holds what it needs; no clone of the client here.
         let response = self.http.request(request);
         Box::pin(async move {
@@ -223,22 +262,32 @@ impl Service<Request<OutBody>> for Balancer {
 struct InFlight {
     endpoint: Arc<Endpoint>,
     permit: Option<OwnedPermit>,
+    /// The epoch of the endpoints' sample times.
+    epoch: Instant,
     start: Instant,
 }
 
 impl InFlight {
-    fn start(endpoint: Arc<Endpoint>, permit: Option<OwnedPermit>) -> Self {
+    fn start(
+        endpoint: Arc<Endpoint>,
+        permit: Option<OwnedPermit>,
+        epoch: Instant,
+        start: Instant,
+    ) -> Self {
         endpoint.in_flight.fetch_add(1, Ordering::Relaxed);
         Self {
             endpoint,
             permit,
-            start: Instant::now(),
+            epoch,
+            start,
         }
     }
 
     fn finish(&mut self, outcome: Outcome) {
-        let elapsed = self.start.elapsed();
-        self.endpoint.observe(elapsed);
+        let now = Instant::now();
+        let elapsed = now.saturating_duration_since(self.start);
+        self.endpoint
+            .observe(elapsed, micros_since(self.epoch, now));
         if let Some(permit) = self.permit.take() {
             permit.record_with_duration(outcome, elapsed);
         }
@@ -252,6 +301,16 @@ impl Drop for InFlight {
             self.finish(Outcome::Failure);
         }
     }
+}
+
+/// Whole microseconds, saturating.
+fn micros(duration: Duration) -> u64 {
+    u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// `at` in microseconds since `epoch`.
+fn micros_since(epoch: Instant, at: Instant) -> u64 {
+    micros(at.saturating_duration_since(epoch))
 }
 
 fn addresses(set: &EndpointSet) -> Vec<String> {
@@ -281,13 +340,8 @@ mod tests {
     use super::*;
 
     fn endpoint(authority: &str) -> Endpoint {
-        Endpoint {
-            authority: authority.to_owned(),
-            parsed: authority.parse().ok(),
-            in_flight: AtomicUsize::new(0),
-            latency_micros: AtomicU64::new(0),
-            breaker: CircuitBreaker::new("test", &BreakerConfig::default()).expect("breaker"),
-        }
+        let breaker = CircuitBreaker::new("test", &BreakerConfig::default()).expect("breaker");
+        Endpoint::new(authority, breaker)
     }
 
     #[test]
@@ -298,6 +352,52 @@ mod tests {
         let bare: Uri = "http://elsewhere:1".parse().expect("uri");
         let rooted = absolute(&bare, &endpoint("10.0.0.5:8081")).expect("absolute");
         assert_eq!(rooted, "http://10.0.0.5:8081/");
+    }
+
+    #[test]
+    fn an_estimate_halves_every_half_life_without_a_sample() {
+        let endpoint = endpoint("10.0.0.5:8081");
+        let half = micros(HALF_LIFE);
+        endpoint.observe(Duration::from_millis(8), 0);
+        assert_eq!(endpoint.latency(0), 8_000);
+        assert_eq!(endpoint.latency(half - 1), 8_000);
+        assert_eq!(endpoint.latency(half), 4_000);
+        assert_eq!(endpoint.latency(3 * half), 1_000);
+        assert_eq!(endpoint.latency(100 * half), 0);
+        // A faster sample pulls the decayed estimate down by an eighth of the difference.
+        endpoint.observe(Duration::from_micros(200), 3 * half);
+        assert_eq!(endpoint.latency(3 * half), 900);
+    }
+
+    #[tokio::test]
+    async fn an_ejected_endpoint_drawn_gets_its_trial_call_first() {
+        use crate::discovery::{Endpoint as Listed, Endpoints as Discovered};
+        let addresses = ["127.0.0.1:1", "127.0.0.1:2"].map(|a| a.parse().expect("address"));
+        let source = Discovered::fixed(
+            "svc",
+            addresses.map(|a: std::net::SocketAddr| Listed::new(a)),
+        );
+        let endpoints = Endpoints::follow("svc", BreakerConfig::default(), source);
+        let list = endpoints.snapshot();
+        let (slow, fast) = (&list[0], &list[1]);
+        slow.observe(Duration::from_millis(50), 0);
+        fast.observe(Duration::from_millis(1), 0);
+        let picks = |n: usize| -> Vec<bool> {
+            (0..n)
+                .map(|_| {
+                    let (picked, permit) = endpoints.pick(0).expect("an endpoint");
+                    assert!(permit.is_some());
+                    Arc::ptr_eq(&picked, slow)
+                })
+                .collect()
+        };
+        // By load the slow one loses every draw, ejected (open) or not.
+        assert_eq!(picks(10), [false; 10]);
+        slow.breaker.open();
+        assert_eq!(picks(10), [false; 10]);
+        // Once its wait is over it gets the trial call, slower or not.
+        slow.breaker.half_open();
+        assert_eq!(picks(1), [true]);
     }
 
     #[test]
