@@ -126,8 +126,7 @@ async fn slow_headers_close_the_connection() {
     service.shutdown().await;
 }
 
-/// The connection's header timer is reused from head to head: a stalled head after a few
-/// answered requests still closes the connection.
+/// A stalled head after a few answered requests closes the connection too.
 #[tokio::test]
 async fn slow_headers_after_kept_alive_requests_close_the_connection() {
     // Long enough that a busy machine does not cut the gap between the answered requests.
@@ -147,7 +146,7 @@ async fn slow_headers_after_kept_alive_requests_close_the_connection() {
 }
 
 #[tokio::test]
-async fn an_idle_keep_alive_connection_is_closed_cleanly() {
+async fn an_idle_keep_alive_connection_is_closed() {
     let service = spawn(&[("server.header_read_timeout", "300ms")]).await;
     let mut stream = TcpStream::connect(service.addr()).await.unwrap();
     stream
@@ -184,6 +183,66 @@ async fn slow_answers_and_pausing_bodies_are_not_cut() {
         answer.contains("before ") && answer.contains("after"),
         "{answer}"
     );
+    service.shutdown().await;
+}
+
+/// A large answer whose body hyper queued at once, read slowly: the bytes the reader takes
+/// keep the connection, though no request is in flight.
+#[tokio::test]
+async fn a_large_answer_read_slowly_is_not_cut() {
+    const MIB: usize = 8;
+    let service = spawn(&[("server.header_read_timeout", "200ms")]).await;
+    // A small receive buffer, so that most of the answer waits in the server for the reader.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(64 << 10).unwrap();
+    let mut stream = socket.connect(service.addr()).await.unwrap();
+    stream
+        .write_all(format!("GET /big/{MIB} HTTP/1.1\r\nhost: x\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    // About 3 MB/s: seconds for what the server's send buffer cannot hold.
+    let mut received = 0;
+    let mut buf = vec![0u8; 64 << 10];
+    while received < MIB << 20 {
+        let n = tokio::time::timeout(DEADLINE, stream.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        received += n;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(received > MIB << 20, "cut after {received} bytes");
+    service.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_large_answer_read_slowly_over_http2_is_not_cut() {
+    use http_body_util::BodyExt as _;
+    const MIB: usize = 8;
+    let service = spawn(&[("server.header_read_timeout", "200ms")]).await;
+    let stream = TcpStream::connect(service.addr()).await.unwrap();
+    let (mut sender, connection) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(connection);
+    let request = Request::get(format!("http://{}/big/{MIB}", service.addr()))
+        .body(Full::<bytes::Bytes>::default())
+        .unwrap();
+    let mut body = sender.send_request(request).await.unwrap().into_body();
+    // One 16 KiB frame per 5 ms: about 3 MB/s, the window opening as frames are taken.
+    let mut received = 0;
+    while let Some(frame) = tokio::time::timeout(DEADLINE, body.frame()).await.unwrap() {
+        let frame = frame.unwrap_or_else(|error| panic!("cut after {received} bytes: {error}"));
+        received += frame.into_data().map_or(0, |data| data.len());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(received, MIB << 20);
     service.shutdown().await;
 }
 

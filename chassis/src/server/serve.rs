@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::Service;
 
-use super::watchdog::{Activity, Watchdog, Watched};
+use super::watchdog::{Activity, CountedIo, Watchdog, Watched};
 use crate::config::ServerConfig;
 
 /// How long cut connections get to notice before `stop` returns regardless.
@@ -181,6 +181,7 @@ where
             TowerToHyperService::new(self.service.clone()),
             Arc::clone(&activity),
         );
+        let io = CountedIo::new(TokioIo::new(stream), Arc::clone(&activity));
         let mut watchdog = Watchdog::new(activity, self.header_read_timeout);
         let builder = self.builder.clone();
         let draining = self.draining.clone();
@@ -188,7 +189,7 @@ where
         let open = Arc::clone(&self.open);
         open.fetch_add(1, Ordering::Relaxed);
         self.tracker.spawn(async move {
-            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            let connection = builder.serve_connection_with_upgrades(io, service);
             tokio::pin!(connection);
             // Asked to close gracefully, by a stop or by the watchdog.
             let mut closing = false;

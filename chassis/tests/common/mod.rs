@@ -135,10 +135,6 @@ impl Microservice for TestService {
                     "opened"
                 }),
             )
-            .route(
-                "/pause/{ms}",
-                routing::get(|Path(ms): Path<u64>| async move { Body::from_stream(pausing(ms)) }),
-            )
             .route("/panic", routing::get(|| async { panic_on_purpose() }))
             .route("/echo", post(|body: Bytes| async move { body }))
             .route(
@@ -150,18 +146,32 @@ impl Microservice for TestService {
                     )
                 }),
             )
-            .route("/sse", routing::get(|| async { Sse::new(ticks()) }))
-            .route(
-                "/sse-graceful",
-                routing::get(move || {
-                    let shutdown = shutdown.clone();
-                    async move {
-                        let ticks = ticks().take_until(async move { shutdown.draining().await });
-                        Sse::new(ticks)
-                    }
-                }),
-            ))
+            .merge(answers_over_time(shutdown)))
     }
+}
+
+/// Routes whose answers take time to send: streamed, paused, large.
+fn answers_over_time(shutdown: chassis::shutdown::Shutdown) -> Router {
+    Router::new()
+        .route("/sse", routing::get(|| async { Sse::new(ticks()) }))
+        .route(
+            "/sse-graceful",
+            routing::get(move || {
+                let shutdown = shutdown.clone();
+                async move {
+                    let ticks = ticks().take_until(async move { shutdown.draining().await });
+                    Sse::new(ticks)
+                }
+            }),
+        )
+        .route(
+            "/pause/{ms}",
+            routing::get(|Path(ms): Path<u64>| async move { Body::from_stream(pausing(ms)) }),
+        )
+        .route(
+            "/big/{mib}",
+            routing::get(|Path(mib): Path<usize>| async move { vec![b'x'; mib << 20] }),
+        )
 }
 
 /// Calls service `next` at `/{rest}` through the resilient client and relays the answer.

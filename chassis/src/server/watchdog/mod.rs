@@ -2,27 +2,33 @@
 //!
 //! hyper's own header-read timeout arms a timer for every request head and takes one more
 //! turn of its read loop per request to do so: about 1,250 instructions per request, a fifth
-//! of all the chassis adds (`benches/instructions.sh`). The watchdog instead counts, per
-//! connection, the requests handed to the service and those whose response, body included,
-//! is done, and looks at the counts [`LOOKS`] times per timeout.
+//! of all the chassis added (`benches/instructions.sh`). The watchdog instead counts, per
+//! connection, the requests handed to the service, those whose response body hyper is done
+//! with and the bytes written, notes whether a write waits for the peer, and looks
+//! [`LOOKS`] times per timeout.
 //!
-//! A connection that has had no new request and none in flight for a whole timeout is asked
-//! to close gracefully (an idle HTTP/1 connection closes at once, HTTP/2 gets `GOAWAY`) and
-//! is cut at the next look if it is still open and quiet. So a client that trickles its
-//! request head, or sits idle on keep-alive, is gone between one and one and a half timeouts
-//! after its last request ended; slow handlers, long polls and long responses (SSE) are never cut.
+//! A connection that has had no new request, none in flight, nothing written and no write
+//! waiting for a whole timeout is asked to close gracefully (an idle HTTP/1 connection closes at once,
+//! HTTP/2 gets `GOAWAY`) and is cut at the next look if it is still open and quiet. So a
+//! client that trickles its request head or sits idle on keep-alive is gone between one and
+//! one and a half timeouts after its last request ended; slow handlers, long polls,
+//! streamed responses that pause (SSE) and large answers read slowly are not cut. (Over
+//! HTTP/2 a peer that grants no flow-control window for a whole timeout to an answer hyper
+//! has queued in full counts as gone.)
 
+mod io;
 mod service;
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use tokio::time::{Instant, Sleep};
 
+pub(super) use io::CountedIo;
 pub(super) use service::Watched;
 
 /// Looks at a connection's counts per timeout.
@@ -35,8 +41,12 @@ const MIN_PERIOD: Duration = Duration::from_millis(1);
 pub(super) struct Activity {
     /// Requests handed to the service.
     started: AtomicU64,
-    /// Requests whose response was sent in full, or dropped.
+    /// Requests whose response body hyper is done with (or that were dropped).
     finished: AtomicU64,
+    /// Bytes written to the peer.
+    written: AtomicU64,
+    /// Whether the last write waited for the peer (its socket full).
+    write_waiting: AtomicBool,
 }
 
 impl Activity {
@@ -46,13 +56,26 @@ impl Activity {
         InFlight(Arc::clone(self))
     }
 
-    /// The counts now.
+    /// Counts `bytes` written to the peer.
+    fn wrote(&self, bytes: usize) {
+        self.written.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// Notes whether the connection's last write waits for the peer.
+    fn write_waits(&self, waits: bool) {
+        self.write_waiting.store(waits, Ordering::Relaxed);
+    }
+
+    /// The counts now. They are read by the connection's task, which also writes `started`
+    /// and the writes; `finished` may lag behind (an HTTP/2 stream ends on a task of its
+    /// own), which only shows a request in flight a moment longer.
     fn counts(&self) -> Counts {
-        // `finished` first: read the other way round, a request that starts and finishes in
-        // between would make more requests finished than started.
-        let finished = self.finished.load(Ordering::Relaxed);
-        let started = self.started.load(Ordering::Relaxed);
-        Counts { started, finished }
+        Counts {
+            started: self.started.load(Ordering::Relaxed),
+            finished: self.finished.load(Ordering::Relaxed),
+            written: self.written.load(Ordering::Relaxed),
+            write_waiting: self.write_waiting.load(Ordering::Relaxed),
+        }
     }
 }
 
@@ -61,6 +84,8 @@ impl Activity {
 struct Counts {
     started: u64,
     finished: u64,
+    written: u64,
+    write_waiting: bool,
 }
 
 impl Counts {
@@ -83,11 +108,15 @@ impl Drop for InFlight {
 #[derive(Debug)]
 pub(super) struct Watchdog {
     activity: Arc<Activity>,
+    /// Time between two looks.
     period: Duration,
+    /// Until the next look.
     sleep: Pin<Box<Sleep>>,
     /// The waker `sleep` holds, from its last poll.
     waker: Option<Waker>,
+    /// The counts at the last look.
     last: Counts,
+    /// Looks in a row that found nothing new.
     quiet_looks: u32,
 }
 
@@ -120,7 +149,12 @@ impl Watchdog {
             return Poll::Pending;
         }
         loop {
-            if self.sleep.as_mut().poll(cx).is_pending() {
+            // Unconstrained: out of the task's coop budget, a `Sleep` answers `Pending`
+            // without registering the waker, and the check above would then trust a sleep
+            // that never wakes us.
+            let polled =
+                std::pin::pin!(tokio::task::coop::unconstrained(self.sleep.as_mut())).poll(cx);
+            if polled.is_pending() {
                 if !holds_ours {
                     self.waker = Some(cx.waker().clone());
                 }
@@ -138,10 +172,10 @@ impl Watchdog {
 
     /// Takes one look; whether the connection has been quiet long enough.
     fn look(&mut self) -> bool {
-        // A request that started or finished since the last look, or one still in flight,
-        // is activity: the quiet time starts again.
+        // A request that started or finished since the last look, bytes written since, a
+        // request still in flight or a write waiting is activity: the quiet time starts again.
         let now = self.activity.counts();
-        if now != self.last || now.in_flight() > 0 {
+        if now != self.last || now.in_flight() > 0 || now.write_waiting {
             self.last = now;
             self.quiet_looks = 0;
             return false;
@@ -200,6 +234,60 @@ mod tests {
         watchdog.quiet().await;
         assert!(start.elapsed() > TIMEOUT, "{:?}", start.elapsed());
         assert!(start.elapsed() <= TIMEOUT + TIMEOUT / LOOKS);
+    }
+
+    /// Polls the watchdog in a fresh poll of the task, after spending the task's coop
+    /// budget, as a connection whose first request used it up would.
+    async fn poll_out_of_budget(watchdog: &mut Watchdog) -> Poll<()> {
+        let mut fresh = false;
+        std::future::poll_fn(|cx| {
+            if !fresh {
+                fresh = true;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            while let Poll::Ready(spent) = tokio::task::coop::poll_proceed(cx) {
+                spent.made_progress();
+            }
+            Poll::Ready(watchdog.poll_quiet(cx))
+        })
+        .await
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_first_look_out_of_the_tasks_budget_still_wakes_it() {
+        let mut watchdog = Watchdog::new(Arc::default(), TIMEOUT);
+        assert!(poll_out_of_budget(&mut watchdog).await.is_pending());
+        assert!(
+            fires_within(&mut watchdog, TIMEOUT * 2).await,
+            "never fired"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_write_waiting_for_the_peer_keeps_the_connection() {
+        let activity = Arc::<Activity>::default();
+        let mut watchdog = Watchdog::new(Arc::clone(&activity), TIMEOUT);
+        activity.write_waits(true);
+        assert!(!fires_within(&mut watchdog, TIMEOUT * 10 + TIMEOUT / 10).await);
+        activity.write_waits(false);
+        let start = Instant::now();
+        watchdog.quiet().await;
+        assert!(start.elapsed() > TIMEOUT, "{:?}", start.elapsed());
+        assert!(start.elapsed() <= TIMEOUT + TIMEOUT / LOOKS);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn bytes_written_keep_the_connection() {
+        let activity = Arc::<Activity>::default();
+        let mut watchdog = Watchdog::new(Arc::clone(&activity), TIMEOUT);
+        for _ in 0..10 {
+            assert!(!fires_within(&mut watchdog, TIMEOUT / 2).await);
+            activity.wrote(16 << 10);
+        }
+        let start = Instant::now();
+        watchdog.quiet().await;
+        assert!(start.elapsed() > TIMEOUT, "{:?}", start.elapsed());
     }
 
     #[test]

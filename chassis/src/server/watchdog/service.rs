@@ -1,4 +1,8 @@
 //! [`Watched`]: counts a connection's requests in and out for its [`Watchdog`](super::Watchdog).
+//!
+//! A request counts in when hyper hands it to the service and out when hyper drops its
+//! response body: once the last chunk is queued for writing, or when the request is
+//! abandoned. A response that streams (or pauses between events) keeps its request in flight.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -14,11 +18,13 @@ use pin_project_lite::pin_project;
 use super::{Activity, InFlight};
 
 /// A connection's hyper service: counts each request in when it is handed to `inner` and out
-/// when its response body is done (or the request is dropped), so a streamed response counts
-/// as in flight for as long as it streams.
+/// when hyper is done with its response body (or the request is dropped), so a streamed
+/// response counts as in flight for as long as it streams.
 #[derive(Debug)]
 pub(in crate::server) struct Watched<S> {
+    /// The connection's service.
     inner: S,
+    /// Where the connection's requests are counted.
     activity: Arc<Activity>,
 }
 

@@ -1,0 +1,91 @@
+//! [`CountedIo`]: tells a connection's watchdog what the connection writes.
+//!
+//! hyper is done with a response body (and counts its request out) once the last chunk is
+//! queued, and a large answer can then take a slow reader long to receive:
+//!
+//! - while a write waits for the peer (its socket full), the connection is still answering
+//!   and is not cut, however slowly the peer reads (as with hyper's own guard, which only
+//!   timed request heads);
+//! - over HTTP/2 the answer waits for the peer's flow-control window instead, with the
+//!   socket free: the bytes written as the window opens are the progress that keeps it.
+//!
+//! Reads are not watched: a request head trickled byte by byte must not keep a connection.
+
+use std::io::IoSlice;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use hyper::rt::{Read, ReadBufCursor, Write};
+
+use super::Activity;
+
+/// A connection's I/O that notes in the connection's [`Activity`] the bytes it writes and
+/// whether its last write waits for the peer.
+#[derive(Debug)]
+pub(in crate::server) struct CountedIo<T> {
+    inner: T,
+    activity: Arc<Activity>,
+}
+
+impl<T> CountedIo<T> {
+    pub(in crate::server) fn new(inner: T, activity: Arc<Activity>) -> Self {
+        Self { inner, activity }
+    }
+
+    fn note(&self, written: &Poll<std::io::Result<usize>>) {
+        match written {
+            Poll::Pending => self.activity.write_waits(true),
+            Poll::Ready(result) => {
+                self.activity.write_waits(false);
+                if let Ok(bytes) = result {
+                    self.activity.wrote(*bytes);
+                }
+            }
+        }
+    }
+}
+
+impl<T: Read + Unpin> Read for CountedIo<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: ReadBufCursor<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: Write + Unpin> Write for CountedIo<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let written = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.note(&written);
+        written
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let written = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.note(&written);
+        written
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
