@@ -57,6 +57,7 @@ pin_project! {
     pub(in crate::server) struct WatchedFuture<F> {
         #[pin]
         inner: F,
+        // The request's count, until it goes to the response body.
         in_flight: Option<InFlight>,
     }
 }
@@ -84,6 +85,7 @@ pin_project! {
     pub(in crate::server) struct WatchedBody {
         #[pin]
         inner: Body,
+        // Counts the request out when hyper drops the body.
         _in_flight: Option<InFlight>,
     }
 }
