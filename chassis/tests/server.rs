@@ -40,6 +40,17 @@ async fn read_until(stream: &mut TcpStream, end: &str) -> String {
     String::from_utf8_lossy(&answer).into_owned()
 }
 
+/// Sends `GET path` on the kept-alive `stream` and reads its answer up to `end`, a `200`.
+async fn ask(stream: &mut TcpStream, path: &str, end: &str) -> String {
+    stream
+        .write_all(format!("GET {path} HTTP/1.1\r\nhost: x\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let answer = read_until(stream, end).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    answer
+}
+
 /// The server closes `stream` without answering its unfinished request.
 async fn assert_closed_unanswered(stream: &mut TcpStream) {
     let answer = read_until_close(stream).await;
@@ -133,12 +144,7 @@ async fn slow_headers_after_kept_alive_requests_close_the_connection() {
     let service = spawn(&[("server.header_read_timeout", "1s")]).await;
     let mut stream = TcpStream::connect(service.addr()).await.unwrap();
     for _ in 0..3 {
-        stream
-            .write_all(b"GET /hello HTTP/1.1\r\nhost: x\r\n\r\n")
-            .await
-            .unwrap();
-        let answer = read_until(&mut stream, "hello").await;
-        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        ask(&mut stream, "/hello", "hello").await;
     }
     stream.write_all(b"GET /hello HTTP/1.1\r\n").await.unwrap();
     assert_closed_unanswered(&mut stream).await;
@@ -149,12 +155,7 @@ async fn slow_headers_after_kept_alive_requests_close_the_connection() {
 async fn an_idle_keep_alive_connection_is_closed() {
     let service = spawn(&[("server.header_read_timeout", "300ms")]).await;
     let mut stream = TcpStream::connect(service.addr()).await.unwrap();
-    stream
-        .write_all(b"GET /hello HTTP/1.1\r\nhost: x\r\n\r\n")
-        .await
-        .unwrap();
-    let answer = read_until(&mut stream, "hello").await;
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    ask(&mut stream, "/hello", "hello").await;
     // Nothing more is sent: the server closes its end (end of stream, not a reset).
     let mut rest = Vec::new();
     let closed = tokio::time::timeout(DEADLINE, stream.read_to_end(&mut rest)).await;
@@ -168,17 +169,8 @@ async fn an_idle_keep_alive_connection_is_closed() {
 async fn slow_answers_and_pausing_bodies_are_not_cut() {
     let service = spawn(&[("server.header_read_timeout", "200ms")]).await;
     let mut stream = TcpStream::connect(service.addr()).await.unwrap();
-    stream
-        .write_all(b"GET /slow/800 HTTP/1.1\r\nhost: x\r\n\r\n")
-        .await
-        .unwrap();
-    let answer = read_until(&mut stream, "slept 800ms").await;
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    stream
-        .write_all(b"GET /pause/800 HTTP/1.1\r\nhost: x\r\n\r\n")
-        .await
-        .unwrap();
-    let answer = read_until(&mut stream, "\r\n0\r\n\r\n").await;
+    ask(&mut stream, "/slow/800", "slept 800ms").await;
+    let answer = ask(&mut stream, "/pause/800", "\r\n0\r\n\r\n").await;
     assert!(
         answer.contains("before ") && answer.contains("after"),
         "{answer}"

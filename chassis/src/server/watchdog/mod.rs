@@ -196,6 +196,21 @@ mod tests {
         tokio::time::timeout(within, watchdog.quiet()).await.is_ok()
     }
 
+    /// Between two looks, so that no change and look fall on the same instant.
+    const GAP: Duration = Duration::from_millis(2_400);
+
+    /// Waits for the verdict and checks it came more than a timeout, and at most one look
+    /// more, after the last change (just before the call).
+    async fn quiet_a_timeout_from_now(watchdog: &mut Watchdog) {
+        let start = Instant::now();
+        watchdog.quiet().await;
+        let waited = start.elapsed();
+        assert!(
+            waited > TIMEOUT && waited <= TIMEOUT + TIMEOUT / LOOKS,
+            "{waited:?}"
+        );
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_connection_that_sends_nothing_is_quiet_after_the_timeout() {
         let mut watchdog = Watchdog::new(Arc::default(), TIMEOUT);
@@ -211,16 +226,11 @@ mod tests {
     async fn each_new_request_starts_the_timeout_again() {
         let activity = Arc::<Activity>::default();
         let mut watchdog = Watchdog::new(Arc::clone(&activity), TIMEOUT);
-        // Between looks, so that no request and look fall on the same instant.
-        let gap = TIMEOUT / 2 + TIMEOUT / 10;
         for _ in 0..3 {
-            assert!(!fires_within(&mut watchdog, gap).await);
+            assert!(!fires_within(&mut watchdog, GAP).await);
             drop(activity.start());
         }
-        let start = Instant::now();
-        watchdog.quiet().await;
-        assert!(start.elapsed() > TIMEOUT, "{:?}", start.elapsed());
-        assert!(start.elapsed() <= TIMEOUT + TIMEOUT / LOOKS);
+        quiet_a_timeout_from_now(&mut watchdog).await;
     }
 
     #[tokio::test(start_paused = true)]
@@ -228,12 +238,9 @@ mod tests {
         let activity = Arc::<Activity>::default();
         let mut watchdog = Watchdog::new(Arc::clone(&activity), TIMEOUT);
         let in_flight = activity.start();
-        assert!(!fires_within(&mut watchdog, TIMEOUT * 10 + TIMEOUT / 10).await);
+        assert!(!fires_within(&mut watchdog, TIMEOUT * 10 + GAP).await);
         drop(in_flight);
-        let start = Instant::now();
-        watchdog.quiet().await;
-        assert!(start.elapsed() > TIMEOUT, "{:?}", start.elapsed());
-        assert!(start.elapsed() <= TIMEOUT + TIMEOUT / LOOKS);
+        quiet_a_timeout_from_now(&mut watchdog).await;
     }
 
     /// Polls the watchdog in a fresh poll of the task, after spending the task's coop
@@ -269,12 +276,9 @@ mod tests {
         let activity = Arc::<Activity>::default();
         let mut watchdog = Watchdog::new(Arc::clone(&activity), TIMEOUT);
         activity.write_waits(true);
-        assert!(!fires_within(&mut watchdog, TIMEOUT * 10 + TIMEOUT / 10).await);
+        assert!(!fires_within(&mut watchdog, TIMEOUT * 10 + GAP).await);
         activity.write_waits(false);
-        let start = Instant::now();
-        watchdog.quiet().await;
-        assert!(start.elapsed() > TIMEOUT, "{:?}", start.elapsed());
-        assert!(start.elapsed() <= TIMEOUT + TIMEOUT / LOOKS);
+        quiet_a_timeout_from_now(&mut watchdog).await;
     }
 
     #[tokio::test(start_paused = true)]
@@ -282,12 +286,10 @@ mod tests {
         let activity = Arc::<Activity>::default();
         let mut watchdog = Watchdog::new(Arc::clone(&activity), TIMEOUT);
         for _ in 0..10 {
-            assert!(!fires_within(&mut watchdog, TIMEOUT / 2).await);
+            assert!(!fires_within(&mut watchdog, GAP).await);
             activity.wrote(16 << 10);
         }
-        let start = Instant::now();
-        watchdog.quiet().await;
-        assert!(start.elapsed() > TIMEOUT, "{:?}", start.elapsed());
+        quiet_a_timeout_from_now(&mut watchdog).await;
     }
 
     #[test]
