@@ -38,7 +38,13 @@ use crate::resilience::retry::RetryBody;
 pub(crate) type OutBody = RetryBody<Body>;
 
 /// How long the latency estimate of an endpoint takes to halve without a new sample.
-pub(crate) const HALF_LIFE: Duration = Duration::from_secs(1);
+const HALF_LIFE: Duration = Duration::from_secs(1);
+/// [`HALF_LIFE`] in microseconds, the unit of the estimates.
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "a second in microseconds fits"
+)]
+const HALF_LIFE_MICROS: u64 = HALF_LIFE.as_micros() as u64;
 
 /// One endpoint and what the balancer knows of it.
 #[derive(Debug)]
@@ -74,7 +80,7 @@ impl Endpoint {
     /// The latency estimate at `now`: halved for every half-life since the last sample.
     fn latency(&self, now: u64) -> u64 {
         let age = now.saturating_sub(self.sampled_at.load(Ordering::Relaxed));
-        let halvings = age / micros(HALF_LIFE);
+        let halvings = age / HALF_LIFE_MICROS;
         self.latency_micros
             .load(Ordering::Relaxed)
             .checked_shr(u32::try_from(halvings).unwrap_or(u32::MAX))
@@ -357,7 +363,7 @@ mod tests {
     #[test]
     fn an_estimate_halves_every_half_life_without_a_sample() {
         let endpoint = endpoint("10.0.0.5:8081");
-        let half = micros(HALF_LIFE);
+        let half = HALF_LIFE_MICROS;
         endpoint.observe(Duration::from_millis(8), 0);
         assert_eq!(endpoint.latency(0), 8_000);
         assert_eq!(endpoint.latency(half - 1), 8_000);

@@ -8,13 +8,13 @@
 //! [`LOOKS`] times per timeout.
 //!
 //! A connection that has had no new request, none in flight, nothing written and no write
-//! waiting for a whole timeout is asked to close gracefully (an idle HTTP/1 connection closes at once,
-//! HTTP/2 gets `GOAWAY`) and is cut at the next look if it is still open and quiet. So a
-//! client that trickles its request head or sits idle on keep-alive is gone between one and
-//! one and a half timeouts after its last request ended; slow handlers, long polls,
-//! streamed responses that pause (SSE) and large answers read slowly are not cut. (Over
-//! HTTP/2 a peer that grants no flow-control window for a whole timeout to an answer hyper
-//! has queued in full counts as gone.)
+//! waiting for a whole timeout is asked to close gracefully (an idle HTTP/1 connection
+//! closes at once, HTTP/2 gets `GOAWAY`) and is cut at the next look if it is still open and
+//! quiet. So a client that trickles its request head or sits idle on keep-alive is gone
+//! between one and one and a half timeouts after its last request ended; slow handlers, long
+//! polls, streamed responses that pause (SSE) and large answers read slowly are not cut.
+//! (Over HTTP/2 a peer that grants no flow-control window for a whole timeout to an answer
+//! hyper has queued in full counts as gone.)
 
 mod io;
 mod service;
@@ -36,7 +36,7 @@ const LOOKS: u32 = 4;
 /// The shortest time between two looks (configuration refuses a zero timeout).
 const MIN_PERIOD: Duration = Duration::from_millis(1);
 
-/// What a connection's requests have done so far.
+/// What a connection's requests and writes have done so far.
 #[derive(Debug, Default)]
 pub(super) struct Activity {
     /// Requests handed to the service.
@@ -79,7 +79,7 @@ impl Activity {
     }
 }
 
-/// Requests started and finished on a connection, at one look.
+/// A connection's [`Activity`] at one look.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 struct Counts {
     started: u64,
