@@ -392,12 +392,17 @@ fn zero_timeouts_are_refused() {
         .unwrap()
         .set("server.request_timeout", "0s")
         .set("server.header_read_timeout", "0ms")
+        .set("server.send_timeout", "0s")
         .load::<()>()
         .unwrap_err();
     let keys: Vec<_> = err.problems().iter().map(|p| p.key.as_str()).collect();
     assert_eq!(
         keys,
-        ["server.header_read_timeout", "server.request_timeout"]
+        [
+            "server.header_read_timeout",
+            "server.request_timeout",
+            "server.send_timeout"
+        ]
     );
     assert!(err.problems()[0].message.contains("above zero"));
 }

@@ -167,7 +167,11 @@ async fn an_idle_keep_alive_connection_is_closed() {
 /// longer than the header timeout are delivered in full on the same connection.
 #[tokio::test]
 async fn slow_answers_and_pausing_bodies_are_not_cut() {
-    let service = spawn(&[("server.header_read_timeout", "200ms")]).await;
+    let service = spawn(&[
+        ("server.header_read_timeout", "200ms"),
+        ("server.send_timeout", "200ms"),
+    ])
+    .await;
     let mut stream = TcpStream::connect(service.addr()).await.unwrap();
     ask(&mut stream, "/slow/800", "slept 800ms").await;
     let answer = ask(&mut stream, "/pause/800", "\r\n0\r\n\r\n").await;
@@ -178,20 +182,34 @@ async fn slow_answers_and_pausing_bodies_are_not_cut() {
     service.shutdown().await;
 }
 
-/// A large answer whose body hyper queued at once, read slowly: the bytes the reader takes
-/// keep the connection, though no request is in flight.
-#[tokio::test]
-async fn a_large_answer_read_slowly_is_not_cut() {
-    const MIB: usize = 8;
-    let service = spawn(&[("server.header_read_timeout", "200ms")]).await;
-    // A small receive buffer, so that most of the answer waits in the server for the reader.
+/// Short guards: idle and stalled connections go soon after. A write only goes out once a
+/// third or so of the socket's send buffer (up to 4 MiB) is free, so the send timeout leaves
+/// a reader taking 3 MB/s about twice the time that takes.
+const SHORT_GUARDS: [(&str, &str); 2] = [
+    ("server.header_read_timeout", "200ms"),
+    ("server.send_timeout", "1s"),
+];
+
+/// Connects with a small receive buffer, so that most of a large answer waits in the
+/// server for the reader, and asks for `mib` MiB.
+async fn ask_big(service: &chassis::service::ServiceHandle, mib: usize) -> TcpStream {
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(64 << 10).unwrap();
     let mut stream = socket.connect(service.addr()).await.unwrap();
     stream
-        .write_all(format!("GET /big/{MIB} HTTP/1.1\r\nhost: x\r\n\r\n").as_bytes())
+        .write_all(format!("GET /big/{mib} HTTP/1.1\r\nhost: x\r\n\r\n").as_bytes())
         .await
         .unwrap();
+    stream
+}
+
+/// A large answer whose body hyper queued at once, read slowly: the bytes the reader takes
+/// keep the connection, though no request is in flight and writes wait for the reader.
+#[tokio::test]
+async fn a_large_answer_read_slowly_is_not_cut() {
+    const MIB: usize = 8;
+    let service = spawn(&SHORT_GUARDS).await;
+    let mut stream = ask_big(&service, MIB).await;
     // About 3 MB/s: seconds for what the server's send buffer cannot hold.
     let mut received = 0;
     let mut buf = vec![0u8; 64 << 10];
@@ -210,11 +228,39 @@ async fn a_large_answer_read_slowly_is_not_cut() {
     service.shutdown().await;
 }
 
+/// A peer that stops reading a large answer is reset after the send timeout, which frees
+/// what the server had left to send, and the service keeps serving others.
+#[tokio::test]
+async fn a_peer_that_stops_reading_is_reset() {
+    const MIB: usize = 8;
+    let service = spawn(&SHORT_GUARDS).await;
+    let stream = ask_big(&service, MIB).await;
+    // Nothing is read: the socket reports the reset once it arrives.
+    eventually(DEADLINE, "the connection reset", || async {
+        match stream.take_error() {
+            Ok(Some(error)) => {
+                assert_eq!(error.kind(), std::io::ErrorKind::ConnectionReset);
+                true
+            }
+            Ok(None) => false,
+            Err(error) => panic!("{error}"),
+        }
+    })
+    .await;
+    let mut stream = stream;
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(DEADLINE, stream.read_to_end(&mut received)).await;
+    assert!(matches!(read, Ok(Ok(_) | Err(_))), "{read:?}");
+    assert!(received.len() < MIB << 20, "{} bytes", received.len());
+    assert_eq!(get(service.addr(), "/hello").await.status, StatusCode::OK);
+    service.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_large_answer_read_slowly_over_http2_is_not_cut() {
     use http_body_util::BodyExt as _;
     const MIB: usize = 8;
-    let service = spawn(&[("server.header_read_timeout", "200ms")]).await;
+    let service = spawn(&SHORT_GUARDS).await;
     let stream = TcpStream::connect(service.addr()).await.unwrap();
     let (mut sender, connection) = hyper::client::conn::http2::handshake(
         hyper_util::rt::TokioExecutor::new(),

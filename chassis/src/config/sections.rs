@@ -29,6 +29,11 @@ pub struct ServerConfig {
     /// its requests is in flight: slow heads and idle keep-alive connections.
     #[serde(with = "super::duration")]
     pub header_read_timeout: Duration,
+    /// Cut a connection whose peer has taken none of its answer for this long while a write
+    /// waits for it (nginx's `send_timeout`): a reader that stops reading cannot hold the
+    /// connection and the unsent answer.
+    #[serde(with = "super::duration")]
+    pub send_timeout: Duration,
     /// Fail a request whose body stalls for longer than this between two chunks.
     #[serde(with = "super::duration")]
     pub body_read_timeout: Duration,
@@ -50,6 +55,7 @@ impl Default for ServerConfig {
             max_concurrent_requests: 1024,
             max_body_size: ByteSize(2 << 20),
             header_read_timeout: Duration::from_secs(10),
+            send_timeout: Duration::from_secs(60),
             body_read_timeout: Duration::from_secs(30),
             max_headers: 100,
             max_header_size: ByteSize(16 << 10),

@@ -87,6 +87,7 @@ impl Settings {
                 "server.header_read_timeout",
                 self.server.header_read_timeout,
             ),
+            ("server.send_timeout", self.server.send_timeout),
         ] {
             if duration.is_zero() {
                 bad(key, "expected a duration above zero");

@@ -13,6 +13,7 @@
 //! | body stalls | `400` | `server.body_read_timeout` |
 //! | too many or too large headers | `431` | `server.max_headers`, `server.max_header_size` |
 //! | headers too slow, connection idle | connection closed | `server.header_read_timeout` |
+//! | peer stops reading the answer | connection reset | `server.send_timeout` |
 //!
 //! ```
 //! use axum::{Router, routing::get};

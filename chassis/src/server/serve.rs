@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::body::Body;
 use http::{Request, Response};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::Service;
 
-use super::watchdog::{Activity, CountedIo, Watchdog, Watched};
+use super::watchdog::{Activity, CountedIo, Timeouts, Verdict, Watchdog, Watched};
 use crate::config::ServerConfig;
 
 /// How long cut connections get to notice before `stop` returns regardless.
@@ -71,7 +71,10 @@ impl Serving {
             listener,
             service,
             builder,
-            header_read_timeout: config.header_read_timeout,
+            timeouts: Timeouts {
+                quiet: config.header_read_timeout,
+                stalled: config.send_timeout,
+            },
             draining: serving.draining.clone(),
             cut: serving.cut.clone(),
             tracker: serving.tracker.clone(),
@@ -140,7 +143,7 @@ struct AcceptLoop<S> {
     listener: TcpListener,
     service: S,
     builder: auto::Builder<TokioExecutor>,
-    header_read_timeout: Duration,
+    timeouts: Timeouts,
     draining: CancellationToken,
     cut: CancellationToken,
     tracker: TaskTracker,
@@ -181,8 +184,8 @@ where
             TowerToHyperService::new(self.service.clone()),
             Arc::clone(&activity),
         );
-        let io = CountedIo::new(TokioIo::new(stream), Arc::clone(&activity));
-        let mut watchdog = Watchdog::new(activity, self.header_read_timeout);
+        let io = CountedIo::new(stream, Arc::clone(&activity));
+        let mut watchdog = Watchdog::new(Arc::clone(&activity), self.timeouts);
         let builder = self.builder.clone();
         let draining = self.draining.clone();
         let cut = self.cut.clone();
@@ -208,14 +211,21 @@ where
                         }
                     }
                     () = cut.cancelled(), if stopping => break None,
-                    () = watchdog.quiet() => {
-                        if closing {
+                    verdict = watchdog.verdict() => match verdict {
+                        Verdict::Stalled => {
+                            tracing::debug!("connection reset: the peer read nothing for too long");
+                            activity.reset_on_close();
+                            break None;
+                        }
+                        Verdict::Quiet if closing => {
                             tracing::debug!("connection cut: no request for too long");
                             break None;
                         }
-                        connection.as_mut().graceful_shutdown();
-                        closing = true;
-                    }
+                        Verdict::Quiet => {
+                            connection.as_mut().graceful_shutdown();
+                            closing = true;
+                        }
+                    },
                 }
             };
             if let Some(Err(error)) = result {

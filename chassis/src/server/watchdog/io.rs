@@ -10,6 +10,9 @@
 //!   socket free: the bytes written as the window opens are the progress that keeps it.
 //!
 //! Reads are not watched: a request head trickled byte by byte must not keep a connection.
+//!
+//! When the watchdog finds the peer taking nothing, the socket is closed with a reset as it
+//! drops, so that the kernel frees the unsent answer at once.
 
 use std::io::IoSlice;
 use std::pin::Pin;
@@ -17,19 +20,22 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use hyper::rt::{Read, ReadBufCursor, Write};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
 
 use super::Activity;
 
-/// A connection's I/O that notes in the connection's [`Activity`] the bytes it writes and
-/// whether its last write waits for the peer.
+/// A connection's socket that notes in the connection's [`Activity`] the bytes it writes
+/// and whether its last write waits for the peer.
 #[derive(Debug)]
-pub(in crate::server) struct CountedIo<T> {
-    inner: T,
+pub(in crate::server) struct CountedIo {
+    inner: TokioIo<TcpStream>,
     activity: Arc<Activity>,
 }
 
-impl<T> CountedIo<T> {
-    pub(in crate::server) fn new(inner: T, activity: Arc<Activity>) -> Self {
+impl CountedIo {
+    pub(in crate::server) fn new(stream: TcpStream, activity: Arc<Activity>) -> Self {
+        let inner = TokioIo::new(stream);
         Self { inner, activity }
     }
 
@@ -46,7 +52,7 @@ impl<T> CountedIo<T> {
     }
 }
 
-impl<T: Read + Unpin> Read for CountedIo<T> {
+impl Read for CountedIo {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -56,7 +62,7 @@ impl<T: Read + Unpin> Read for CountedIo<T> {
     }
 }
 
-impl<T: Write + Unpin> Write for CountedIo<T> {
+impl Write for CountedIo {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -87,5 +93,14 @@ impl<T: Write + Unpin> Write for CountedIo<T> {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+impl Drop for CountedIo {
+    fn drop(&mut self) {
+        if self.activity.resets_on_close() {
+            // Best effort: the socket closes either way.
+            let _ = self.inner.inner().set_zero_linger();
+        }
     }
 }

@@ -1,11 +1,12 @@
-//! The slow-client guard (`server.header_read_timeout`), kept beside hyper instead of in it.
+//! The slow-client guard (`server.header_read_timeout`, `server.send_timeout`), kept beside
+//! hyper instead of in it.
 //!
 //! hyper's own header-read timeout arms a timer for every request head and takes one more
 //! turn of its read loop per request to do so: about 1,250 instructions per request, a fifth
 //! of all the chassis added (`benches/instructions.sh`). The watchdog instead counts, per
 //! connection, the requests handed to the service, those whose response body hyper is done
 //! with and the bytes written, notes whether a write waits for the peer, and looks
-//! [`LOOKS`] times per timeout.
+//! [`LOOKS`] times per timeout (the shorter of the two).
 //!
 //! A connection that has had no new request, none in flight, nothing written and no write
 //! waiting for a whole timeout is asked to close gracefully (an idle HTTP/1 connection
@@ -15,6 +16,12 @@
 //! polls, streamed responses that pause (SSE) and large answers read slowly are not cut.
 //! (Over HTTP/2 a peer that grants no flow-control window for a whole timeout to an answer
 //! hyper has queued in full counts as gone.)
+//!
+//! A peer that stops reading is the other slow client: a write waits for it and no byte
+//! goes out. After `server.send_timeout` of that (give or take one look) the connection is
+//! cut at once, with a reset, as nginx's `send_timeout` with `reset_timedout_connection`
+//! does: asking it to close gracefully would wait on the same full socket, and a plain
+//! close would leave the unsent answer in the kernel until its retries run out.
 
 mod io;
 mod service;
@@ -31,7 +38,7 @@ use tokio::time::{Instant, Sleep};
 pub(super) use io::CountedIo;
 pub(super) use service::Watched;
 
-/// Looks at a connection's counts per timeout.
+/// Looks at a connection's counts per timeout (the shorter of the two).
 const LOOKS: u32 = 4;
 /// The shortest time between two looks (configuration refuses a zero timeout).
 const MIN_PERIOD: Duration = Duration::from_millis(1);
@@ -47,6 +54,8 @@ pub(super) struct Activity {
     written: AtomicU64,
     /// Whether the last write waited for the peer (its socket full).
     write_waiting: AtomicBool,
+    /// Whether the connection is to be closed with a reset, dropping what is unsent.
+    reset: AtomicBool,
 }
 
 impl Activity {
@@ -64,6 +73,16 @@ impl Activity {
     /// Notes whether the connection's last write waits for the peer.
     fn write_waits(&self, waits: bool) {
         self.write_waiting.store(waits, Ordering::Relaxed);
+    }
+
+    /// Has the connection closed with a reset when its I/O drops.
+    pub(super) fn reset_on_close(&self) {
+        self.reset.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether [`reset_on_close`](Self::reset_on_close) was asked for.
+    fn resets_on_close(&self) -> bool {
+        self.reset.load(Ordering::Relaxed)
     }
 
     /// The counts now. They are read by the connection's task, which also writes `started`
@@ -104,12 +123,36 @@ impl Drop for InFlight {
     }
 }
 
+/// How long a connection may stay quiet, and how long a write may wait on a peer that takes
+/// nothing.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Timeouts {
+    /// No new request, none in flight, nothing written, no write waiting
+    /// (`server.header_read_timeout`).
+    pub(super) quiet: Duration,
+    /// A write waiting with no byte taken (`server.send_timeout`).
+    pub(super) stalled: Duration,
+}
+
+/// Why a connection should go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Verdict {
+    /// Quiet for a whole timeout: ask it to close, cut it at the next quiet look.
+    Quiet,
+    /// Its peer took nothing of a waiting write for the send timeout: cut it now.
+    Stalled,
+}
+
 /// Watches one connection's [`Activity`].
 #[derive(Debug)]
 pub(super) struct Watchdog {
     activity: Arc<Activity>,
     /// Time between two looks.
     period: Duration,
+    /// Quiet looks in a row that make a [`Verdict::Quiet`].
+    quiet_limit: u32,
+    /// Stalled looks in a row that make a [`Verdict::Stalled`].
+    stalled_limit: u32,
     /// Until the next look.
     sleep: Pin<Box<Sleep>>,
     /// The waker `sleep` holds, from its last poll.
@@ -118,29 +161,34 @@ pub(super) struct Watchdog {
     last: Counts,
     /// Looks in a row that found nothing new.
     quiet_looks: u32,
+    /// Looks in a row that found a write waiting and no byte written since the last one.
+    stalled_looks: u32,
 }
 
 impl Watchdog {
-    /// A watchdog for a connection that may stay quiet for `timeout`.
-    pub(super) fn new(activity: Arc<Activity>, timeout: Duration) -> Self {
-        let period = (timeout / LOOKS).max(MIN_PERIOD);
+    /// A watchdog for a connection with these `timeouts`.
+    pub(super) fn new(activity: Arc<Activity>, timeouts: Timeouts) -> Self {
+        let period = (timeouts.quiet.min(timeouts.stalled) / LOOKS).max(MIN_PERIOD);
         Self {
             activity,
             period,
+            quiet_limit: looks_in(timeouts.quiet, period),
+            stalled_limit: looks_in(timeouts.stalled, period),
             sleep: Box::pin(tokio::time::sleep(period)),
             waker: None,
             last: Counts::default(),
             quiet_looks: 0,
+            stalled_looks: 0,
         }
     }
 
-    /// Resolves when the connection has been quiet for the whole timeout, and again at each
-    /// later look that still finds it quiet.
-    pub(super) fn quiet(&mut self) -> impl Future<Output = ()> + '_ {
-        std::future::poll_fn(|cx| self.poll_quiet(cx))
+    /// Resolves at the first look that finds the connection quiet for a whole timeout, or a
+    /// write stalled for the send timeout, and again at each later look that still does.
+    pub(super) fn verdict(&mut self) -> impl Future<Output = Verdict> + '_ {
+        std::future::poll_fn(|cx| self.poll_verdict(cx))
     }
 
-    fn poll_quiet(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll_verdict(&mut self, cx: &mut Context<'_>) -> Poll<Verdict> {
         // The connection's task wakes several times per request and polls this each time.
         // A pending sleep keeps the waker it was polled with until it fires, so polling it
         // again with the same waker would only register that waker again.
@@ -162,27 +210,46 @@ impl Watchdog {
             }
             // From now, not from the missed deadline: a late look must not count twice.
             self.sleep.as_mut().reset(Instant::now() + self.period);
-            if self.look() {
+            if let Some(verdict) = self.look() {
                 // The reset sleep is polled again before it is trusted to wake us.
                 self.waker = None;
-                return Poll::Ready(());
+                return Poll::Ready(verdict);
             }
         }
     }
 
-    /// Takes one look; whether the connection has been quiet long enough.
-    fn look(&mut self) -> bool {
+    /// Takes one look; the verdict, once the connection has been quiet or stalled long
+    /// enough.
+    fn look(&mut self) -> Option<Verdict> {
+        let now = self.activity.counts();
+        // A write waiting and nothing written since the last look: the peer takes nothing.
+        if now.write_waiting && now.written == self.last.written {
+            self.stalled_looks += 1;
+        } else {
+            self.stalled_looks = 0;
+        }
         // A request that started or finished since the last look, bytes written since, a
         // request still in flight or a write waiting is activity: the quiet time starts again.
-        let now = self.activity.counts();
         if now != self.last || now.in_flight() > 0 || now.write_waiting {
             self.last = now;
             self.quiet_looks = 0;
-            return false;
+        } else {
+            self.quiet_looks += 1;
         }
-        self.quiet_looks += 1;
-        self.quiet_looks >= LOOKS
+        if self.stalled_looks >= self.stalled_limit {
+            Some(Verdict::Stalled)
+        } else if self.quiet_looks >= self.quiet_limit {
+            Some(Verdict::Quiet)
+        } else {
+            None
+        }
     }
+}
+
+/// Looks of `period` that cover `timeout`.
+fn looks_in(timeout: Duration, period: Duration) -> u32 {
+    let looks = timeout.as_nanos().div_ceil(period.as_nanos().max(1));
+    u32::try_from(looks).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]
@@ -190,10 +257,25 @@ mod tests {
     use super::*;
 
     const TIMEOUT: Duration = Duration::from_secs(4);
+    /// The send timeout, longer than [`TIMEOUT`] as by default.
+    const SEND_TIMEOUT: Duration = Duration::from_secs(24);
 
-    /// Whether the watchdog resolves within `within`.
+    fn watchdog(activity: &Arc<Activity>) -> Watchdog {
+        let timeouts = Timeouts {
+            quiet: TIMEOUT,
+            stalled: SEND_TIMEOUT,
+        };
+        Watchdog::new(Arc::clone(activity), timeouts)
+    }
+
+    /// The verdict, if the watchdog gives one within `within`.
+    async fn verdict_within(watchdog: &mut Watchdog, within: Duration) -> Option<Verdict> {
+        tokio::time::timeout(within, watchdog.verdict()).await.ok()
+    }
+
+    /// Whether the watchdog gives a verdict within `within`.
     async fn fires_within(watchdog: &mut Watchdog, within: Duration) -> bool {
-        tokio::time::timeout(within, watchdog.quiet()).await.is_ok()
+        verdict_within(watchdog, within).await.is_some()
     }
 
     /// Between two looks, so that no change and look fall on the same instant.
@@ -203,7 +285,7 @@ mod tests {
     /// more, after the last change (just before the call).
     async fn quiet_a_timeout_from_now(watchdog: &mut Watchdog) {
         let start = Instant::now();
-        watchdog.quiet().await;
+        assert_eq!(watchdog.verdict().await, Verdict::Quiet);
         let waited = start.elapsed();
         assert!(
             waited > TIMEOUT && waited <= TIMEOUT + TIMEOUT / LOOKS,
@@ -213,19 +295,19 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_connection_that_sends_nothing_is_quiet_after_the_timeout() {
-        let mut watchdog = Watchdog::new(Arc::default(), TIMEOUT);
+        let mut watchdog = watchdog(&Arc::default());
         let start = Instant::now();
-        watchdog.quiet().await;
+        assert_eq!(watchdog.verdict().await, Verdict::Quiet);
         assert_eq!(start.elapsed(), TIMEOUT);
         // Still quiet at the next look: the caller cuts it then.
-        watchdog.quiet().await;
+        assert_eq!(watchdog.verdict().await, Verdict::Quiet);
         assert_eq!(start.elapsed(), TIMEOUT + TIMEOUT / LOOKS);
     }
 
     #[tokio::test(start_paused = true)]
     async fn each_new_request_starts_the_timeout_again() {
         let activity = Arc::<Activity>::default();
-        let mut watchdog = Watchdog::new(Arc::clone(&activity), TIMEOUT);
+        let mut watchdog = watchdog(&activity);
         for _ in 0..3 {
             assert!(!fires_within(&mut watchdog, GAP).await);
             drop(activity.start());
@@ -236,7 +318,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_request_in_flight_keeps_the_connection_however_long() {
         let activity = Arc::<Activity>::default();
-        let mut watchdog = Watchdog::new(Arc::clone(&activity), TIMEOUT);
+        let mut watchdog = watchdog(&activity);
         let in_flight = activity.start();
         assert!(!fires_within(&mut watchdog, TIMEOUT * 10 + GAP).await);
         drop(in_flight);
@@ -245,7 +327,7 @@ mod tests {
 
     /// Polls the watchdog in a fresh poll of the task, after spending the task's coop
     /// budget, as a connection whose first request used it up would.
-    async fn poll_out_of_budget(watchdog: &mut Watchdog) -> Poll<()> {
+    async fn poll_out_of_budget(watchdog: &mut Watchdog) -> Poll<Verdict> {
         let mut fresh = false;
         std::future::poll_fn(|cx| {
             if !fresh {
@@ -256,14 +338,14 @@ mod tests {
             while let Poll::Ready(spent) = tokio::task::coop::poll_proceed(cx) {
                 spent.made_progress();
             }
-            Poll::Ready(watchdog.poll_quiet(cx))
+            Poll::Ready(watchdog.poll_verdict(cx))
         })
         .await
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_first_look_out_of_the_tasks_budget_still_wakes_it() {
-        let mut watchdog = Watchdog::new(Arc::default(), TIMEOUT);
+        let mut watchdog = watchdog(&Arc::default());
         assert!(poll_out_of_budget(&mut watchdog).await.is_pending());
         assert!(
             fires_within(&mut watchdog, TIMEOUT * 2).await,
@@ -272,19 +354,63 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_write_waiting_for_the_peer_keeps_the_connection() {
+    async fn a_write_the_peer_takes_bytes_of_keeps_the_connection() {
         let activity = Arc::<Activity>::default();
-        let mut watchdog = Watchdog::new(Arc::clone(&activity), TIMEOUT);
+        let mut watchdog = watchdog(&activity);
+        // Waiting all along, but the peer takes a little well within each send timeout.
         activity.write_waits(true);
-        assert!(!fires_within(&mut watchdog, TIMEOUT * 10 + GAP).await);
+        for _ in 0..10 {
+            assert!(!fires_within(&mut watchdog, SEND_TIMEOUT / 2 + GAP).await);
+            activity.wrote(1);
+        }
         activity.write_waits(false);
         quiet_a_timeout_from_now(&mut watchdog).await;
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_write_the_peer_takes_nothing_of_is_stalled_after_the_send_timeout() {
+        let activity = Arc::<Activity>::default();
+        let mut watchdog = watchdog(&activity);
+        drop(activity.start());
+        activity.wrote(16 << 10);
+        activity.write_waits(true);
+        let start = Instant::now();
+        // Neither the request nor the bytes count once the peer has stopped taking them.
+        assert_eq!(
+            verdict_within(&mut watchdog, SEND_TIMEOUT * 2).await,
+            Some(Verdict::Stalled)
+        );
+        let waited = start.elapsed();
+        assert!(
+            waited >= SEND_TIMEOUT && waited <= SEND_TIMEOUT + TIMEOUT / LOOKS,
+            "{waited:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_write_stalled_with_a_request_in_flight_is_stalled_too() {
+        let activity = Arc::<Activity>::default();
+        let mut watchdog = watchdog(&activity);
+        let _in_flight = activity.start();
+        activity.write_waits(true);
+        assert_eq!(
+            verdict_within(&mut watchdog, SEND_TIMEOUT * 2).await,
+            Some(Verdict::Stalled)
+        );
+    }
+
+    #[test]
+    fn the_looks_cover_each_timeout() {
+        let period = Duration::from_millis(250);
+        assert_eq!(looks_in(Duration::from_secs(1), period), 4);
+        assert_eq!(looks_in(Duration::from_millis(1_001), period), 5);
+        assert_eq!(looks_in(Duration::MAX, Duration::from_nanos(1)), u32::MAX);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn bytes_written_keep_the_connection() {
         let activity = Arc::<Activity>::default();
-        let mut watchdog = Watchdog::new(Arc::clone(&activity), TIMEOUT);
+        let mut watchdog = watchdog(&activity);
         for _ in 0..10 {
             assert!(!fires_within(&mut watchdog, GAP).await);
             activity.wrote(16 << 10);
