@@ -210,7 +210,13 @@ where
                             closing = true;
                         }
                     }
-                    () = cut.cancelled(), if stopping => break None,
+                    () = cut.cancelled(), if stopping => {
+                        // What a peer that stopped reading has not taken is dropped.
+                        if activity.is_write_waiting() {
+                            activity.reset_on_close();
+                        }
+                        break None;
+                    }
                     verdict = watchdog.verdict() => match verdict {
                         Verdict::Stalled => {
                             tracing::debug!("connection reset: the peer read nothing for too long");

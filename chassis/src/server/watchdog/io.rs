@@ -1,4 +1,5 @@
-//! [`CountedIo`]: tells a connection's watchdog what the connection writes.
+//! [`CountedIo`]: tells a connection's watchdog what the connection writes, and closes with
+//! a reset when the watchdog asks for one.
 //!
 //! hyper is done with a response body (and counts its request out) once the last chunk is
 //! queued, and a large answer can then take a slow reader long to receive:
@@ -26,7 +27,8 @@ use tokio::net::TcpStream;
 use super::Activity;
 
 /// A connection's socket that notes in the connection's [`Activity`] the bytes it writes
-/// and whether its last write waits for the peer.
+/// and whether its last write waits for the peer; it closes with a reset (`SO_LINGER` 0)
+/// when the activity asks for one.
 #[derive(Debug)]
 pub(in crate::server) struct CountedIo {
     inner: TokioIo<TcpStream>,

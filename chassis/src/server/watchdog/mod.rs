@@ -6,7 +6,7 @@
 //! of all the chassis added (`benches/instructions.sh`). The watchdog instead counts, per
 //! connection, the requests handed to the service, those whose response body hyper is done
 //! with and the bytes written, notes whether a write waits for the peer, and looks
-//! [`LOOKS`] times per timeout (the shorter of the two).
+//! [`LOOKS`] times per `server.header_read_timeout`.
 //!
 //! A connection that has had no new request, none in flight, nothing written and no write
 //! waiting for a whole timeout is asked to close gracefully (an idle HTTP/1 connection
@@ -18,10 +18,13 @@
 //! hyper has queued in full counts as gone.)
 //!
 //! A peer that stops reading is the other slow client: a write waits for it and no byte
-//! goes out. After `server.send_timeout` of that (give or take one look) the connection is
-//! cut at once, with a reset, as nginx's `send_timeout` with `reset_timedout_connection`
-//! does: asking it to close gracefully would wait on the same full socket, and a plain
-//! close would leave the unsent answer in the kernel until its retries run out.
+//! goes out. Once the looks have found that for `server.send_timeout` (so up to two looks
+//! after the last byte went out), the connection is cut at once, with a reset, as nginx's
+//! `send_timeout` with `reset_timedout_connection` does: asking it to close gracefully
+//! would wait on the same full socket, and a plain close would leave the unsent answer in
+//! the kernel until its retries run out. (Over HTTP/2 a peer that reads the connection but
+//! grants a streamed answer no flow-control window is not caught: hyper holds the next
+//! chunk, so the request stays in flight and no write waits.)
 
 mod io;
 mod service;
@@ -38,7 +41,7 @@ use tokio::time::{Instant, Sleep};
 pub(super) use io::CountedIo;
 pub(super) use service::Watched;
 
-/// Looks at a connection's counts per timeout (the shorter of the two).
+/// Looks at a connection's counts per `server.header_read_timeout`.
 const LOOKS: u32 = 4;
 /// The shortest time between two looks (configuration refuses a zero timeout).
 const MIN_PERIOD: Duration = Duration::from_millis(1);
@@ -75,9 +78,14 @@ impl Activity {
         self.write_waiting.store(waits, Ordering::Relaxed);
     }
 
-    /// Has the connection closed with a reset when its I/O drops.
+    /// Has the connection closed with a reset when its socket drops.
     pub(super) fn reset_on_close(&self) {
         self.reset.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the connection's last write waits for the peer.
+    pub(super) fn is_write_waiting(&self) -> bool {
+        self.write_waiting.load(Ordering::Relaxed)
     }
 
     /// Whether [`reset_on_close`](Self::reset_on_close) was asked for.
@@ -149,36 +157,37 @@ pub(super) struct Watchdog {
     activity: Arc<Activity>,
     /// Time between two looks.
     period: Duration,
-    /// Quiet looks in a row that make a [`Verdict::Quiet`].
-    quiet_limit: u32,
-    /// Stalled looks in a row that make a [`Verdict::Stalled`].
-    stalled_limit: u32,
+    /// How long a write may wait with no byte taken.
+    send_timeout: Duration,
     /// Until the next look.
     sleep: Pin<Box<Sleep>>,
     /// The waker `sleep` holds, from its last poll.
     waker: Option<Waker>,
     /// The counts at the last look.
     last: Counts,
+    /// When the last look was taken (or the watchdog made).
+    looked_at: Instant,
     /// Looks in a row that found nothing new.
     quiet_looks: u32,
-    /// Looks in a row that found a write waiting and no byte written since the last one.
-    stalled_looks: u32,
+    /// Since when a write has been waiting with no byte written: the look before the first
+    /// that found it so.
+    stalled_since: Option<Instant>,
 }
 
 impl Watchdog {
     /// A watchdog for a connection with these `timeouts`.
     pub(super) fn new(activity: Arc<Activity>, timeouts: Timeouts) -> Self {
-        let period = (timeouts.quiet.min(timeouts.stalled) / LOOKS).max(MIN_PERIOD);
+        let period = (timeouts.quiet / LOOKS).max(MIN_PERIOD);
         Self {
             activity,
             period,
-            quiet_limit: looks_in(timeouts.quiet, period),
-            stalled_limit: looks_in(timeouts.stalled, period),
+            send_timeout: timeouts.stalled,
             sleep: Box::pin(tokio::time::sleep(period)),
             waker: None,
             last: Counts::default(),
+            looked_at: Instant::now(),
             quiet_looks: 0,
-            stalled_looks: 0,
+            stalled_since: None,
         }
     }
 
@@ -209,8 +218,9 @@ impl Watchdog {
                 return Poll::Pending;
             }
             // From now, not from the missed deadline: a late look must not count twice.
-            self.sleep.as_mut().reset(Instant::now() + self.period);
-            if let Some(verdict) = self.look() {
+            let now = Instant::now();
+            self.sleep.as_mut().reset(now + self.period);
+            if let Some(verdict) = self.look(now) {
                 // The reset sleep is polled again before it is trusted to wake us.
                 self.waker = None;
                 return Poll::Ready(verdict);
@@ -218,16 +228,20 @@ impl Watchdog {
         }
     }
 
-    /// Takes one look; the verdict, once the connection has been quiet or stalled long
-    /// enough.
-    fn look(&mut self) -> Option<Verdict> {
+    /// Takes one look at instant `at`; the verdict, once the connection has been quiet or
+    /// stalled long enough.
+    fn look(&mut self, at: Instant) -> Option<Verdict> {
         let now = self.activity.counts();
-        // A write waiting and nothing written since the last look: the peer takes nothing.
-        if now.write_waiting && now.written == self.last.written {
-            self.stalled_looks += 1;
+        // A write waiting and nothing written since the last look: the peer takes nothing,
+        // and may have taken nothing since that look.
+        let stalled = if now.write_waiting && now.written == self.last.written {
+            let since = *self.stalled_since.get_or_insert(self.looked_at);
+            at.saturating_duration_since(since) >= self.send_timeout
         } else {
-            self.stalled_looks = 0;
-        }
+            self.stalled_since = None;
+            false
+        };
+        self.looked_at = at;
         // A request that started or finished since the last look, bytes written since, a
         // request still in flight or a write waiting is activity: the quiet time starts again.
         if now != self.last || now.in_flight() > 0 || now.write_waiting {
@@ -236,9 +250,9 @@ impl Watchdog {
         } else {
             self.quiet_looks += 1;
         }
-        if self.stalled_looks >= self.stalled_limit {
+        if stalled {
             Some(Verdict::Stalled)
-        } else if self.quiet_looks >= self.quiet_limit {
+        } else if self.quiet_looks >= LOOKS {
             Some(Verdict::Quiet)
         } else {
             None
@@ -246,17 +260,13 @@ impl Watchdog {
     }
 }
 
-/// Looks of `period` that cover `timeout`.
-fn looks_in(timeout: Duration, period: Duration) -> u32 {
-    let looks = timeout.as_nanos().div_ceil(period.as_nanos().max(1));
-    u32::try_from(looks).unwrap_or(u32::MAX)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const TIMEOUT: Duration = Duration::from_secs(4);
+    /// The time between two looks.
+    const LOOK: Duration = Duration::from_secs(1);
     /// The send timeout, longer than [`TIMEOUT`] as by default.
     const SEND_TIMEOUT: Duration = Duration::from_secs(24);
 
@@ -287,10 +297,7 @@ mod tests {
         let start = Instant::now();
         assert_eq!(watchdog.verdict().await, Verdict::Quiet);
         let waited = start.elapsed();
-        assert!(
-            waited > TIMEOUT && waited <= TIMEOUT + TIMEOUT / LOOKS,
-            "{waited:?}"
-        );
+        assert!(waited > TIMEOUT && waited <= TIMEOUT + LOOK, "{waited:?}");
     }
 
     #[tokio::test(start_paused = true)]
@@ -301,7 +308,7 @@ mod tests {
         assert_eq!(start.elapsed(), TIMEOUT);
         // Still quiet at the next look: the caller cuts it then.
         assert_eq!(watchdog.verdict().await, Verdict::Quiet);
-        assert_eq!(start.elapsed(), TIMEOUT + TIMEOUT / LOOKS);
+        assert_eq!(start.elapsed(), TIMEOUT + LOOK);
     }
 
     #[tokio::test(start_paused = true)]
@@ -382,7 +389,7 @@ mod tests {
         );
         let waited = start.elapsed();
         assert!(
-            waited >= SEND_TIMEOUT && waited <= SEND_TIMEOUT + TIMEOUT / LOOKS,
+            waited >= SEND_TIMEOUT && waited <= SEND_TIMEOUT + LOOK,
             "{waited:?}"
         );
     }
@@ -399,12 +406,22 @@ mod tests {
         );
     }
 
-    #[test]
-    fn the_looks_cover_each_timeout() {
-        let period = Duration::from_millis(250);
-        assert_eq!(looks_in(Duration::from_secs(1), period), 4);
-        assert_eq!(looks_in(Duration::from_millis(1_001), period), 5);
-        assert_eq!(looks_in(Duration::MAX, Duration::from_nanos(1)), u32::MAX);
+    #[tokio::test(start_paused = true)]
+    async fn a_send_timeout_shorter_than_the_quiet_one_changes_neither_verdicts_time() {
+        let activity = Arc::<Activity>::default();
+        let short = Timeouts {
+            quiet: TIMEOUT,
+            stalled: LOOK / 2,
+        };
+        let mut watchdog = Watchdog::new(Arc::clone(&activity), short);
+        let start = Instant::now();
+        assert_eq!(watchdog.verdict().await, Verdict::Quiet);
+        assert_eq!(start.elapsed(), TIMEOUT);
+        activity.write_waits(true);
+        let start = Instant::now();
+        assert_eq!(watchdog.verdict().await, Verdict::Stalled);
+        // At the first look that finds the write waiting, and none before.
+        assert_eq!(start.elapsed(), LOOK);
     }
 
     #[tokio::test(start_paused = true)]
