@@ -191,6 +191,15 @@ const SLOW_READER_GUARDS: [(&str, &str); 2] = [
     ("server.send_timeout", "5s"),
 ];
 
+/// `GET path` on `service`, with an empty body.
+fn get_request(
+    service: &chassis::service::ServiceHandle,
+    path: &str,
+) -> Request<Full<bytes::Bytes>> {
+    let uri = format!("http://{}{path}", service.addr());
+    Request::get(uri).body(Full::default()).unwrap()
+}
+
 /// Connects with a small receive buffer, so that most of a large answer waits in the
 /// server for the reader, and asks for `mib` MiB.
 async fn ask_big(service: &chassis::service::ServiceHandle, mib: usize) -> TcpStream {
@@ -340,9 +349,7 @@ async fn a_peer_that_stops_reading_http2_is_reset() {
             .await
             .unwrap();
     tokio::spawn(connection);
-    let request = Request::get(format!("http://{}/big/{MIB}", service.addr()))
-        .body(Full::<bytes::Bytes>::default())
-        .unwrap();
+    let request = get_request(&service, &format!("/big/{MIB}"));
     let response = sender.send_request(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     // The body is kept (dropping it would cancel the stream), and nothing more is read.
@@ -366,9 +373,7 @@ async fn a_large_answer_read_slowly_over_http2_is_not_cut() {
     .await
     .unwrap();
     tokio::spawn(connection);
-    let request = Request::get(format!("http://{}/big/{MIB}", service.addr()))
-        .body(Full::<bytes::Bytes>::default())
-        .unwrap();
+    let request = get_request(&service, &format!("/big/{MIB}"));
     let mut body = sender.send_request(request).await.unwrap().into_body();
     // One 16 KiB frame per 5 ms: about 3 MB/s, the window opening as frames are taken.
     let mut received = 0;
@@ -392,9 +397,7 @@ async fn an_idle_http2_connection_is_sent_away() {
     .await
     .unwrap();
     let connection = tokio::spawn(connection);
-    let request = Request::get(format!("http://{}/hello", service.addr()))
-        .body(Full::<bytes::Bytes>::default())
-        .unwrap();
+    let request = get_request(&service, "/hello");
     let response = sender.send_request(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     drop(response);
@@ -630,9 +633,7 @@ async fn http2_prior_knowledge_is_served() {
     let h2 = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .http2_only(true)
         .build_http::<Full<bytes::Bytes>>();
-    let request = Request::get(format!("http://{}/hello", service.addr()))
-        .body(Full::default())
-        .unwrap();
+    let request = get_request(&service, "/hello");
     let reply = send(&h2, request).await.unwrap();
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.text(), "hello");
