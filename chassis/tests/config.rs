@@ -393,6 +393,7 @@ fn zero_timeouts_are_refused() {
         .set("server.request_timeout", "0s")
         .set("server.header_read_timeout", "0ms")
         .set("server.send_timeout", "0s")
+        .set("server.idle_timeout", "0s")
         .load::<()>()
         .unwrap_err();
     let keys: Vec<_> = err.problems().iter().map(|p| p.key.as_str()).collect();
@@ -400,6 +401,7 @@ fn zero_timeouts_are_refused() {
         keys,
         [
             "server.header_read_timeout",
+            "server.idle_timeout",
             "server.request_timeout",
             "server.send_timeout"
         ]

@@ -157,13 +157,25 @@ async fn slow_headers_after_kept_alive_requests_close_the_connection() {
 
 #[tokio::test]
 async fn an_idle_keep_alive_connection_is_closed() {
-    let service = spawn(&[("server.header_read_timeout", "300ms")]).await;
+    let service = spawn(&[("server.idle_timeout", "300ms")]).await;
     let mut stream = TcpStream::connect(service.addr()).await.unwrap();
     ask(&mut stream, "/hello", "hello").await;
     // Nothing more is sent: the server closes its end (end of stream, not a reset).
     let mut rest = Vec::new();
     let closed = tokio::time::timeout(DEADLINE, stream.read_to_end(&mut rest)).await;
     assert!(matches!(closed, Ok(Ok(0))), "{closed:?}");
+    service.shutdown().await;
+}
+
+/// Idle is not slow: a kept-alive connection with nothing to send waits for the idle
+/// timeout, however short the head timeout.
+#[tokio::test]
+async fn an_idle_keep_alive_connection_outlives_the_head_timeout() {
+    let service = spawn(&[("server.header_read_timeout", "200ms")]).await;
+    let mut stream = TcpStream::connect(service.addr()).await.unwrap();
+    ask(&mut stream, "/hello", "hello").await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    ask(&mut stream, "/hello", "hello").await;
     service.shutdown().await;
 }
 
@@ -388,7 +400,7 @@ async fn a_large_answer_read_slowly_over_http2_is_not_cut() {
 
 #[tokio::test]
 async fn an_idle_http2_connection_is_sent_away() {
-    let service = spawn(&[("server.header_read_timeout", "300ms")]).await;
+    let service = spawn(&[("server.idle_timeout", "300ms")]).await;
     let stream = TcpStream::connect(service.addr()).await.unwrap();
     let (mut sender, connection) = hyper::client::conn::http2::handshake(
         hyper_util::rt::TokioExecutor::new(),

@@ -25,10 +25,15 @@ pub struct ServerConfig {
     pub max_concurrent_requests: usize,
     /// Largest accepted request body; larger ones get `413`.
     pub max_body_size: ByteSize,
-    /// Close a connection that sends no complete request head for this long while none of
-    /// its requests is in flight: slow heads and idle keep-alive connections.
+    /// Close a connection whose request head does not arrive in full within this long: a
+    /// new connection's first head, or a later one once its first bytes came.
     #[serde(with = "super::duration")]
     pub header_read_timeout: Duration,
+    /// Close a kept-alive connection that sends nothing for this long after its last
+    /// request. Keep it above the idle timeout of load balancers in front, so that they
+    /// never send on a connection the service is closing.
+    #[serde(with = "super::duration")]
+    pub idle_timeout: Duration,
     /// Cut a connection whose peer has taken none of its answer for this long while a write
     /// waits for it (nginx's `send_timeout`): a reader that stops reading cannot hold the
     /// connection and the unsent answer.
@@ -55,6 +60,7 @@ impl Default for ServerConfig {
             max_concurrent_requests: 1024,
             max_body_size: ByteSize(2 << 20),
             header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(75),
             send_timeout: Duration::from_secs(60),
             body_read_timeout: Duration::from_secs(30),
             max_headers: 100,

@@ -87,6 +87,7 @@ impl Settings {
                 "server.header_read_timeout",
                 self.server.header_read_timeout,
             ),
+            ("server.idle_timeout", self.server.idle_timeout),
             ("server.send_timeout", self.server.send_timeout),
         ] {
             if duration.is_zero() {

@@ -12,7 +12,8 @@
 //! | body too large | `413` | `server.max_body_size` |
 //! | body stalls | `400` | `server.body_read_timeout` |
 //! | too many or too large headers | `431` | `server.max_headers`, `server.max_header_size` |
-//! | headers too slow, connection idle | connection closed | `server.header_read_timeout` |
+//! | headers too slow | connection closed | `server.header_read_timeout` |
+//! | kept-alive connection idle | connection closed | `server.idle_timeout` |
 //! | peer stops reading the answer | connection reset | `server.send_timeout` |
 //!
 //! ```

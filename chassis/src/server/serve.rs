@@ -72,7 +72,8 @@ impl Serving {
             service,
             builder,
             timeouts: Timeouts {
-                quiet: config.header_read_timeout,
+                head: config.header_read_timeout,
+                idle: config.idle_timeout,
                 stalled: config.send_timeout,
             },
             draining: serving.draining.clone(),

@@ -10,7 +10,8 @@
 //! - over HTTP/2 the answer waits for the peer's flow-control window instead, with the
 //!   socket free: the bytes written as the window opens are the progress that keeps it.
 //!
-//! Reads are not watched: a request head trickled byte by byte must not keep a connection.
+//! Reads are noted, but only to tell an idle connection from one whose next request head
+//! has begun to come: a head trickled byte by byte must not keep a connection.
 //!
 //! When the watchdog finds the peer taking nothing, the socket is closed with a reset as it
 //! drops, so that the kernel frees the unsent answer at once.
@@ -60,7 +61,11 @@ impl Read for CountedIo {
         cx: &mut Context<'_>,
         buf: ReadBufCursor<'_>,
     ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        let read = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = read {
+            self.activity.read();
+        }
+        read
     }
 }
 

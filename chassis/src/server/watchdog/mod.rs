@@ -1,21 +1,27 @@
-//! The slow-client guard (`server.header_read_timeout`, `server.send_timeout`), kept beside
-//! hyper instead of in it.
+//! The slow-client and idle-connection guard (`server.header_read_timeout`,
+//! `server.idle_timeout`, `server.send_timeout`), kept beside hyper instead of in it.
 //!
 //! hyper's own header-read timeout arms a timer for every request head and takes one more
 //! turn of its read loop per request to do so: about 1,250 instructions per request, a fifth
 //! of all the chassis added (`benches/instructions.sh`). The watchdog instead counts, per
 //! connection, the requests handed to the service, those whose response body hyper is done
-//! with and the bytes written, notes whether a write waits for the peer, and looks
-//! [`LOOKS`] times per `server.header_read_timeout`.
+//! with and the bytes written, notes whether a write waits for the peer and whether bytes
+//! of a next request came, and looks [`LOOKS`] times per `server.header_read_timeout`.
 //!
 //! A connection that has had no new request, none in flight, nothing written and no write
-//! waiting for a whole timeout is asked to close gracefully (an idle HTTP/1 connection
-//! closes at once, HTTP/2 gets `GOAWAY`) and is cut at the next look if it is still open and
-//! quiet. So a client that trickles its request head or sits idle on keep-alive is gone
-//! between one and one and a half timeouts after its last request ended; slow handlers, long
-//! polls, streamed responses that pause (SSE) and large answers read slowly are not cut.
-//! (Over HTTP/2 a peer that grants no flow-control window for a whole timeout to an answer
-//! hyper has queued in full counts as gone.)
+//! waiting for long enough is asked to close gracefully (an idle HTTP/1 connection closes
+//! at once, HTTP/2 gets `GOAWAY`) and is cut at the next look if it is still open and quiet.
+//! Long enough is:
+//!
+//! - the head timeout on a new connection, and from the first bytes of a later head
+//!   (HTTP/1), so a client that trickles a head is gone within one and a half of it;
+//! - the idle timeout after a request when nothing more came (on HTTP/2, whatever control
+//!   frames came), so kept-alive connections outlive the idle timeout of a load balancer in
+//!   front, which must close first.
+//!
+//! Slow handlers, long polls, streamed responses that pause (SSE) and large answers read
+//! slowly are not cut. (Over HTTP/2 a peer that grants no flow-control window for a whole
+//! idle timeout to an answer hyper has queued in full counts as gone.)
 //!
 //! A peer that stops reading is the other slow client: a write waits for it and no byte
 //! goes out. Once the looks have found that for `server.send_timeout` (so up to two looks
@@ -55,6 +61,12 @@ pub(super) struct Activity {
     finished: AtomicU64,
     /// Bytes written to the peer.
     written: AtomicU64,
+    /// Whether bytes came from the peer since a request last counted out: the next head
+    /// has begun.
+    head_begun: AtomicBool,
+    /// Whether the connection speaks HTTP/2, whose reads between requests are the peer's
+    /// control frames, not a head.
+    http2: AtomicBool,
     /// Whether the last write waited for the peer (its socket full).
     write_waiting: AtomicBool,
     /// Whether the connection is to be closed with a reset, dropping what is unsent.
@@ -73,6 +85,16 @@ impl Activity {
         self.written.fetch_add(bytes as u64, Ordering::Relaxed);
     }
 
+    /// Notes that the connection speaks HTTP/2.
+    fn speaks_http2(&self) {
+        self.http2.store(true, Ordering::Relaxed);
+    }
+
+    /// Notes bytes read from the peer.
+    fn read(&self) {
+        self.head_begun.store(true, Ordering::Relaxed);
+    }
+
     /// Notes whether the connection's last write waits for the peer.
     fn write_waits(&self, waits: bool) {
         self.write_waiting.store(waits, Ordering::Relaxed);
@@ -86,6 +108,11 @@ impl Activity {
     /// Whether the connection's last write waits for the peer.
     pub(super) fn is_write_waiting(&self) -> bool {
         self.write_waiting.load(Ordering::Relaxed)
+    }
+
+    /// Whether bytes of an HTTP/1 request head came since a request last counted out.
+    fn has_head_begun(&self) -> bool {
+        self.head_begun.load(Ordering::Relaxed) && !self.http2.load(Ordering::Relaxed)
     }
 
     /// Whether [`reset_on_close`](Self::reset_on_close) was asked for.
@@ -127,6 +154,9 @@ pub(super) struct InFlight(Arc<Activity>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
+        // Bytes read from now on are the next request's (HTTP/1 reads a request's body
+        // before its answer is done).
+        self.0.head_begun.store(false, Ordering::Relaxed);
         self.0.finished.fetch_add(1, Ordering::Relaxed);
     }
 }
@@ -135,9 +165,11 @@ impl Drop for InFlight {
 /// nothing.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Timeouts {
-    /// No new request, none in flight, nothing written, no write waiting
-    /// (`server.header_read_timeout`).
-    pub(super) quiet: Duration,
+    /// Quiet with a request head to come: a new connection's first, or one whose first
+    /// bytes came (`server.header_read_timeout`).
+    pub(super) head: Duration,
+    /// Quiet with nothing read since the last request (`server.idle_timeout`).
+    pub(super) idle: Duration,
     /// A write waiting with no byte taken (`server.send_timeout`).
     pub(super) stalled: Duration,
 }
@@ -157,8 +189,7 @@ pub(super) struct Watchdog {
     activity: Arc<Activity>,
     /// Time between two looks.
     period: Duration,
-    /// How long a write may wait with no byte taken.
-    send_timeout: Duration,
+    timeouts: Timeouts,
     /// Until the next look.
     sleep: Pin<Box<Sleep>>,
     /// The waker `sleep` holds, from its last poll.
@@ -167,8 +198,10 @@ pub(super) struct Watchdog {
     last: Counts,
     /// When the last look was taken (or the watchdog made).
     looked_at: Instant,
-    /// Looks in a row that found nothing new.
-    quiet_looks: u32,
+    /// Since the last look that found activity (or since the watchdog was made).
+    quiet_since: Instant,
+    /// The look that first found bytes of a new request head while quiet.
+    head_since: Option<Instant>,
     /// Since when a write has been waiting with no byte written: the look before the first
     /// that found it so.
     stalled_since: Option<Instant>,
@@ -177,16 +210,18 @@ pub(super) struct Watchdog {
 impl Watchdog {
     /// A watchdog for a connection with these `timeouts`.
     pub(super) fn new(activity: Arc<Activity>, timeouts: Timeouts) -> Self {
-        let period = (timeouts.quiet / LOOKS).max(MIN_PERIOD);
+        let period = (timeouts.head / LOOKS).max(MIN_PERIOD);
+        let now = Instant::now();
         Self {
             activity,
             period,
-            send_timeout: timeouts.stalled,
+            timeouts,
             sleep: Box::pin(tokio::time::sleep(period)),
             waker: None,
             last: Counts::default(),
-            looked_at: Instant::now(),
-            quiet_looks: 0,
+            looked_at: now,
+            quiet_since: now,
+            head_since: None,
             stalled_since: None,
         }
     }
@@ -236,7 +271,7 @@ impl Watchdog {
         // and may have taken nothing since that look.
         let stalled = if now.write_waiting && now.written == self.last.written {
             let since = *self.stalled_since.get_or_insert(self.looked_at);
-            at.saturating_duration_since(since) >= self.send_timeout
+            at.saturating_duration_since(since) >= self.timeouts.stalled
         } else {
             self.stalled_since = None;
             false
@@ -244,19 +279,33 @@ impl Watchdog {
         self.looked_at = at;
         // A request that started or finished since the last look, bytes written since, a
         // request still in flight or a write waiting is activity: the quiet time starts again.
+        // Bytes read are not: a head trickled byte by byte must not keep the connection.
         if now != self.last || now.in_flight() > 0 || now.write_waiting {
             self.last = now;
-            self.quiet_looks = 0;
-        } else {
-            self.quiet_looks += 1;
+            self.quiet_since = at;
+            self.head_since = None;
         }
         if stalled {
             Some(Verdict::Stalled)
-        } else if self.quiet_looks >= LOOKS {
+        } else if self.quiet_for(at, now.started) {
             Some(Verdict::Quiet)
         } else {
             None
         }
+    }
+
+    /// Whether the connection, quiet since `quiet_since`, has been so for too long at `at`:
+    /// idle after a request, or waiting for a head (a new connection's first, or one whose
+    /// first bytes came).
+    fn quiet_for(&mut self, at: Instant, started: u64) -> bool {
+        let (since, timeout) = if started == 0 {
+            (self.quiet_since, self.timeouts.head)
+        } else if !self.activity.has_head_begun() {
+            (self.quiet_since, self.timeouts.idle)
+        } else {
+            (*self.head_since.get_or_insert(at), self.timeouts.head)
+        };
+        at.saturating_duration_since(since) >= timeout
     }
 }
 
@@ -267,12 +316,14 @@ mod tests {
     const TIMEOUT: Duration = Duration::from_secs(4);
     /// The time between two looks.
     const LOOK: Duration = Duration::from_secs(1);
-    /// The send timeout, longer than [`TIMEOUT`] as by default.
+    /// The idle and send timeouts, longer than [`TIMEOUT`] as by default.
+    const IDLE_TIMEOUT: Duration = Duration::from_secs(12);
     const SEND_TIMEOUT: Duration = Duration::from_secs(24);
 
     fn watchdog(activity: &Arc<Activity>) -> Watchdog {
         let timeouts = Timeouts {
-            quiet: TIMEOUT,
+            head: TIMEOUT,
+            idle: IDLE_TIMEOUT,
             stalled: SEND_TIMEOUT,
         };
         Watchdog::new(Arc::clone(activity), timeouts)
@@ -291,13 +342,13 @@ mod tests {
     /// Between two looks, so that no change and look fall on the same instant.
     const GAP: Duration = Duration::from_millis(2_400);
 
-    /// Waits for the verdict and checks it came more than a timeout, and at most one look
+    /// Waits for the verdict and checks it came more than `timeout`, and at most one look
     /// more, after the last change (just before the call).
-    async fn quiet_a_timeout_from_now(watchdog: &mut Watchdog) {
+    async fn quiet_after(watchdog: &mut Watchdog, timeout: Duration) {
         let start = Instant::now();
         assert_eq!(watchdog.verdict().await, Verdict::Quiet);
         let waited = start.elapsed();
-        assert!(waited > TIMEOUT && waited <= TIMEOUT + LOOK, "{waited:?}");
+        assert!(waited > timeout && waited <= timeout + LOOK, "{waited:?}");
     }
 
     #[tokio::test(start_paused = true)]
@@ -312,14 +363,65 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn each_new_request_starts_the_timeout_again() {
+    async fn each_new_request_starts_the_idle_timeout_again() {
         let activity = Arc::<Activity>::default();
         let mut watchdog = watchdog(&activity);
         for _ in 0..3 {
             assert!(!fires_within(&mut watchdog, GAP).await);
             drop(activity.start());
         }
-        quiet_a_timeout_from_now(&mut watchdog).await;
+        quiet_after(&mut watchdog, IDLE_TIMEOUT).await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_connection_outlives_the_head_timeout() {
+        let activity = Arc::<Activity>::default();
+        let mut watchdog = watchdog(&activity);
+        // A request whose body was read: those bytes were its own, not the next head's.
+        let in_flight = activity.start();
+        activity.read();
+        drop(in_flight);
+        // Twice the head timeout and more, with nothing read since: idle, not a slow head.
+        assert!(!fires_within(&mut watchdog, TIMEOUT * 2 + GAP).await);
+        assert_eq!(watchdog.verdict().await, Verdict::Quiet);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn http2_control_frames_between_requests_are_not_a_head() {
+        let activity = Arc::<Activity>::default();
+        let mut watchdog = watchdog(&activity);
+        activity.speaks_http2();
+        drop(activity.start());
+        // A window update or a settings acknowledgement after the stream: still idle.
+        activity.read();
+        assert!(!fires_within(&mut watchdog, TIMEOUT * 2 + GAP).await);
+        assert_eq!(watchdog.verdict().await, Verdict::Quiet);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_first_bytes_of_a_head_start_the_head_timeout() {
+        let activity = Arc::<Activity>::default();
+        let mut watchdog = watchdog(&activity);
+        drop(activity.start());
+        assert!(!fires_within(&mut watchdog, GAP).await);
+        activity.read();
+        // More bytes keep coming, but no whole head: they do not keep the connection.
+        let start = Instant::now();
+        let verdict = std::pin::pin!(watchdog.verdict());
+        let trickle = async {
+            loop {
+                tokio::time::sleep(LOOK / 3).await;
+                activity.read();
+            }
+        };
+        let verdict = tokio::select! {
+            verdict = verdict => Some(verdict),
+            () = trickle => None,
+            () = tokio::time::sleep(TIMEOUT * 2) => None,
+        };
+        assert_eq!(verdict, Some(Verdict::Quiet));
+        let waited = start.elapsed();
+        assert!(waited > TIMEOUT && waited <= TIMEOUT + LOOK, "{waited:?}");
     }
 
     #[tokio::test(start_paused = true)]
@@ -329,7 +431,7 @@ mod tests {
         let in_flight = activity.start();
         assert!(!fires_within(&mut watchdog, TIMEOUT * 10 + GAP).await);
         drop(in_flight);
-        quiet_a_timeout_from_now(&mut watchdog).await;
+        quiet_after(&mut watchdog, IDLE_TIMEOUT).await;
     }
 
     /// Polls the watchdog in a fresh poll of the task, after spending the task's coop
@@ -371,7 +473,7 @@ mod tests {
             activity.wrote(1);
         }
         activity.write_waits(false);
-        quiet_a_timeout_from_now(&mut watchdog).await;
+        quiet_after(&mut watchdog, TIMEOUT).await;
     }
 
     #[tokio::test(start_paused = true)]
@@ -410,7 +512,8 @@ mod tests {
     async fn a_send_timeout_shorter_than_the_quiet_one_changes_neither_verdicts_time() {
         let activity = Arc::<Activity>::default();
         let short = Timeouts {
-            quiet: TIMEOUT,
+            head: TIMEOUT,
+            idle: TIMEOUT,
             stalled: LOOK / 2,
         };
         let mut watchdog = Watchdog::new(Arc::clone(&activity), short);
@@ -432,7 +535,7 @@ mod tests {
             assert!(!fires_within(&mut watchdog, GAP).await);
             activity.wrote(16 << 10);
         }
-        quiet_a_timeout_from_now(&mut watchdog).await;
+        quiet_after(&mut watchdog, TIMEOUT).await;
     }
 
     #[test]

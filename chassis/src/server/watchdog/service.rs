@@ -11,7 +11,7 @@ use std::task::{Context, Poll, ready};
 
 use axum::body::Body;
 use bytes::Bytes;
-use http::{Request, Response};
+use http::{Request, Response, Version};
 use http_body::{Frame, SizeHint};
 use pin_project_lite::pin_project;
 
@@ -43,6 +43,9 @@ where
     type Future = WatchedFuture<S::Future>;
 
     fn call(&self, request: Request<B>) -> Self::Future {
+        if request.version() == Version::HTTP_2 {
+            self.activity.speaks_http2();
+        }
         let in_flight = self.activity.start();
         WatchedFuture {
             inner: self.inner.call(request),
