@@ -144,7 +144,7 @@ async fn slow_headers_close_the_connection() {
 /// A stalled head after a few answered requests closes the connection too.
 #[tokio::test]
 async fn slow_headers_after_kept_alive_requests_close_the_connection() {
-    // Long enough that a busy machine does not cut the gap between the answered requests.
+    // Long enough that a busy machine does not cut a head that comes in one piece.
     let service = spawn(&[("server.header_read_timeout", "1s")]).await;
     let mut stream = TcpStream::connect(service.addr()).await.unwrap();
     for _ in 0..3 {

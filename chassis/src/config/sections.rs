@@ -30,8 +30,8 @@ pub struct ServerConfig {
     #[serde(with = "super::duration")]
     pub header_read_timeout: Duration,
     /// Close a kept-alive connection that sends nothing for this long after its last
-    /// request. Keep it above the idle timeout of load balancers in front, so that they
-    /// never send on a connection the service is closing.
+    /// request. Keep it above the idle timeout of a load balancer in front, so that the
+    /// balancer closes an idle connection first.
     #[serde(with = "super::duration")]
     pub idle_timeout: Duration,
     /// Cut a connection whose peer has taken none of its answer for this long while a write

@@ -27,9 +27,9 @@ use tokio::net::TcpStream;
 
 use super::Activity;
 
-/// A connection's socket that notes in the connection's [`Activity`] the bytes it writes
-/// and whether its last write waits for the peer; it closes with a reset (`SO_LINGER` 0)
-/// when the activity asks for one.
+/// A connection's socket that notes in the connection's [`Activity`] the bytes it writes,
+/// whether its last write waits for the peer and the reads that bring bytes; it closes with
+/// a reset (`SO_LINGER` 0) when the activity asks for one.
 #[derive(Debug)]
 pub(in crate::server) struct CountedIo {
     inner: TokioIo<TcpStream>,
@@ -63,7 +63,7 @@ impl Read for CountedIo {
     ) -> Poll<std::io::Result<()>> {
         let read = Pin::new(&mut self.inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = read {
-            self.activity.read();
+            self.activity.received();
         }
         read
     }

@@ -6,7 +6,8 @@
 //! of all the chassis added (`benches/instructions.sh`). The watchdog instead counts, per
 //! connection, the requests handed to the service, those whose response body hyper is done
 //! with and the bytes written, notes whether a write waits for the peer and whether bytes
-//! of a next request came, and looks [`LOOKS`] times per `server.header_read_timeout`.
+//! of a next request came, and looks [`LOOKS`] times per `server.header_read_timeout` (or
+//! per `server.idle_timeout`, when shorter).
 //!
 //! A connection that has had no new request, none in flight, nothing written and no write
 //! waiting for long enough is asked to close gracefully (an idle HTTP/1 connection closes
@@ -15,9 +16,10 @@
 //!
 //! - the head timeout on a new connection, and from the first bytes of a later head
 //!   (HTTP/1), so a client that trickles a head is gone within one and a half of it;
-//! - the idle timeout after a request when nothing more came (on HTTP/2, whatever control
-//!   frames came), so kept-alive connections outlive the idle timeout of a load balancer in
-//!   front, which must close first.
+//! - the idle timeout after a request when no next head began (on HTTP/2, control frames
+//!   do not count; a ping, which the server answers, is activity), so that kept-alive
+//!   connections outlive the idle timeout of a load balancer in front, which must close
+//!   first.
 //!
 //! Slow handlers, long polls, streamed responses that pause (SSE) and large answers read
 //! slowly are not cut. (Over HTTP/2 a peer that grants no flow-control window for a whole
@@ -38,7 +40,7 @@ mod service;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -47,7 +49,8 @@ use tokio::time::{Instant, Sleep};
 pub(super) use io::CountedIo;
 pub(super) use service::Watched;
 
-/// Looks at a connection's counts per `server.header_read_timeout`.
+/// Looks at a connection's counts per `server.header_read_timeout` (or idle timeout, when
+/// shorter).
 const LOOKS: u32 = 4;
 /// The shortest time between two looks (configuration refuses a zero timeout).
 const MIN_PERIOD: Duration = Duration::from_millis(1);
@@ -61,9 +64,10 @@ pub(super) struct Activity {
     finished: AtomicU64,
     /// Bytes written to the peer.
     written: AtomicU64,
-    /// Whether bytes came from the peer since a request last counted out: the next head
-    /// has begun.
-    head_begun: AtomicBool,
+    /// Reads that brought bytes since a request last counted out, from one when it had no
+    /// body: after a request with a body, the first may be the rest of it, which hyper
+    /// drains after the answer when the handler did not read it. Two make a next head begun.
+    reads_since_finish: AtomicU32,
     /// Whether the connection speaks HTTP/2, whose reads between requests are the peer's
     /// control frames, not a head.
     http2: AtomicBool,
@@ -74,10 +78,14 @@ pub(super) struct Activity {
 }
 
 impl Activity {
-    /// Counts a request in; it counts out when the returned guard drops.
-    fn start(self: &Arc<Self>) -> InFlight {
+    /// Counts a request in, one `with_body` or not; it counts out when the returned guard
+    /// drops.
+    fn start(self: &Arc<Self>, with_body: bool) -> InFlight {
         self.started.fetch_add(1, Ordering::Relaxed);
-        InFlight(Arc::clone(self))
+        InFlight {
+            activity: Arc::clone(self),
+            with_body,
+        }
     }
 
     /// Counts `bytes` written to the peer.
@@ -90,9 +98,16 @@ impl Activity {
         self.http2.store(true, Ordering::Relaxed);
     }
 
-    /// Notes bytes read from the peer.
-    fn read(&self) {
-        self.head_begun.store(true, Ordering::Relaxed);
+    /// Notes bytes received from the peer.
+    fn received(&self) {
+        self.reads_since_finish.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a request out, one `with_body` or not.
+    fn finish(&self, with_body: bool) {
+        self.reads_since_finish
+            .store(u32::from(!with_body), Ordering::Relaxed);
+        self.finished.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Notes whether the connection's last write waits for the peer.
@@ -110,9 +125,9 @@ impl Activity {
         self.write_waiting.load(Ordering::Relaxed)
     }
 
-    /// Whether bytes of an HTTP/1 request head came since a request last counted out.
+    /// Whether bytes of a next HTTP/1 request head came since a request last counted out.
     fn has_head_begun(&self) -> bool {
-        self.head_begun.load(Ordering::Relaxed) && !self.http2.load(Ordering::Relaxed)
+        self.reads_since_finish.load(Ordering::Relaxed) >= 2 && !self.http2.load(Ordering::Relaxed)
     }
 
     /// Whether [`reset_on_close`](Self::reset_on_close) was asked for.
@@ -150,14 +165,15 @@ impl Counts {
 
 /// One request in flight: counted out on drop, whether it was answered or abandoned.
 #[derive(Debug)]
-pub(super) struct InFlight(Arc<Activity>);
+pub(super) struct InFlight {
+    activity: Arc<Activity>,
+    /// Whether the request came with a body.
+    with_body: bool,
+}
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        // Bytes read from now on are the next request's (HTTP/1 reads a request's body
-        // before its answer is done).
-        self.0.head_begun.store(false, Ordering::Relaxed);
-        self.0.finished.fetch_add(1, Ordering::Relaxed);
+        self.activity.finish(self.with_body);
     }
 }
 
@@ -189,6 +205,7 @@ pub(super) struct Watchdog {
     activity: Arc<Activity>,
     /// Time between two looks.
     period: Duration,
+    /// How long the connection may be quiet or stalled.
     timeouts: Timeouts,
     /// Until the next look.
     sleep: Pin<Box<Sleep>>,
@@ -210,7 +227,7 @@ pub(super) struct Watchdog {
 impl Watchdog {
     /// A watchdog for a connection with these `timeouts`.
     pub(super) fn new(activity: Arc<Activity>, timeouts: Timeouts) -> Self {
-        let period = (timeouts.head / LOOKS).max(MIN_PERIOD);
+        let period = (timeouts.head.min(timeouts.idle) / LOOKS).max(MIN_PERIOD);
         let now = Instant::now();
         Self {
             activity,
@@ -285,9 +302,13 @@ impl Watchdog {
             self.quiet_since = at;
             self.head_since = None;
         }
+        let head_begun = now.started > 0 && self.activity.has_head_begun();
+        if head_begun {
+            self.head_since.get_or_insert(at);
+        }
         if stalled {
             Some(Verdict::Stalled)
-        } else if self.quiet_for(at, now.started) {
+        } else if self.quiet_too_long(at, now.started, head_begun) {
             Some(Verdict::Quiet)
         } else {
             None
@@ -295,15 +316,13 @@ impl Watchdog {
     }
 
     /// Whether the connection, quiet since `quiet_since`, has been so for too long at `at`:
-    /// idle after a request, or waiting for a head (a new connection's first, or one whose
-    /// first bytes came).
-    fn quiet_for(&mut self, at: Instant, started: u64) -> bool {
-        let (since, timeout) = if started == 0 {
-            (self.quiet_since, self.timeouts.head)
-        } else if !self.activity.has_head_begun() {
-            (self.quiet_since, self.timeouts.idle)
-        } else {
-            (*self.head_since.get_or_insert(at), self.timeouts.head)
+    /// waiting for a head (a new connection's first, or one whose bytes began to come), or
+    /// idle after a request.
+    fn quiet_too_long(&self, at: Instant, started: u64, head_begun: bool) -> bool {
+        let (since, timeout) = match (started, self.head_since) {
+            (0, _) => (self.quiet_since, self.timeouts.head),
+            (_, Some(head_since)) if head_begun => (head_since, self.timeouts.head),
+            _ => (self.quiet_since, self.timeouts.idle),
         };
         at.saturating_duration_since(since) >= timeout
     }
@@ -368,7 +387,7 @@ mod tests {
         let mut watchdog = watchdog(&activity);
         for _ in 0..3 {
             assert!(!fires_within(&mut watchdog, GAP).await);
-            drop(activity.start());
+            drop(activity.start(false));
         }
         quiet_after(&mut watchdog, IDLE_TIMEOUT).await;
     }
@@ -377,10 +396,12 @@ mod tests {
     async fn an_idle_connection_outlives_the_head_timeout() {
         let activity = Arc::<Activity>::default();
         let mut watchdog = watchdog(&activity);
-        // A request whose body was read: those bytes were its own, not the next head's.
-        let in_flight = activity.start();
-        activity.read();
+        // A request whose body was read: those bytes were its own, not the next head's; so
+        // is one read after the answer, hyper draining the rest of the body.
+        let in_flight = activity.start(true);
+        activity.received();
         drop(in_flight);
+        activity.received();
         // Twice the head timeout and more, with nothing read since: idle, not a slow head.
         assert!(!fires_within(&mut watchdog, TIMEOUT * 2 + GAP).await);
         assert_eq!(watchdog.verdict().await, Verdict::Quiet);
@@ -391,9 +412,10 @@ mod tests {
         let activity = Arc::<Activity>::default();
         let mut watchdog = watchdog(&activity);
         activity.speaks_http2();
-        drop(activity.start());
-        // A window update or a settings acknowledgement after the stream: still idle.
-        activity.read();
+        drop(activity.start(false));
+        // Window updates or a settings acknowledgement after the stream: still idle.
+        activity.received();
+        activity.received();
         assert!(!fires_within(&mut watchdog, TIMEOUT * 2 + GAP).await);
         assert_eq!(watchdog.verdict().await, Verdict::Quiet);
     }
@@ -402,16 +424,16 @@ mod tests {
     async fn the_first_bytes_of_a_head_start_the_head_timeout() {
         let activity = Arc::<Activity>::default();
         let mut watchdog = watchdog(&activity);
-        drop(activity.start());
+        drop(activity.start(false));
         assert!(!fires_within(&mut watchdog, GAP).await);
-        activity.read();
+        activity.received();
         // More bytes keep coming, but no whole head: they do not keep the connection.
         let start = Instant::now();
         let verdict = std::pin::pin!(watchdog.verdict());
         let trickle = async {
             loop {
                 tokio::time::sleep(LOOK / 3).await;
-                activity.read();
+                activity.received();
             }
         };
         let verdict = tokio::select! {
@@ -428,7 +450,7 @@ mod tests {
     async fn a_request_in_flight_keeps_the_connection_however_long() {
         let activity = Arc::<Activity>::default();
         let mut watchdog = watchdog(&activity);
-        let in_flight = activity.start();
+        let in_flight = activity.start(false);
         assert!(!fires_within(&mut watchdog, TIMEOUT * 10 + GAP).await);
         drop(in_flight);
         quiet_after(&mut watchdog, IDLE_TIMEOUT).await;
@@ -480,7 +502,7 @@ mod tests {
     async fn a_write_the_peer_takes_nothing_of_is_stalled_after_the_send_timeout() {
         let activity = Arc::<Activity>::default();
         let mut watchdog = watchdog(&activity);
-        drop(activity.start());
+        drop(activity.start(false));
         activity.wrote(16 << 10);
         activity.write_waits(true);
         let start = Instant::now();
@@ -500,7 +522,7 @@ mod tests {
     async fn a_write_stalled_with_a_request_in_flight_is_stalled_too() {
         let activity = Arc::<Activity>::default();
         let mut watchdog = watchdog(&activity);
-        let _in_flight = activity.start();
+        let _in_flight = activity.start(false);
         activity.write_waits(true);
         assert_eq!(
             verdict_within(&mut watchdog, SEND_TIMEOUT * 2).await,
@@ -541,8 +563,8 @@ mod tests {
     #[test]
     fn counts_never_show_more_finished_than_started() {
         let activity = Arc::<Activity>::default();
-        let first = activity.start();
-        let second = activity.start();
+        let first = activity.start(false);
+        let second = activity.start(false);
         assert_eq!(activity.counts().in_flight(), 2);
         drop(first);
         assert_eq!(activity.counts().in_flight(), 1);

@@ -1,4 +1,5 @@
-//! [`Watched`]: counts a connection's requests in and out for its [`Watchdog`](super::Watchdog).
+//! [`Watched`]: counts a connection's requests in and out for its [`Watchdog`](super::Watchdog),
+//! and tells it when the connection speaks HTTP/2.
 //!
 //! A request counts in when hyper hands it to the service and out when hyper drops its
 //! response body: once the last chunk is queued for writing, or when the request is
@@ -37,6 +38,7 @@ impl<S> Watched<S> {
 impl<S, B> hyper::service::Service<Request<B>> for Watched<S>
 where
     S: hyper::service::Service<Request<B>, Response = Response<Body>>,
+    B: http_body::Body,
 {
     type Response = Response<WatchedBody>;
     type Error = S::Error;
@@ -46,7 +48,7 @@ where
         if request.version() == Version::HTTP_2 {
             self.activity.speaks_http2();
         }
-        let in_flight = self.activity.start();
+        let in_flight = self.activity.start(!request.body().is_end_stream());
         WatchedFuture {
             inner: self.inner.call(request),
             in_flight: Some(in_flight),
@@ -118,19 +120,22 @@ mod tests {
     use std::convert::Infallible;
 
     use http_body_util::BodyExt as _;
+    use http_body_util::Empty;
     use hyper::service::Service as _;
+
+    use std::sync::atomic::Ordering;
 
     use super::*;
 
     /// Answers every request with a small body.
     struct Answer;
 
-    impl hyper::service::Service<Request<()>> for Answer {
+    impl hyper::service::Service<Request<Empty<Bytes>>> for Answer {
         type Response = Response<Body>;
         type Error = Infallible;
         type Future = std::future::Ready<Result<Response<Body>, Infallible>>;
 
-        fn call(&self, _request: Request<()>) -> Self::Future {
+        fn call(&self, _request: Request<Empty<Bytes>>) -> Self::Future {
             std::future::ready(Ok(Response::new(Body::from("streamed"))))
         }
     }
@@ -143,7 +148,7 @@ mod tests {
     #[tokio::test]
     async fn a_request_is_in_flight_until_its_body_is_dropped() {
         let (service, activity) = watched();
-        let future = service.call(Request::new(()));
+        let future = service.call(Request::new(Empty::new()));
         assert_eq!(activity.counts().in_flight(), 1);
         let Ok(response) = future.await;
         assert_eq!(
@@ -161,9 +166,20 @@ mod tests {
     }
 
     #[test]
+    fn an_http2_request_marks_the_connection() {
+        let (service, activity) = watched();
+        drop(service.call(Request::new(Empty::new())));
+        assert!(!activity.http2.load(Ordering::Relaxed));
+        let mut request = Request::new(Empty::new());
+        *request.version_mut() = Version::HTTP_2;
+        drop(service.call(request));
+        assert!(activity.http2.load(Ordering::Relaxed));
+    }
+
+    #[test]
     fn a_dropped_request_is_counted_out() {
         let (service, activity) = watched();
-        drop(service.call(Request::new(())));
+        drop(service.call(Request::new(Empty::new())));
         let counts = activity.counts();
         assert_eq!((counts.started, counts.in_flight()), (1, 0));
     }
