@@ -181,10 +181,10 @@ impl Drop for InFlight {
 /// nothing.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Timeouts {
-    /// Quiet with a request head to come: a new connection's first, or one whose first
-    /// bytes came (`server.header_read_timeout`).
+    /// Quiet with a request head due: a new connection's first, or a next one begun
+    /// (`server.header_read_timeout`).
     pub(super) head: Duration,
-    /// Quiet with nothing read since the last request (`server.idle_timeout`).
+    /// Quiet after a request, with no next head begun (`server.idle_timeout`).
     pub(super) idle: Duration,
     /// A write waiting with no byte taken (`server.send_timeout`).
     pub(super) stalled: Duration,
