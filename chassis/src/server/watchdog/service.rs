@@ -119,11 +119,11 @@ impl http_body::Body for WatchedBody {
 mod tests {
     use std::convert::Infallible;
 
+    use std::sync::atomic::Ordering;
+
     use http_body_util::BodyExt as _;
     use http_body_util::Empty;
     use hyper::service::Service as _;
-
-    use std::sync::atomic::Ordering;
 
     use super::*;
 
