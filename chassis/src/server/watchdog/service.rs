@@ -118,7 +118,6 @@ impl http_body::Body for WatchedBody {
 #[cfg(test)]
 mod tests {
     use std::convert::Infallible;
-
     use std::sync::atomic::Ordering;
 
     use http_body_util::BodyExt as _;
