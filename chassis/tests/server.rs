@@ -212,6 +212,27 @@ fn get_request(
     Request::get(uri).body(Full::default()).unwrap()
 }
 
+/// An HTTP/2 connection to `service` with hyper's client defaults; the caller drives the
+/// connection future.
+async fn http2_handshake(
+    service: &chassis::service::ServiceHandle,
+) -> (
+    hyper::client::conn::http2::SendRequest<Full<bytes::Bytes>>,
+    hyper::client::conn::http2::Connection<
+        hyper_util::rt::TokioIo<TcpStream>,
+        Full<bytes::Bytes>,
+        hyper_util::rt::TokioExecutor,
+    >,
+) {
+    let stream = TcpStream::connect(service.addr()).await.unwrap();
+    hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .unwrap()
+}
+
 /// Connects with a small receive buffer, so that most of a large answer waits in the
 /// server for the reader, and asks for `mib` MiB.
 async fn ask_big(service: &chassis::service::ServiceHandle, mib: usize) -> TcpStream {
@@ -377,13 +398,7 @@ async fn a_large_answer_read_slowly_over_http2_is_not_cut() {
     use http_body_util::BodyExt as _;
     const MIB: usize = 8;
     let service = spawn(&SLOW_READER_GUARDS).await;
-    let stream = TcpStream::connect(service.addr()).await.unwrap();
-    let (mut sender, connection) = hyper::client::conn::http2::handshake(
-        hyper_util::rt::TokioExecutor::new(),
-        hyper_util::rt::TokioIo::new(stream),
-    )
-    .await
-    .unwrap();
+    let (mut sender, connection) = http2_handshake(&service).await;
     tokio::spawn(connection);
     let request = get_request(&service, &format!("/big/{MIB}"));
     let mut body = sender.send_request(request).await.unwrap().into_body();
@@ -401,13 +416,7 @@ async fn a_large_answer_read_slowly_over_http2_is_not_cut() {
 #[tokio::test]
 async fn an_idle_http2_connection_is_sent_away() {
     let service = spawn(&[("server.idle_timeout", "300ms")]).await;
-    let stream = TcpStream::connect(service.addr()).await.unwrap();
-    let (mut sender, connection) = hyper::client::conn::http2::handshake(
-        hyper_util::rt::TokioExecutor::new(),
-        hyper_util::rt::TokioIo::new(stream),
-    )
-    .await
-    .unwrap();
+    let (mut sender, connection) = http2_handshake(&service).await;
     let connection = tokio::spawn(connection);
     let request = get_request(&service, "/hello");
     let response = sender.send_request(request).await.unwrap();
