@@ -3,7 +3,8 @@
 
 use serde::{Deserialize, Deserializer};
 
-/// Deserializes a `Vec<T>` from a sequence or from `"a,b,c"`.
+/// Deserializes a `Vec<T>` from a sequence of strings or from `"a,b,c"`, parsing each
+/// element with `T::from_str` (empty elements are skipped).
 ///
 /// Use with `#[serde(deserialize_with = "chassis::config::list::deserialize")]`.
 ///
@@ -13,22 +14,24 @@ use serde::{Deserialize, Deserializer};
 pub fn deserialize<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
 where
     D: Deserializer<'de>,
-    T: std::str::FromStr + Deserialize<'de>,
+    T: std::str::FromStr,
     T::Err: std::fmt::Display,
 {
     #[derive(Deserialize)]
     #[serde(untagged)]
-    enum Either<T> {
-        List(Vec<T>),
+    enum Either {
+        List(Vec<String>),
         Text(String),
     }
-    match Either::<T>::deserialize(deserializer)? {
-        Either::List(items) => Ok(items),
-        Either::Text(text) => text
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| s.parse().map_err(serde::de::Error::custom))
-            .collect(),
-    }
+    // Each element is parsed from its text, so a bad one is reported with its own error.
+    let items = match Either::deserialize(deserializer)? {
+        Either::List(items) => items,
+        Either::Text(text) => text.split(',').map(str::to_owned).collect(),
+    };
+    items
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().map_err(serde::de::Error::custom))
+        .collect()
 }

@@ -37,6 +37,7 @@ mod sections;
 mod settings;
 mod size;
 mod source;
+mod trust;
 
 pub use crate::discovery::{
     DiscoveryBackend, DiscoveryConfig, DnsConfig, EtcdConfig, StaticEndpoints,
@@ -49,3 +50,4 @@ pub use secret::Secret;
 pub use sections::{FaultsConfig, ServerConfig, ShutdownConfig};
 pub use settings::Settings;
 pub use size::{ByteSize, InvalidSize};
+pub use trust::{InvalidPeerRange, PeerRange, RequestIdPolicy, TrustConfig, TrustMode};

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::ByteSize;
+use super::{ByteSize, Secret, TrustConfig};
 
 /// `server`: where and how the HTTP server listens, and its protections.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -18,6 +18,21 @@ pub struct ServerConfig {
     /// A separate port for health, metrics, info and the `/admin` endpoints. When unset, the
     /// read-only endpoints share the service port and `/admin` is not served at all.
     pub admin_port: Option<u16>,
+    /// Interface the admin port binds (default: `host`), such as `127.0.0.1` for a port only
+    /// a sidecar or `kubectl port-forward` reaches.
+    pub admin_host: Option<String>,
+    /// The bearer token `/admin` requests must carry (`Authorization: Bearer <token>`, at
+    /// least 16 characters). Without it no `/admin` endpoint exists.
+    pub admin_token: Option<Secret<String>>,
+    /// Whose hints (deadline, trace context, baggage, request id) the server honours.
+    pub trust: TrustConfig,
+    /// A caller's deadline leaving less than this is answered `504` at once, before the
+    /// handler runs: the request alone fails, and no dependency is called for it.
+    #[serde(with = "super::duration")]
+    pub deadline_floor: Duration,
+    /// Connections open at once; beyond it accepting pauses until one closes
+    /// (`chassis_server_connections_limited_total` counts the pauses).
+    pub max_connections: usize,
     /// Answer `504` when a request takes longer than this.
     #[serde(with = "super::duration")]
     pub request_timeout: Duration,
@@ -56,6 +71,11 @@ impl Default for ServerConfig {
             host: "0.0.0.0".to_owned(),
             port: 8080,
             admin_port: None,
+            admin_host: None,
+            admin_token: None,
+            trust: TrustConfig::default(),
+            deadline_floor: Duration::from_millis(5),
+            max_connections: 10_000,
             request_timeout: Duration::from_secs(30),
             max_concurrent_requests: 1024,
             max_body_size: ByteSize(2 << 20),
@@ -97,9 +117,14 @@ impl Default for ShutdownConfig {
 }
 
 /// `faults`: fault injection on the service's own routes (never health or metrics).
+///
+/// Off unless `enabled`: only then do the faults below apply and, with an admin token,
+/// `/admin/faults` exist to change them at run time.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FaultsConfig {
+    /// Turns fault injection on: the faults below, and `/admin/faults` on the admin port.
+    pub enabled: bool,
     /// Delay added before each request is handled.
     #[serde(with = "super::duration::option")]
     pub latency: Option<Duration>,
@@ -108,7 +133,7 @@ pub struct FaultsConfig {
 }
 
 impl FaultsConfig {
-    /// Whether any fault is configured.
+    /// Whether any fault is set (whether or not injection is enabled).
     pub fn is_active(&self) -> bool {
         self.latency.is_some_and(|d| !d.is_zero()) || self.error_rate > 0.0
     }

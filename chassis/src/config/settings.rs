@@ -78,34 +78,8 @@ impl Settings {
                 "expected a URL such as http://127.0.0.1:4317",
             );
         }
-        if self.server.max_concurrent_requests == 0 {
-            bad("server.max_concurrent_requests", "expected at least 1");
-        }
-        for (key, duration) in [
-            ("server.request_timeout", self.server.request_timeout),
-            (
-                "server.header_read_timeout",
-                self.server.header_read_timeout,
-            ),
-            ("server.idle_timeout", self.server.idle_timeout),
-            ("server.send_timeout", self.server.send_timeout),
-        ] {
-            if duration.is_zero() {
-                bad(key, "expected a duration above zero");
-            }
-        }
-        if let Some(admin) = self.server.admin_port
-            && admin != 0
-            && admin == self.server.port
-        {
-            bad(
-                "server.admin_port",
-                "expected a port other than server.port",
-            );
-        }
-        if self.server.max_header_size.bytes() < 8 * 1024 {
-            bad("server.max_header_size", "expected at least 8KiB");
-        }
+        self.validate_server(&mut bad);
+        self.validate_faults(&mut bad);
         for (key, message) in self.discovery.problems() {
             bad(&format!("discovery.{key}"), &message);
         }
@@ -119,6 +93,98 @@ impl Settings {
         }
     }
 }
+
+impl Settings {
+    /// `server`: every limit within a range that makes sense, checked before binding.
+    fn validate_server(&self, bad: &mut impl FnMut(&str, &str)) {
+        let server = &self.server;
+        for (key, value, range) in [
+            (
+                "server.max_concurrent_requests",
+                server.max_concurrent_requests,
+                1..=1_000_000,
+            ),
+            (
+                "server.max_connections",
+                server.max_connections,
+                1..=1_000_000,
+            ),
+            ("server.max_headers", server.max_headers, 8..=1_000),
+        ] {
+            if !range.contains(&value) {
+                bad(
+                    key,
+                    &format!("expected {} to {}", range.start(), range.end()),
+                );
+            }
+        }
+        for (key, duration) in [
+            ("server.request_timeout", server.request_timeout),
+            ("server.header_read_timeout", server.header_read_timeout),
+            ("server.idle_timeout", server.idle_timeout),
+            ("server.send_timeout", server.send_timeout),
+            ("server.body_read_timeout", server.body_read_timeout),
+        ] {
+            if duration < MIN_TIMEOUT || duration > MAX_TIMEOUT {
+                bad(key, "expected a duration from 1ms to 24h");
+            }
+        }
+        if server.request_timeout >= MIN_TIMEOUT && server.deadline_floor >= server.request_timeout
+        {
+            bad(
+                "server.deadline_floor",
+                "expected a duration below server.request_timeout",
+            );
+        }
+        if let Some(admin) = server.admin_port
+            && admin != 0
+            && admin == server.port
+        {
+            bad(
+                "server.admin_port",
+                "expected a port other than server.port",
+            );
+        }
+        let header = server.max_header_size.bytes();
+        if !(8 * 1024..=1024 * 1024).contains(&header) {
+            bad("server.max_header_size", "expected 8KiB to 1MiB");
+        }
+        if server.max_body_size.bytes() > 1 << 30 {
+            bad("server.max_body_size", "expected at most 1GiB");
+        }
+        if let Some(token) = &server.admin_token {
+            // The value is never named: only its length is judged.
+            if token.expose().chars().count() < MIN_ADMIN_TOKEN_CHARS {
+                bad(
+                    "server.admin_token",
+                    "expected at least 16 characters (the value is not shown)",
+                );
+            } else if server.admin_port.is_none() {
+                bad(
+                    "server.admin_token",
+                    "set, but /admin is served only on server.admin_port, which is not set",
+                );
+            }
+        }
+    }
+
+    /// `faults`: values set while injection is off would be silently ignored.
+    fn validate_faults(&self, bad: &mut impl FnMut(&str, &str)) {
+        if !self.faults.enabled && self.faults.is_active() {
+            bad(
+                "faults.enabled",
+                "expected true when faults.latency or faults.error_rate is set",
+            );
+        }
+    }
+}
+
+/// The shortest timeout a `server` key accepts.
+const MIN_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(1);
+/// The longest timeout a `server` key accepts.
+const MAX_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(86_400);
+/// The shortest admin token accepted.
+const MIN_ADMIN_TOKEN_CHARS: usize = 16;
 
 fn section<T: serde::de::DeserializeOwned + Default>(
     table: &mut Map<String, Value>,

@@ -1,9 +1,10 @@
 //! [`FaultLayer`]: injected latency and errors, for demos, drills and tests.
 //!
-//! Configured by the `faults` section, changed at run time through a [`FaultsHandle`]
-//! (`ServiceHandle::faults`, or `PUT /admin/faults` on the admin port), and applied to the
-//! service's own routes only, never to health, metrics or info. While no fault is set the
-//! layer costs two atomic loads per request.
+//! Configured by the `faults` section (only when `faults.enabled`), changed at run time
+//! through a [`FaultsHandle`] (`ServiceHandle::faults`, or `PUT /admin/faults` on the admin
+//! port, behind the admin token), and applied to the service's own routes only, never to
+//! health, metrics or info. While no fault is set the layer costs two atomic loads per
+//! request; while injection is not enabled it is not there at all.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -58,6 +59,7 @@ impl FaultsHandle {
     pub fn get(&self) -> FaultsConfig {
         let (latency, error_rate) = self.read();
         FaultsConfig {
+            enabled: true,
             latency: (!latency.is_zero()).then_some(latency),
             error_rate,
         }

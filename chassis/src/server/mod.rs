@@ -31,10 +31,12 @@
 //! ```
 
 mod admin;
+mod admin_auth;
 mod admin_faults;
 mod body_limit;
 mod error;
 mod faults;
+mod ops_first;
 mod panic;
 mod problem;
 mod request_id;
@@ -42,19 +44,22 @@ mod serve;
 mod shed;
 mod stack;
 mod timeout;
+mod trust;
 mod watchdog;
 
 pub use admin::{BuildInfo, ServiceInfo, info_routes};
+pub use admin_auth::require_admin_token;
 pub use admin_faults::fault_routes;
 pub use body_limit::{BodyLimit, BodyLimitLayer};
 pub use error::{
     HandleError, HandleErrorFuture, HandleErrorLayer, count_rejection, error_response, status_for,
 };
 pub use faults::{FaultInjection, FaultLayer, FaultsHandle};
+pub use ops_first::{OpsFirst, is_operational_path};
 pub use panic::{CatchPanic, CatchPanicFuture, CatchPanicLayer};
 pub use problem::{PROBLEM_JSON, Problem};
 pub use request_id::{REQUEST_ID, RequestId, RequestIdFuture, RequestIdLayer, random_id};
-pub use serve::{Serving, StopReport};
+pub use serve::{ForConnection, Serving, StopReport};
 pub use shed::{LoadShed, LoadShedFuture, LoadShedLayer};
 pub use stack::{StandardStack, StandardStackFuture, standard_stack};
 pub use timeout::{RequestTimeout, RequestTimeoutFuture, RequestTimeoutLayer};

@@ -13,12 +13,28 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::Service;
 
 use super::watchdog::{Activity, CountedIo, Timeouts, Verdict, Watchdog, Watched};
 use crate::config::ServerConfig;
+
+/// A service served per connection: each connection gets its own copy, told once, when the
+/// connection opens, who the peer is. What depends on the peer (whether its hints are
+/// trusted) is decided there, once per connection, and read by every request after.
+pub trait ForConnection: Clone {
+    /// The copy that serves a connection from `peer`.
+    #[must_use]
+    fn for_connection(&self, peer: SocketAddr) -> Self;
+}
+
+impl ForConnection for axum::Router {
+    fn for_connection(&self, _peer: SocketAddr) -> Self {
+        self.clone()
+    }
+}
 
 /// How long cut connections get to notice before `stop` returns regardless.
 const CUT_BOUND: Duration = Duration::from_secs(1);
@@ -43,8 +59,11 @@ pub struct StopReport {
 }
 
 impl Serving {
-    /// Starts accepting on `listener`; each connection is served by a clone of `service`.
-    /// When `draining` is cancelled the listener closes and connections finish gracefully.
+    /// Starts accepting on `listener`; each connection is served by the copy
+    /// [`ForConnection::for_connection`] makes of `service`. At most
+    /// `server.max_connections` are open at once: beyond it accepting pauses (new
+    /// connections wait in the listen backlog) until one closes. When `draining` is
+    /// cancelled the listener closes and connections finish gracefully.
     pub fn start<S>(
         listener: TcpListener,
         service: S,
@@ -53,7 +72,7 @@ impl Serving {
     ) -> std::io::Result<Self>
     where
         S: Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>
-            + Clone
+            + ForConnection
             + Send
             + 'static,
         S::Future: Send + 'static,
@@ -80,6 +99,9 @@ impl Serving {
             cut: serving.cut.clone(),
             tracker: serving.tracker.clone(),
             open: Arc::clone(&serving.open),
+            slots: Arc::new(Semaphore::new(
+                config.max_connections.clamp(1, Semaphore::MAX_PERMITS),
+            )),
         };
         serving.tracker.spawn(accept.run());
         Ok(serving)
@@ -149,25 +171,30 @@ struct AcceptLoop<S> {
     cut: CancellationToken,
     tracker: TaskTracker,
     open: Arc<AtomicUsize>,
+    /// One permit per open connection, `server.max_connections` in all.
+    slots: Arc<Semaphore>,
 }
 
 impl<S> AcceptLoop<S>
 where
     S: Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>
-        + Clone
+        + ForConnection
         + Send
         + 'static,
     S::Future: Send + 'static,
 {
     async fn run(self) {
         loop {
+            let Some(slot) = slot(&self.slots, &self.draining, &self.open).await else {
+                break;
+            };
             let accepted = tokio::select! {
                 biased;
                 () = self.draining.cancelled() => break,
                 accepted = self.listener.accept() => accepted,
             };
             match accepted {
-                Ok((stream, _peer)) => self.spawn_connection(stream),
+                Ok((stream, peer)) => self.spawn_connection(stream, peer, slot),
                 Err(error) => {
                     // Out of file descriptors and the like: back off instead of spinning.
                     tracing::warn!(%error, "accepting a connection failed");
@@ -178,11 +205,11 @@ where
         // Dropping the listener here refuses new connections from now on.
     }
 
-    fn spawn_connection(&self, stream: TcpStream) {
+    fn spawn_connection(&self, stream: TcpStream, peer: SocketAddr, slot: OwnedSemaphorePermit) {
         let _ = stream.set_nodelay(true);
         let activity = Arc::<Activity>::default();
         let service = Watched::new(
-            TowerToHyperService::new(self.service.clone()),
+            TowerToHyperService::new(self.service.for_connection(peer)),
             Arc::clone(&activity),
         );
         let io = CountedIo::new(stream, Arc::clone(&activity));
@@ -239,6 +266,29 @@ where
                 tracing::debug!(%error, "connection ended with an error");
             }
             open.fetch_sub(1, Ordering::Relaxed);
+            drop(slot);
         });
+    }
+}
+
+/// A connection slot, waiting for one while `server.max_connections` are open; `None` when a
+/// stop comes first.
+async fn slot(
+    slots: &Arc<Semaphore>,
+    draining: &CancellationToken,
+    open: &AtomicUsize,
+) -> Option<OwnedSemaphorePermit> {
+    if let Ok(slot) = Arc::clone(slots).try_acquire_owned() {
+        return Some(slot);
+    }
+    metrics::counter!("chassis_server_connections_limited_total").increment(1);
+    tracing::warn!(
+        open = open.load(Ordering::Relaxed),
+        "server.max_connections reached: accepting paused until a connection closes"
+    );
+    tokio::select! {
+        biased;
+        () = draining.cancelled() => None,
+        slot = Arc::clone(slots).acquire_owned() => slot.ok(),
     }
 }

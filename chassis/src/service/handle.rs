@@ -21,7 +21,7 @@ pub struct ShutdownReport {
 /// A running service started by [`spawn`](super::spawn) or a [`Launcher`](super::Launcher).
 #[derive(Debug)]
 pub struct ServiceHandle {
-    pub(crate) faults: FaultsHandle,
+    pub(crate) faults: Option<FaultsHandle>,
     pub(crate) identity: Identity,
     pub(crate) addr: SocketAddr,
     pub(crate) admin_addr: Option<SocketAddr>,
@@ -56,9 +56,10 @@ impl ServiceHandle {
         &self.shutdown
     }
 
-    /// Fault injection of the service's own routes, changeable while it runs.
-    pub fn faults(&self) -> &FaultsHandle {
-        &self.faults
+    /// Fault injection of the service's own routes, changeable while it runs; `None` unless
+    /// `faults.enabled`.
+    pub fn faults(&self) -> Option<&FaultsHandle> {
+        self.faults.as_ref()
     }
 
     /// The service's health registry.

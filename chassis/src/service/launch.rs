@@ -9,10 +9,11 @@ use tower::{BoxError, ServiceBuilder};
 
 use super::registration::PendingRegistration;
 use super::{Context, Identity, Microservice, ServiceHandle, ShutdownReport};
+use crate::config::ServerConfig;
 use crate::config::{ConfigError, ConfigLoader, LoadedConfig, Settings};
 use crate::discovery::{DiscoveryError, Instance, Registry};
 use crate::health::{self, HealthRegistry};
-use crate::server::{self, BuildInfo, FaultsHandle, ServiceInfo, Serving};
+use crate::server::{self, BuildInfo, FaultsHandle, OpsFirst, ServiceInfo, Serving};
 use crate::shutdown::Shutdown;
 use crate::telemetry::{
     LogHandle, MetricsHandle, TelemetryError, admin_routes, http::ServerTelemetryLayer,
@@ -235,18 +236,17 @@ async fn start(parts: Parts, routes: Router) -> Result<ServiceHandle, LaunchErro
         telemetry,
     } = parts;
     let server_config = &settings.server;
-    if settings.faults.is_active() {
-        tracing::warn!(faults = ?settings.faults, "fault injection is on");
-    }
-    let faults = FaultsHandle::new(&settings.faults);
-    let traced = telemetry.traced;
+    let faults = settings.faults.enabled.then(|| {
+        tracing::warn!(faults = ?settings.faults, "fault injection is enabled");
+        FaultsHandle::new(&settings.faults)
+    });
     // Telemetry and faults wrap each route together: every `Router::layer` call makes axum
     // box the route once more, which costs two allocations and about 1,200 instructions per
     // request.
     let routes = routes.layer(
         ServiceBuilder::new()
-            .layer(traced.clone())
-            .layer(faults.layer()),
+            .layer(telemetry.traced)
+            .option_layer(faults.as_ref().map(FaultsHandle::layer)),
     );
     let ops = health::routes(health.clone())
         .merge(server::info_routes(ServiceInfo {
@@ -257,32 +257,32 @@ async fn start(parts: Parts, routes: Router) -> Result<ServiceHandle, LaunchErro
         }))
         .merge(metrics_routes(telemetry.metrics));
     let listener = bind(&server_config.host, server_config.port).await?;
-    let (app, admin) = match server_config.admin_port {
-        Some(port) => {
-            let admin_listener = bind(&server_config.host, port).await?;
-            // State-changing endpoints live only on the private admin port.
-            let ops = ops
-                .merge(admin_routes(telemetry.log))
-                .merge(server::fault_routes(faults.clone()));
-            (routes, Some((admin_listener, ops)))
-        }
-        // Both fallbacks are traced, so 404s are measured either way. axum keeps the second
-        // router's default fallback, so here 404s skip fault injection; with an admin port
-        // they come from the routes' fallback, faults included.
-        None => (routes.merge(ops.layer(traced)), None),
-    };
-    let draining = shutdown.draining_token();
     // `with_state` turns the router into its final form once, instead of axum re-applying
     // its layers on every request.
-    let service = server::standard_stack(server_config, app.with_state(()));
-    let serving = Serving::start(listener, service, server_config, draining.clone())
-        .map_err(|source| bind_error(server_config.port, source))?;
-    let admin_serving = match admin {
-        Some((listener, ops)) => Some(
-            Serving::start(listener, ops.with_state(()), server_config, draining)
-                .map_err(|source| bind_error(0, source))?,
-        ),
-        None => None,
+    let app = server::standard_stack(server_config, routes.with_state(()));
+    let draining = shutdown.draining_token();
+    let (serving, admin_serving) = match server_config.admin_port {
+        Some(port) => {
+            let host = server_config
+                .admin_host
+                .as_deref()
+                .unwrap_or(&server_config.host);
+            let admin_listener = bind(host, port).await?;
+            let admin = admin_router(ops, server_config, telemetry.log, faults.as_ref());
+            let serving = Serving::start(listener, app, server_config, draining.clone())
+                .map_err(|source| bind_error(server_config.port, source))?;
+            let admin = Serving::start(admin_listener, admin, server_config, draining)
+                .map_err(|source| bind_error(port, source))?;
+            (serving, Some(admin))
+        }
+        // The operational endpoints are answered ahead of the stack: never shed, timed out,
+        // body-limited or fault-injected.
+        None => {
+            let service = OpsFirst::new(ops.with_state(()), app);
+            let serving = Serving::start(listener, service, server_config, draining)
+                .map_err(|source| bind_error(server_config.port, source))?;
+            (serving, None)
+        }
     };
     let addr = serving.local_addr();
     let admin_addr = admin_serving.as_ref().map(Serving::local_addr);
@@ -320,6 +320,26 @@ async fn start(parts: Parts, routes: Router) -> Result<ServiceHandle, LaunchErro
         health,
         sequence,
     })
+}
+
+/// The admin port's routes: the operational endpoints, open to probes and scrapes, and,
+/// only when an admin token is configured, the state-changing `/admin` endpoints behind it
+/// (`/admin/faults` only when fault injection is enabled).
+fn admin_router(
+    ops: Router,
+    config: &ServerConfig,
+    log: LogHandle,
+    faults: Option<&FaultsHandle>,
+) -> Router {
+    let Some(token) = config.admin_token.clone() else {
+        return ops.with_state(());
+    };
+    let mut admin = admin_routes(log);
+    if let Some(faults) = faults {
+        admin = admin.merge(server::fault_routes(faults.clone()));
+    }
+    ops.merge(server::require_admin_token(admin, token))
+        .with_state(())
 }
 
 /// Waits for the trigger, then: readiness fail and deregistration -> drain delay -> stop

@@ -8,9 +8,14 @@
 //! ```
 //!
 //! `PUT` takes a filter directive as the plain-text body (`debug`, `info,chassis=trace`) and
-//! answers the filter now in force; a directive that does not parse is answered
-//! `400 application/problem+json` and changes nothing. Serve these routes on
-//! `server.admin_port` only, never on the public port.
+//! answers the filter now in force; a directive that does not parse, or that sets no default
+//! level (empty, or naming only targets, which would silence every other line; `off` says
+//! so explicitly), is answered `400 application/problem+json` and changes nothing. Serve
+//! these routes on `server.admin_port` only, behind the admin token
+//! ([`require_admin_token`](crate::server::require_admin_token)).
+//!
+//! The filter is the process's: with several services in one process, a change applies to
+//! all of them.
 
 use axum::Router;
 use axum::extract::State;
@@ -19,6 +24,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+use super::TelemetryError;
 use super::logs::LogHandle;
 
 /// The log-level admin routes.
@@ -34,20 +40,35 @@ async fn current(State(log): State<LogHandle>) -> String {
 
 async fn update(State(log): State<LogHandle>, body: String) -> Response {
     match log.set_level(&body) {
-        Ok(()) => log.current_level().into_response(),
+        Ok(()) => {
+            let now = log.current_level();
+            tracing::warn!(filter = %now, "log filter changed at run time");
+            now.into_response()
+        }
+        Err(err @ (TelemetryError::InvalidFilter { .. } | TelemetryError::NoDefaultLevel(_))) => {
+            problem(StatusCode::BAD_REQUEST, &err.to_string())
+        }
         Err(err) => {
-            let problem = serde_json::json!({
-                "type": "about:blank",
-                "title": "Bad Request",
-                "status": 400,
-                "detail": err.to_string(),
-            });
-            (
-                StatusCode::BAD_REQUEST,
-                [(CONTENT_TYPE, "application/problem+json")],
-                problem.to_string(),
+            tracing::error!(error = %err, "the log filter could not be changed");
+            problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the log filter could not be changed",
             )
-                .into_response()
         }
     }
+}
+
+fn problem(status: StatusCode, detail: &str) -> Response {
+    let problem = serde_json::json!({
+        "type": "about:blank",
+        "title": status.canonical_reason().unwrap_or("Error"),
+        "status": status.as_u16(),
+        "detail": detail,
+    });
+    (
+        status,
+        [(CONTENT_TYPE, "application/problem+json")],
+        problem.to_string(),
+    )
+        .into_response()
 }

@@ -13,6 +13,12 @@ pub enum TelemetryError {
         #[source]
         source: tracing_subscriber::filter::ParseError,
     },
+    /// A log filter set at run time names no default level: everything it does not name
+    /// would be silenced.
+    #[error(
+        "log filter `{0}` sets no default level: give one, as in `info` or `warn,chassis=debug` (`off` turns logs off)"
+    )]
+    NoDefaultLevel(String),
     /// Another `tracing` subscriber was installed globally by someone else.
     #[error("a global tracing subscriber is already installed")]
     SubscriberExists,

@@ -10,14 +10,16 @@
 //! OpenTelemetry span (see [`otlp`](super::otlp)): its parent is the caller's span from
 //! `traceparent`, its trace and span ids are the context's, so exported spans, log lines and
 //! the outbound `traceparent` agree on both ids; the context's `sampled` flag becomes the
-//! sampler's decision, so callees follow it. Without export this is one atomic load.
+//! sampler's decision, so callees follow it. The position of an untrusted caller (a
+//! [`CallerLink`] the trust boundary left) becomes a span link. Without export this is one
+//! atomic load.
 
 use tracing::Span;
 use tracing_subscriber::Registry;
 use tracing_subscriber::registry::LookupSpan;
 
 use super::logs::correlation::TraceIds;
-use super::propagation::TraceContext;
+use super::propagation::{CallerLink, TraceContext};
 
 /// Where a server layer's spans are exported: the service's provider, or (default) the
 /// first service of the process that exports.
@@ -44,7 +46,12 @@ pub(crate) fn exporting() -> bool {
 /// Attaches the context's ids to the request span (nothing when the span is disabled), and
 /// returns the context with the sampling decision of the exported span, if any.
 #[cfg_attr(not(feature = "otlp"), allow(unused_variables, unused_mut))]
-pub(crate) fn link_span(span: &Span, mut ctx: TraceContext, export: Export) -> TraceContext {
+pub(crate) fn link_span(
+    span: &Span,
+    mut ctx: TraceContext,
+    export: Export,
+    caller: Option<&CallerLink>,
+) -> TraceContext {
     span.with_subscriber(|(id, dispatch)| {
         if let Some(data) = dispatch
             .downcast_ref::<Registry>()
@@ -58,7 +65,7 @@ pub(crate) fn link_span(span: &Span, mut ctx: TraceContext, export: Export) -> T
     });
     #[cfg(feature = "otlp")]
     if super::otlp::is_active()
-        && let Some(sampled) = super::otlp::link(span, &ctx, export.slot)
+        && let Some(sampled) = super::otlp::link(span, &ctx, export.slot, caller)
     {
         ctx.set_sampled(sampled);
     }

@@ -93,10 +93,12 @@ async fn launch<S: Microservice>(
     } else {
         Launcher::<S>::new()?
     };
-    // A demo: a short drain keeps Ctrl-C snappy; the environment still wins.
+    // A demo: a short drain keeps Ctrl-C snappy, and fault injection is on for the
+    // breaker walk-through; the environment still wins.
     launcher = launcher
         .set_default("shutdown.drain_delay", "250ms")
-        .set_default("shutdown.grace_period", "5s");
+        .set_default("shutdown.grace_period", "5s")
+        .set_default("faults.enabled", true);
     for (key, value) in wiring {
         launcher = launcher.set_default(*key, value);
     }

@@ -3,9 +3,10 @@
 //!
 //! Every service reads its own environment variables as if it ran alone
 //! (`CATALOG__SERVER__PORT=18081 cargo run -p shop`). `SHOP_CATALOG_FAULTS=1.0` starts the
-//! catalog failing that share of its requests; the admin port of each service (catalog 9081)
-//! changes faults while it runs. Ctrl-C stops them all gracefully; a second Ctrl-C exits at
-//! once.
+//! catalog failing that share of its requests; the admin port of each service (catalog 9081,
+//! bound to 127.0.0.1) changes faults while it runs, with the admin token the demo prints
+//! (`SHOP_ADMIN_TOKEN` to choose it; a fresh random one otherwise). Ctrl-C stops them all
+//! gracefully; a second Ctrl-C exits at once.
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -21,12 +22,25 @@ async fn main() -> ExitCode {
         from_process: true,
         ..ShopOptions::default()
     };
+    let token = std::env::var("SHOP_ADMIN_TOKEN")
+        .ok()
+        .filter(|token| !token.is_empty())
+        .unwrap_or_else(|| {
+            String::from_utf8_lossy(chassis::server::random_id().as_bytes()).into_owned()
+        });
     for (service, port) in ADMIN_PORTS {
-        let key = format!("{}__SERVER__ADMIN_PORT", service.to_ascii_uppercase());
-        if std::env::var_os(&key).is_none() {
-            options
-                .overrides
-                .push((service, "server.admin_port".into(), port.to_string()));
+        let prefix = service.to_ascii_uppercase();
+        for (key, value) in [
+            ("admin_port", port.to_string()),
+            ("admin_host", "127.0.0.1".to_owned()),
+            ("admin_token", token.clone()),
+        ] {
+            if std::env::var_os(format!("{prefix}__SERVER__{}", key.to_ascii_uppercase())).is_none()
+            {
+                options
+                    .overrides
+                    .push((service, format!("server.{key}"), value));
+            }
         }
     }
     if let Ok(rate) = std::env::var("SHOP_CATALOG_FAULTS") {
@@ -41,7 +55,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    print_welcome(&shop);
+    print_welcome(&shop, &token);
     let _ = chassis::shutdown::wait_for_signal().await;
     println!("\nshop: stopping (Ctrl-C again to exit at once)");
     tokio::spawn(async {
@@ -54,7 +68,7 @@ async fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn print_welcome(shop: &Shop) {
+fn print_welcome(shop: &Shop, token: &str) {
     let url = |addr: std::net::SocketAddr| format!("http://127.0.0.1:{}", addr.port());
     let g = url(shop.gateway.addr());
     let c = url(shop.catalog.addr());
@@ -72,12 +86,13 @@ fn print_welcome(shop: &Shop) {
          \x20      -H 'idempotency-key: demo-1' -d '{{\"lines\":[{{\"item_id\":\"espresso\",\"quantity\":2}}]}}'\n\
          \x20      (run it twice: the same key gives the same order id)\n\
          \x20 curl {g}/api/orders/ord-000001\n\n\
-         Watch the circuit breaker:\n\
-         \x20 curl -X PUT {ca}/admin/faults -d '{{\"error_rate\":1.0}}'   # catalog fails every request\n\
+         Watch the circuit breaker (the admin endpoints need the demo's admin token):\n\
+         \x20 export TOKEN={token}\n\
+         \x20 curl -X PUT {ca}/admin/faults -H \"authorization: Bearer $TOKEN\" -d '{{\"error_rate\":1.0}}'   # catalog fails every request\n\
          \x20 for i in $(seq 10); do curl -s -o /dev/null -w '%{{http_code}} ' {g}/api/items; done\n\
          \x20 curl -s {ga}/metrics | grep 'chassis_breaker_state{{client=\"catalog\"'\n\
          \x20 curl -i {g}/api/items                                    # x-fallback: catalog-unavailable\n\
-         \x20 curl -X PUT {ca}/admin/faults -d '{{}}'                     # heal; the breaker closes after 5s\n\n\
+         \x20 curl -X PUT {ca}/admin/faults -H \"authorization: Bearer $TOKEN\" -d '{{}}'   # heal; the breaker closes after 5s\n\n\
          Press Ctrl-C to stop.\n",
         ops(&shop.orders)
     );

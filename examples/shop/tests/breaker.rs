@@ -25,9 +25,13 @@ async fn catalog_faults_open_the_gateway_breaker_and_healing_closes_it() {
     let gateway = shop.gateway.addr();
     assert_eq!(get(gateway, "/api/items").await.status, StatusCode::OK);
 
-    shop.catalog.faults().set(&FaultsConfig {
-        latency: None,
+    let faults = shop
+        .catalog
+        .faults()
+        .expect("the shop enables fault injection");
+    faults.set(&FaultsConfig {
         error_rate: 1.0,
+        ..FaultsConfig::default()
     });
     // Every answer is the fallback, within a bounded time, and the breaker opens.
     let deadline = Instant::now() + BOUND;
@@ -55,7 +59,7 @@ async fn catalog_faults_open_the_gateway_breaker_and_healing_closes_it() {
     }
 
     // Heal; after the wait the trial calls succeed and the breaker closes.
-    shop.catalog.faults().set(&FaultsConfig::default());
+    faults.set(&FaultsConfig::default());
     let deadline = Instant::now() + BOUND;
     loop {
         let reply = get(gateway, "/api/items").await;

@@ -20,9 +20,9 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use http::Request;
+use http::{Request, StatusCode};
 use tower::load_shed::error::Overloaded;
 use tower::{BoxError, Service};
 
@@ -30,7 +30,8 @@ pub use future::StandardStackFuture;
 
 use super::body_limit::declared_length;
 use super::shed::InFlight;
-use super::{BodyLimitLayer, request_id};
+use super::trust::{TrustPolicy, strip_untrusted};
+use super::{BodyLimitLayer, ForConnection, Problem, count_rejection, request_id};
 use crate::config::ServerConfig;
 use crate::resilience::deadline::{Deadline, DeadlineLayer};
 use future::Kind;
@@ -41,6 +42,10 @@ const AXUM_DEFAULT_BODY_LIMIT: usize = 2 << 20;
 
 /// Wraps `router` in the standard stack, outermost first:
 ///
+/// 0. the trust boundary (`server.trust`, decided per connection): an untrusted caller's
+///    deadline, trace context and baggage are removed, its request id validated or
+///    replaced (see [`Serving`](super::Serving) and the `trust` module docs); more headers than
+///    `server.max_headers` (HTTP/2, where hyper does not count them) -> `431`;
 /// 1. request id: `x-request-id` kept or generated, echoed on the response;
 /// 2. panic -> `500`, the process lives on;
 /// 3. errors -> problem responses (the single place statuses are chosen);
@@ -49,7 +54,8 @@ const AXUM_DEFAULT_BODY_LIMIT: usize = 2 << 20;
 ///    is not ready at once);
 /// 6. the caller's deadline (`x-request-timeout-ms`, capped by the request timeout) stored
 ///    in the request extensions and as [`Deadline::current`] for the handler, so outbound
-///    calls carry what is left of it;
+///    calls carry what is left of it; one below `server.deadline_floor` is answered `504`
+///    at once, before the handler runs;
 /// 7. body size limit -> `413`, and body read timeout (a stalled body fails the request).
 ///
 /// Header count and header size (`431`) are enforced by hyper, and slow or idle clients
@@ -74,7 +80,13 @@ pub struct StandardStack<S> {
     in_flight: Arc<InFlight>,
     timeout: Duration,
     deadline: DeadlineLayer,
+    /// A caller's deadline shorter than this fails the request at once.
+    deadline_floor: Duration,
     body: BodyLimitLayer,
+    max_headers: usize,
+    trust: TrustPolicy,
+    /// Whether this connection's caller is trusted (see [`ForConnection`]).
+    trusted: bool,
     /// A readiness error of `inner`, answered by the next call.
     not_ready: Option<Response>,
 }
@@ -82,15 +94,34 @@ pub struct StandardStack<S> {
 impl<S> StandardStack<S> {
     /// The stack around any service that takes an axum `Body`.
     pub(crate) fn around(config: &ServerConfig, inner: S) -> Self {
+        let trust = TrustPolicy::from_config(&config.trust);
         Self {
             inner,
             in_flight: InFlight::new(config.max_concurrent_requests),
             timeout: config.request_timeout,
             deadline: DeadlineLayer::new().max(config.request_timeout),
+            deadline_floor: config.deadline_floor,
             body: BodyLimitLayer::new(config.max_body_size.as_usize())
                 .read_timeout(config.body_read_timeout),
+            max_headers: config.max_headers,
+            trusted: trust.trusts(None),
+            trust,
             not_ready: None,
         }
+    }
+
+    /// Whether callers of this copy are trusted (by peer address once served by
+    /// [`Serving`](super::Serving); by `server.trust.mode` before).
+    pub fn is_trusted(&self) -> bool {
+        self.trusted
+    }
+}
+
+impl<S: Clone> ForConnection for StandardStack<S> {
+    fn for_connection(&self, peer: std::net::SocketAddr) -> Self {
+        let mut copy = self.clone();
+        copy.trusted = self.trust.trusts(Some(peer.ip()));
+        copy
     }
 }
 
@@ -101,7 +132,11 @@ impl<S: Clone> Clone for StandardStack<S> {
             in_flight: Arc::clone(&self.in_flight),
             timeout: self.timeout,
             deadline: self.deadline,
+            deadline_floor: self.deadline_floor,
             body: self.body,
+            max_headers: self.max_headers,
+            trust: self.trust.clone(),
+            trusted: self.trusted,
             not_ready: None,
         }
     }
@@ -126,13 +161,40 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        let caller = if self.trusted {
+            None
+        } else {
+            strip_untrusted(request.headers_mut())
+        };
         let found = Found::scan(request.headers());
-        let sent_id = found.request_id.cloned();
+        let sent_id = match found.request_id {
+            Some(_) if !self.trusted && self.trust.regenerate_ids => None,
+            sent => sent.cloned(),
+        };
         let declared = found.content_length.and_then(declared_length);
-        let deadline = self.deadline.budget_of(found.deadline).map(Deadline::after);
+        let budget = self.deadline.budget_of(found.deadline);
+        let too_many_headers = request.headers().len() > self.max_headers;
         let id = request_id::adopt(request.headers_mut(), sent_id);
         if let Some(response) = self.not_ready.take() {
             return StandardStackFuture::answered(response, id);
+        }
+        if too_many_headers {
+            count_rejection("headers");
+            let refused = Problem::new(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
+                .detail("the request has more headers than the server accepts")
+                .into_response();
+            return StandardStackFuture::answered(refused, id);
+        }
+        if budget.is_some_and(|budget| budget < self.deadline_floor) {
+            count_rejection("deadline");
+            let refused = Problem::new(StatusCode::GATEWAY_TIMEOUT)
+                .detail("the caller's deadline leaves too little time to handle the request")
+                .into_response();
+            return StandardStackFuture::answered(refused, id);
+        }
+        let deadline = budget.map(Deadline::after);
+        if let Some(caller) = caller {
+            request.extensions_mut().insert(caller);
         }
         let Some(slot) = self.in_flight.try_acquire() else {
             let overloaded: BoxError = Overloaded::new().into();

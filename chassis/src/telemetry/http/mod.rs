@@ -67,7 +67,7 @@ use labels::{METHODS, method_label, method_slot};
 
 use super::config::AccessLog;
 use super::link::Export;
-use super::propagation::TraceContext;
+use super::propagation::{CallerLink, TraceContext};
 
 /// The service made by [`ServerTelemetryLayer`].
 #[derive(Clone, Debug)]
@@ -130,7 +130,12 @@ where
             }
             _ => tracing::Span::none(),
         };
-        let ctx = super::link::link_span(&span, ctx, self.export);
+        let caller = if span.is_none() {
+            None
+        } else {
+            req.extensions().get::<CallerLink>()
+        };
+        let ctx = super::link::link_span(&span, ctx, self.export, caller);
 
         self.instance.shared.active(slot).increment(1.0);
         let tracker = Tracker {

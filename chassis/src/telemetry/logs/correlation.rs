@@ -197,7 +197,7 @@ mod tests {
             } else {
                 tracing::Span::none()
             };
-            let ctx = link_span(&span, ctx, Export::default());
+            let ctx = link_span(&span, ctx, Export::default(), None);
             let _entered = span.enter();
             ctx.in_scope(|| tracing::info!("inside"));
         });

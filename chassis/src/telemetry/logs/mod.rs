@@ -43,14 +43,20 @@ pub struct LogHandle {
 }
 
 impl LogHandle {
-    /// Replaces the filter with a directive such as `debug` or `info,chassis=trace`.
+    /// Replaces the filter with a directive such as `debug` or `info,chassis=trace`. The
+    /// directive must set a default level (`info`, `warn,chassis=debug`; `off` for silence):
+    /// an empty one, or one naming only targets, would silence every other log line.
     ///
     /// # Errors
     ///
-    /// [`TelemetryError::InvalidFilter`] when the directive does not parse (nothing changes),
-    /// [`TelemetryError::Reload`] when the subscriber is gone.
+    /// [`TelemetryError::InvalidFilter`] when the directive does not parse,
+    /// [`TelemetryError::NoDefaultLevel`] when it sets no default level (nothing changes
+    /// either way), [`TelemetryError::Reload`] when the subscriber is gone.
     pub fn set_level(&self, directive: &str) -> Result<(), TelemetryError> {
         let filter = parse_filter(directive)?;
+        if !sets_default_level(directive) {
+            return Err(TelemetryError::NoDefaultLevel(directive.trim().to_owned()));
+        }
         self.filter.reload(filter).map_err(TelemetryError::Reload)
     }
 
@@ -145,6 +151,16 @@ where
     Ok((subscriber, LogHandle { filter: handle }))
 }
 
+/// Whether one of the comma-separated directives is a bare level (`info`, `off`, ...).
+fn sets_default_level(directive: &str) -> bool {
+    directive.split(',').map(str::trim).any(|part| {
+        !part.is_empty()
+            && part
+                .parse::<tracing_subscriber::filter::LevelFilter>()
+                .is_ok()
+    })
+}
+
 fn parse_filter(directive: &str) -> Result<EnvFilter, TelemetryError> {
     EnvFilter::try_new(directive.trim()).map_err(|source| TelemetryError::InvalidFilter {
         directive: directive.to_owned(),
@@ -163,6 +179,33 @@ mod tests {
         assert_eq!(handle.current_level(), "warn");
         let (_s, handle) = subscriber(&cfg, Some("  "), std::io::sink).expect("valid");
         assert_eq!(handle.current_level(), "info");
+    }
+
+    #[test]
+    fn a_run_time_filter_must_set_a_default_level() {
+        let cfg = TelemetryConfig::default();
+        let (_s, handle) = subscriber(&cfg, Some("warn"), std::io::sink).expect("valid");
+        for refused in [
+            "",
+            "  ",
+            "aaaa",
+            "chassis=debug",
+            "catalog=trace,chassis=debug",
+        ] {
+            let err = handle.set_level(refused).expect_err(refused);
+            assert!(
+                matches!(err, TelemetryError::NoDefaultLevel(_)),
+                "{refused:?}: {err}"
+            );
+            assert_eq!(
+                handle.current_level(),
+                "warn",
+                "{refused:?} changed nothing"
+            );
+        }
+        for accepted in ["off", "info", "warn,chassis=debug", "chassis=debug, ERROR"] {
+            handle.set_level(accepted).expect(accepted);
+        }
     }
 
     #[test]

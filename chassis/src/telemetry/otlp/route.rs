@@ -22,7 +22,7 @@ use opentelemetry::trace::{
 use opentelemetry_sdk::trace::{IdGenerator, Sampler, SdkTracer, SdkTracerProvider, Span};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use crate::telemetry::propagation::TraceContext;
+use crate::telemetry::propagation::{CallerLink, TraceContext};
 
 /// Tracers of the installed services, by slot; `None` once a service shut its provider down.
 static TRACERS: RwLock<Vec<Option<SdkTracer>>> = RwLock::new(Vec::new());
@@ -125,7 +125,22 @@ impl Tracer for Router {
 /// Makes the request span the OpenTelemetry span of `ctx`: its parent is the caller's span
 /// from `traceparent` (if any), its ids are `ctx`'s, its provider the one of `slot`.
 /// Returns whether the span is sampled, `None` when the span has no OpenTelemetry data.
-pub(crate) fn link(span: &tracing::Span, ctx: &TraceContext, slot: Option<u32>) -> Option<bool> {
+pub(crate) fn link(
+    span: &tracing::Span,
+    ctx: &TraceContext,
+    slot: Option<u32>,
+    caller: Option<&CallerLink>,
+) -> Option<bool> {
+    if let Some(CallerLink(caller)) = caller {
+        // An untrusted caller's position: linked to, never the parent.
+        span.add_link(SpanContext::new(
+            TraceId::from(caller.trace_id.get()),
+            SpanId::from(caller.parent_id.get()),
+            TraceFlags::new(caller.flags.bits()),
+            true,
+            TraceState::NONE,
+        ));
+    }
     let trace_id = TraceId::from(ctx.trace_id().get());
     let mut cx = Context::new();
     if let Some(parent) = ctx.parent_id() {

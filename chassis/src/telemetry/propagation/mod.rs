@@ -35,6 +35,7 @@
 //! outgoing request's extensions, else the task-local one. Spawned tasks do not inherit it:
 //! move `TraceContext::current()` into them and use [`TraceContext::scope`].
 
+mod caller;
 mod carry;
 mod context;
 mod extract;
@@ -45,6 +46,7 @@ mod traceparent;
 
 use http::HeaderName;
 
+pub use caller::CallerLink;
 pub use carry::{BAGGAGE_MAX_LEN, BAGGAGE_MAX_MEMBERS, TRACESTATE_MAX_LEN, TRACESTATE_MAX_MEMBERS};
 pub use context::TraceContext;
 pub use ids::{SpanId, TraceFlags, TraceId};
