@@ -616,7 +616,7 @@ async fn every_request_to_the_service_is_measured_and_probes_are_not() {
         assert_eq!(reply.status, status, "{method} {path}");
     }
     let metrics = get(addr, "/metrics").await.text();
-    for (method, route, status) in [("PUT", "/hello", "503"), ("PATCH", "unmatched", "404")] {
+    for (method, route, status) in [("PUT", "/hello", "503"), ("PATCH", "unmatched", "503")] {
         let series = format!(
             "http_server_request_duration_seconds_count{{http_request_method=\"{method}\",\
              http_route=\"{route}\",http_response_status_code=\"{status}\""
