@@ -28,11 +28,12 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use tower::{BoxError, Service};
 
 use super::error::NoEndpoint;
+use super::outcomes::OutcomeCounters;
 use crate::discovery::{EndpointSet, Endpoints as Discovered};
-use crate::resilience::breaker::{
-    BreakerConfig, CircuitBreaker, Classify, HttpClassifier, Outcome, OwnedPermit, State,
-};
+use crate::resilience::blame::{Cause, Failure, InvalidRequest, Verdict};
+use crate::resilience::breaker::{BreakerConfig, CircuitBreaker, OwnedPermit, State};
 use crate::resilience::retry::RetryBody;
+use crate::resilience::timeout::OwnTimer;
 
 /// The request body the balancer sends (replayable by the retry layer).
 pub(crate) type OutBody = RetryBody<Body>;
@@ -58,10 +59,12 @@ pub(crate) struct Endpoint {
     /// When `latency_micros` was last updated, in microseconds since the set's epoch.
     sampled_at: AtomicU64,
     breaker: CircuitBreaker,
+    /// The client's attempt outcomes, shared by its endpoints.
+    outcomes: Arc<OutcomeCounters>,
 }
 
 impl Endpoint {
-    fn new(authority: &str, breaker: CircuitBreaker) -> Self {
+    fn new(authority: &str, breaker: CircuitBreaker, outcomes: Arc<OutcomeCounters>) -> Self {
         Self {
             authority: authority.to_owned(),
             parsed: authority.parse().ok(),
@@ -69,6 +72,7 @@ impl Endpoint {
             latency_micros: AtomicU64::new(0),
             sampled_at: AtomicU64::new(0),
             breaker,
+            outcomes,
         }
     }
 
@@ -105,6 +109,11 @@ impl Endpoint {
     pub(crate) fn authority(&self) -> &str {
         &self.authority
     }
+
+    /// The state of the endpoint's breaker.
+    pub(crate) fn breaker_state(&self) -> State {
+        self.breaker.state()
+    }
 }
 
 /// The shared endpoint set of one client.
@@ -112,6 +121,7 @@ impl Endpoint {
 pub(crate) struct Endpoints {
     service: String,
     breaker: BreakerConfig,
+    outcomes: Arc<OutcomeCounters>,
     current: RwLock<Arc<[Arc<Endpoint>]>>,
     /// What the endpoints' sample times count from.
     epoch: Instant,
@@ -126,6 +136,7 @@ impl Endpoints {
         let endpoints = Arc::new(Self {
             service: service.to_owned(),
             breaker,
+            outcomes: Arc::new(OutcomeCounters::new(service, "attempt")),
             current: RwLock::new(Arc::from(Vec::new())),
             epoch: Instant::now(),
             _source: source,
@@ -153,7 +164,11 @@ impl Endpoints {
                 }
                 let name = format!("{}@{authority}", self.service);
                 match CircuitBreaker::new(name, &self.breaker) {
-                    Ok(breaker) => Some(Arc::new(Endpoint::new(authority, breaker))),
+                    Ok(breaker) => Some(Arc::new(Endpoint::new(
+                        authority,
+                        breaker,
+                        Arc::clone(&self.outcomes),
+                    ))),
                     Err(error) => {
                         tracing::error!(%error, "invalid breaker configuration");
                         None
@@ -246,15 +261,22 @@ impl Service<Request<OutBody>> for Balancer {
         };
         let uri = match absolute(request.uri(), &endpoint) {
             Ok(uri) => uri,
-            Err(error) => return Box::pin(std::future::ready(Err(error))),
+            Err(error) => {
+                let invalid: BoxError = Box::new(InvalidRequest::new(error));
+                return Box::pin(std::future::ready(Err(invalid)));
+            }
         };
         *request.uri_mut() = uri;
-        let mut attempt = InFlight::start(endpoint, permit, epoch, start);
+        let timer = request.extensions().get::<OwnTimer>().copied();
+        let mut attempt = InFlight::start(endpoint, permit, epoch, start, timer);
         // The client's future holds what it needs; no clone of the client here.
         let response = self.http.request(request);
         Box::pin(async move {
             let result = response.await;
-            attempt.finish(HttpClassifier.classify(result.as_ref()));
+            attempt.finish(match &result {
+                Ok(response) => Verdict::of_status(response.status()),
+                Err(error) => Verdict::of_error(error),
+            });
             result
                 .map(|response| response.map(Body::new))
                 .map_err(BoxError::from)
@@ -263,14 +285,18 @@ impl Service<Request<OutBody>> for Balancer {
 }
 
 /// One attempt on an endpoint: counted in flight until it ends, however it ends. An attempt
-/// dropped before its response (a timeout, a spent deadline) counts as a failure of the
-/// endpoint, with the time it took, so an endpoint that hangs is ejected too.
+/// dropped before its response counts as a failure of the endpoint, with the time it took,
+/// only when the client's own timer cut it (so an endpoint that hangs is ejected); dropped
+/// earlier, the caller gave up or its deadline came first, and nothing is charged (a
+/// half-open trial slot is given back).
 struct InFlight {
     endpoint: Arc<Endpoint>,
     permit: Option<OwnedPermit>,
     /// The epoch of the endpoints' sample times.
     epoch: Instant,
     start: Instant,
+    /// When the client's own tightest timer fires, if it has one.
+    timer: Option<OwnTimer>,
 }
 
 impl InFlight {
@@ -279,6 +305,7 @@ impl InFlight {
         permit: Option<OwnedPermit>,
         epoch: Instant,
         start: Instant,
+        timer: Option<OwnTimer>,
     ) -> Self {
         endpoint.in_flight.fetch_add(1, Ordering::Relaxed);
         Self {
@@ -286,16 +313,18 @@ impl InFlight {
             permit,
             epoch,
             start,
+            timer,
         }
     }
 
-    fn finish(&mut self, outcome: Outcome) {
+    fn finish(&mut self, verdict: Verdict) {
         let now = Instant::now();
         let elapsed = now.saturating_duration_since(self.start);
         self.endpoint
             .observe(elapsed, micros_since(self.epoch, now));
+        self.endpoint.outcomes.record(verdict);
         if let Some(permit) = self.permit.take() {
-            permit.record_with_duration(outcome, elapsed);
+            permit.record_with_duration(verdict.outcome(), elapsed);
         }
     }
 }
@@ -303,8 +332,17 @@ impl InFlight {
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.endpoint.in_flight.fetch_sub(1, Ordering::Relaxed);
-        if self.permit.is_some() {
-            self.finish(Outcome::Failure);
+        if self.permit.is_none() {
+            return;
+        }
+        if self.timer.is_some_and(OwnTimer::has_fired) {
+            self.finish(Verdict::Failure(Failure::Timeout));
+        } else {
+            // Dropping the permit unrecorded gives a half-open trial slot back.
+            self.permit = None;
+            self.endpoint
+                .outcomes
+                .record(Verdict::NotCharged(Cause::Cancelled));
         }
     }
 }
@@ -347,7 +385,11 @@ mod tests {
 
     fn endpoint(authority: &str) -> Endpoint {
         let breaker = CircuitBreaker::new("test", &BreakerConfig::default()).expect("breaker");
-        Endpoint::new(authority, breaker)
+        Endpoint::new(
+            authority,
+            breaker,
+            Arc::new(OutcomeCounters::new("test", "attempt")),
+        )
     }
 
     #[test]

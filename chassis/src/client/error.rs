@@ -4,10 +4,8 @@ use std::fmt;
 
 use tower::BoxError;
 
-use crate::resilience::breaker::BreakerOpen;
-use crate::resilience::bulkhead::BulkheadFull;
-use crate::resilience::deadline::DeadlineExceeded;
-use crate::resilience::timeout::Elapsed;
+pub use crate::discovery::NoEndpoint;
+use crate::resilience::blame::{Cause, Failure, InvalidRequest, Verdict};
 
 /// The kind of a [`ClientError`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,11 +50,6 @@ pub struct ClientError {
     source: BoxError,
 }
 
-/// No endpoint is known for a service.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("no endpoint known for service {0:?}")]
-pub struct NoEndpoint(pub String);
-
 impl ClientError {
     pub(crate) fn new(service: &str, source: BoxError) -> Self {
         Self {
@@ -70,13 +63,19 @@ impl ClientError {
         Self {
             kind: ClientErrorKind::InvalidRequest,
             service: service.to_owned(),
-            source: source.into(),
+            source: Box::new(InvalidRequest::new(source)),
         }
     }
 
     /// Why the call failed.
     pub fn kind(&self) -> ClientErrorKind {
         self.kind
+    }
+
+    /// Who the failure is charged to: [`Verdict::Failure`] when the dependency failed (it
+    /// counted against the breakers), [`Verdict::NotCharged`] when it did not.
+    pub fn verdict(&self) -> Verdict {
+        Verdict::of_error(self.source.as_ref())
     }
 
     /// Whether a circuit breaker refused the call (answer with a fallback).
@@ -110,25 +109,15 @@ impl std::error::Error for ClientError {
     }
 }
 
+/// The client's kind of an error, from the one verdict every policy reads.
 fn classify(error: &(dyn std::error::Error + 'static)) -> ClientErrorKind {
-    let mut current = Some(error);
-    while let Some(err) = current {
-        if err.is::<BreakerOpen>() {
-            return ClientErrorKind::BreakerOpen;
-        }
-        if err.is::<Elapsed>() || err.is::<tower::timeout::error::Elapsed>() {
-            return ClientErrorKind::Timeout;
-        }
-        if err.is::<DeadlineExceeded>() {
-            return ClientErrorKind::DeadlineExceeded;
-        }
-        if err.is::<BulkheadFull>() {
-            return ClientErrorKind::Rejected;
-        }
-        if err.is::<NoEndpoint>() {
-            return ClientErrorKind::NoEndpoint;
-        }
-        current = err.source();
+    match Verdict::of_error(error) {
+        Verdict::Failure(Failure::Timeout) => ClientErrorKind::Timeout,
+        Verdict::NotCharged(Cause::Deadline) => ClientErrorKind::DeadlineExceeded,
+        Verdict::NotCharged(Cause::Bulkhead) => ClientErrorKind::Rejected,
+        Verdict::NotCharged(Cause::NoEndpoint) => ClientErrorKind::NoEndpoint,
+        Verdict::NotCharged(Cause::InvalidRequest) => ClientErrorKind::InvalidRequest,
+        Verdict::NotCharged(Cause::BreakerOpen) => ClientErrorKind::BreakerOpen,
+        _ => ClientErrorKind::Transport,
     }
-    ClientErrorKind::Transport
 }

@@ -24,6 +24,7 @@
 
 mod balance;
 mod error;
+mod outcomes;
 mod series;
 
 use std::sync::Arc;
@@ -39,9 +40,11 @@ use tower::{BoxError, ServiceBuilder, ServiceExt};
 
 use self::balance::{Balancer, Endpoints};
 pub use self::error::{ClientError, ClientErrorKind, NoEndpoint};
+use self::outcomes::OutcomeCounters;
 use self::series::{ClientSeries, Series};
 use crate::discovery::{DiscoveryError, Endpoints as Discovered};
-use crate::resilience::breaker::{BreakerConfigError, CircuitBreaker};
+use crate::resilience::blame::{Cause, Verdict};
+use crate::resilience::breaker::{BreakerConfigError, CircuitBreaker, State};
 use crate::resilience::bulkhead::BulkheadLayer;
 use crate::resilience::config::{ClientResilienceConfig, InvalidResilienceConfig};
 use crate::resilience::deadline::PropagateDeadlineLayer;
@@ -74,6 +77,7 @@ pub enum ClientBuildError {
 pub struct HttpClient {
     name: Arc<str>,
     series: Arc<ClientSeries>,
+    outcomes: Arc<OutcomeCounters>,
     service: BoxCloneSyncService<Request<Body>, Response<Body>, BoxError>,
     breaker: CircuitBreaker,
     endpoints: Arc<Endpoints>,
@@ -122,6 +126,7 @@ impl HttpClient {
         let name: Arc<str> = Arc::from(name);
         Ok(Self {
             series: Arc::new(ClientSeries::new(Arc::clone(&name))),
+            outcomes: Arc::new(OutcomeCounters::new(&name, "call")),
             name,
             service: BoxCloneSyncService::new(service),
             breaker,
@@ -148,6 +153,16 @@ impl HttpClient {
             .collect()
     }
 
+    /// Each endpoint (`host:port`) with the state of its breaker (outlier ejection): an
+    /// endpoint is ejected while its breaker is open.
+    pub fn endpoint_states(&self) -> Vec<(String, State)> {
+        self.endpoints
+            .snapshot()
+            .iter()
+            .map(|e| (e.authority().to_owned(), e.breaker_state()))
+            .collect()
+    }
+
     /// Sends `request` (its URI is a path such as `/items/1`; the client picks the endpoint).
     /// `route` is the route template for metrics, such as `/items/{id}`.
     ///
@@ -163,7 +178,12 @@ impl HttpClient {
     ) -> Result<Response<Body>, ClientError> {
         let method = method_label(request.method());
         let start = Instant::now();
+        let mut call = CallWatch::new(&self.outcomes);
         let result = self.service.clone().oneshot(request).await;
+        call.ended(match &result {
+            Ok(response) => Verdict::of_status(response.status()),
+            Err(error) => Verdict::of_error(error.as_ref()),
+        });
         let result = result.map_err(|error| ClientError::new(&self.name, error));
         // OpenTelemetry: a failed call has no status code but an `error.type`.
         let (status, error_type) = match &result {
@@ -214,6 +234,34 @@ impl HttpClient {
             .body(Body::from(bytes))
             .map_err(|e| ClientError::invalid(&self.name, e))?;
         self.send(route, request).await
+    }
+}
+
+/// Counts a call's verdict when it ends, and `cancelled` when the caller drops it first.
+struct CallWatch<'a> {
+    outcomes: &'a OutcomeCounters,
+    ended: bool,
+}
+
+impl<'a> CallWatch<'a> {
+    fn new(outcomes: &'a OutcomeCounters) -> Self {
+        Self {
+            outcomes,
+            ended: false,
+        }
+    }
+
+    fn ended(&mut self, verdict: Verdict) {
+        self.ended = true;
+        self.outcomes.record(verdict);
+    }
+}
+
+impl Drop for CallWatch<'_> {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.outcomes.record(Verdict::NotCharged(Cause::Cancelled));
+        }
     }
 }
 

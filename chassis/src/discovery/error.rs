@@ -65,3 +65,8 @@ impl DiscoveryError {
 pub(crate) fn runtime() -> Result<tokio::runtime::Handle, DiscoveryError> {
     tokio::runtime::Handle::try_current().map_err(|_| DiscoveryError::NoRuntime)
 }
+
+/// No endpoint is known for a service: a call to it was not made.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("no endpoint known for service {0:?}")]
+pub struct NoEndpoint(pub String);

@@ -84,7 +84,7 @@ pub use config::{DiscoveryBackend, DiscoveryConfig, DnsConfig, EtcdConfig, Stati
 pub use dns::DnsDiscovery;
 pub use endpoint::{Endpoint, EndpointChange, EndpointSet};
 pub use endpoints::{Endpoints, Publisher, SourceStatus};
-pub use error::DiscoveryError;
+pub use error::{DiscoveryError, NoEndpoint};
 #[cfg(feature = "etcd")]
 pub use etcd::EtcdDiscovery;
 pub use fixed::{NoRegistration, StaticDiscovery};

@@ -45,6 +45,7 @@
 //!
 //! Settings for `clients.<name>` live in [`config`].
 
+pub mod blame;
 pub mod breaker;
 pub mod bulkhead;
 pub mod config;

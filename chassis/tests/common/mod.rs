@@ -131,6 +131,7 @@ impl Microservice for TestService {
             .route(
                 "/gate/{key}",
                 routing::get(|Path(key): Path<String>| async move {
+                    hits(&key).fetch_add(1, Ordering::SeqCst);
                     gate(&key).notified().await;
                     "opened"
                 }),

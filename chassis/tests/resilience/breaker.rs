@@ -416,6 +416,50 @@ fn a_trial_dropped_without_outcome_gives_its_slot_back() {
 }
 
 #[test]
+fn trials_that_hang_past_the_maximum_wait_count_as_failed() {
+    let config = BreakerConfig {
+        max_wait_in_half_open: 10 * SEC,
+        ..count_config(2, 2)
+    };
+    let (b, clock) = build(config);
+    open_breaker(&b, &clock);
+    clock.advance(5 * SEC);
+    // Every trial slot taken by a call that never reports.
+    let hung: Vec<_> = (0..3).map(|_| b.try_acquire().expect("trial")).collect();
+    clock.advance(10 * SEC - Duration::from_millis(1));
+    assert_eq!(b.state(), State::HalfOpen, "not yet");
+    assert_eq!(
+        b.try_acquire().expect_err("no slot").state(),
+        State::HalfOpen
+    );
+    clock.advance(Duration::from_millis(1));
+    assert_eq!(b.state(), State::Open, "the hung trials count as failed");
+    assert_eq!(b.try_acquire().expect_err("open").state(), State::Open);
+    // Their late outcomes no longer matter; a fresh wait and fresh trials follow.
+    for permit in hung {
+        permit.record(Outcome::Success);
+    }
+    assert_eq!(b.state(), State::Open);
+    clock.advance(5 * SEC);
+    calls(&b, Outcome::Success, 3);
+    assert_eq!(b.state(), State::Closed);
+}
+
+#[test]
+fn a_call_finds_the_half_open_wait_expired_without_a_state_read() {
+    let config = BreakerConfig {
+        max_wait_in_half_open: 10 * SEC,
+        ..count_config(2, 2)
+    };
+    let (b, clock) = build(config);
+    open_breaker(&b, &clock);
+    clock.advance(5 * SEC);
+    let _hung: Vec<_> = (0..3).map(|_| b.try_acquire().expect("trial")).collect();
+    clock.advance(10 * SEC);
+    assert_eq!(b.try_acquire().expect_err("reopened").state(), State::Open);
+}
+
+#[test]
 fn concurrent_half_open_callers_race_for_the_trial_slots() {
     let mut cfg = count_config(2, 2);
     cfg.half_open_calls = 5;

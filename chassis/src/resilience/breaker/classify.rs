@@ -1,6 +1,11 @@
 //! What counts as a failure: the classifier strategy.
 
+use std::any::Any;
+
 use http::{Response, StatusCode};
+use tower::BoxError;
+
+use crate::resilience::blame::Verdict;
 
 /// How a finished call counts for the breaker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -42,28 +47,40 @@ where
     }
 }
 
-/// The default for HTTP clients: errors (connect errors, timeouts, a rejected call below) and
-/// 5xx responses except `501 Not Implemented` are failures; everything else, 4xx included, is
-/// a success. A 4xx says the request was wrong, not that the dependency is unwell.
+/// The default for HTTP clients, by [blame](crate::resilience::blame): 5xx responses except
+/// `501 Not Implemented`, the client's own timeouts and transport errors are failures; the
+/// caller's spent deadline, a full bulkhead, no endpoint, an invalid request and a local
+/// breaker's refusal (the chassis' errors, boxed, anywhere in the source chain) are
+/// [`Outcome::Ignored`]; everything else, 4xx included, is a success. A 4xx says the request
+/// was wrong, not that the dependency is unwell.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct HttpClassifier;
 
-impl<B, E> Classify<Response<B>, E> for HttpClassifier {
+impl<B, E: 'static> Classify<Response<B>, E> for HttpClassifier {
     fn classify(&self, result: Result<&Response<B>, &E>) -> Outcome {
         match result {
             Ok(response) => status_outcome(response.status()),
-            Err(_) => Outcome::Failure,
+            Err(error) => error_outcome(error),
         }
     }
 }
 
 /// The [`HttpClassifier`] verdict for a status code.
 pub fn status_outcome(status: StatusCode) -> Outcome {
-    if status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED {
-        Outcome::Failure
-    } else {
-        Outcome::Success
+    Verdict::of_status(status).outcome()
+}
+
+/// The verdict on an error of any type: a boxed error (what the chassis' layers return) or
+/// an I/O error is judged by [`Verdict::of_error`]; any other is a failure.
+fn error_outcome<E: 'static>(error: &E) -> Outcome {
+    let any: &dyn Any = error;
+    if let Some(boxed) = any.downcast_ref::<BoxError>() {
+        return Verdict::of_error(boxed.as_ref()).outcome();
     }
+    if let Some(io) = any.downcast_ref::<std::io::Error>() {
+        return Verdict::of_error(io).outcome();
+    }
+    Outcome::Failure
 }
 
 /// For any service: every error is a failure, every response a success.
@@ -104,6 +121,12 @@ mod tests {
         assert_eq!(
             Classify::<Response<()>, _>::classify(&HttpClassifier, Err(&err)),
             Outcome::Failure
+        );
+        let spent: BoxError = crate::resilience::deadline::DeadlineExceeded::new().into();
+        assert_eq!(
+            Classify::<Response<()>, _>::classify(&HttpClassifier, Err(&spent)),
+            Outcome::Ignored,
+            "the caller's deadline is not the dependency's failure"
         );
     }
 

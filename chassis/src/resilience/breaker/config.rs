@@ -17,6 +17,7 @@ use super::error::BreakerConfigError;
 /// window = { kind = "count", size = 100 }   # or { kind = "time", size = 60 } (seconds)
 /// wait_in_open = "30s"             # how long to reject before trying again
 /// half_open_calls = 10             # trial calls that decide between closed and open
+/// max_wait_in_half_open = "60s"    # trials not all reported by then: open again
 /// automatic_transition = false     # report half-open when the wait is over, without a call
 /// enabled = true                   # false starts the breaker disabled (all calls pass)
 /// ```
@@ -44,6 +45,11 @@ pub struct BreakerConfig {
     pub wait_in_open: Duration,
     /// The number of trial calls admitted in half-open; their outcomes close or re-open.
     pub half_open_calls: u32,
+    /// The longest the breaker stays half-open waiting for its trials' outcomes
+    /// (Resilience4j's `maxWaitDurationInHalfOpenState`): trials that hang past it count as
+    /// failed, and the breaker opens again, so a stuck trial cannot keep it half-open.
+    #[serde(with = "crate::config::duration")]
+    pub max_wait_in_half_open: Duration,
     /// When `true`, reading the state after the wait reports half-open even if no call came
     /// (Resilience4j's automatic transition, done lazily instead of with a timer).
     pub automatic_transition: bool,
@@ -60,6 +66,7 @@ impl Default for BreakerConfig {
             window: WindowConfig::default(),
             wait_in_open: Duration::from_secs(30),
             half_open_calls: 10,
+            max_wait_in_half_open: Duration::from_secs(60),
             automatic_transition: false,
         }
     }
@@ -115,6 +122,7 @@ pub(crate) struct Settings {
     pub(crate) window: WindowConfig,
     pub(crate) wait_nanos: u64,
     pub(crate) half_open_calls: u32,
+    pub(crate) half_open_max_nanos: u64,
     pub(crate) automatic_transition: bool,
 }
 
@@ -150,6 +158,9 @@ impl BreakerConfig {
         if self.wait_in_open.is_zero() {
             return Err(BreakerConfigError::WaitInOpen);
         }
+        if self.max_wait_in_half_open.is_zero() {
+            return Err(BreakerConfigError::MaxWaitInHalfOpen);
+        }
         let minimum_calls = match self.window.kind {
             WindowKind::Count => self.minimum_calls.min(self.window.size),
             WindowKind::Time => self.minimum_calls,
@@ -166,6 +177,7 @@ impl BreakerConfig {
             window: self.window,
             wait_nanos: super::clock::saturating_nanos(self.wait_in_open),
             half_open_calls: self.half_open_calls,
+            half_open_max_nanos: super::clock::saturating_nanos(self.max_wait_in_half_open),
             automatic_transition: self.automatic_transition,
         })
     }
@@ -248,6 +260,9 @@ mod tests {
         assert!(bad(|c| c.minimum_calls = 0).contains("minimum_calls"));
         assert!(bad(|c| c.half_open_calls = 0).contains("half_open_calls"));
         assert!(bad(|c| c.wait_in_open = Duration::ZERO).contains("wait_in_open"));
+        assert!(
+            bad(|c| c.max_wait_in_half_open = Duration::ZERO).contains("max_wait_in_half_open")
+        );
     }
 
     #[test]

@@ -43,6 +43,8 @@ pub(crate) struct Shared {
     trial_permits: AtomicU32,
     trials: TrialCounts,
     open_until: AtomicU64,
+    /// When a half-open breaker whose trials have not all reported opens again.
+    half_open_until: AtomicU64,
     rejected: AtomicU64,
     lock: Mutex<()>,
     listener: Box<dyn StateListener>,
@@ -87,6 +89,7 @@ impl Shared {
             trial_permits: AtomicU32::new(0),
             trials: TrialCounts::default(),
             open_until: AtomicU64::new(0),
+            half_open_until: AtomicU64::new(u64::MAX),
             rejected: AtomicU64::new(0),
             lock: Mutex::new(()),
             listener,
@@ -146,7 +149,11 @@ impl Shared {
                         .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
                         .is_ok();
                     if !taken {
-                        return Err(self.reject(State::HalfOpen));
+                        if !self.half_open_expired(word) {
+                            return Err(self.reject(State::HalfOpen));
+                        }
+                        word = self.word();
+                        continue;
                     }
                     if self.word() == word {
                         let start = self.start_time();
@@ -256,9 +263,29 @@ impl Shared {
         self.rejected.load(Ordering::Relaxed)
     }
 
-    /// The current state, applying an automatic open -> half-open transition when configured.
+    /// Whether the half-open state of `word` outlived `max_wait_in_half_open`; if so, its
+    /// outstanding trials count as failed and the breaker opens again.
+    #[cold]
+    fn half_open_expired(&self, word: Word) -> bool {
+        if self.now_nanos() < self.half_open_until.load(Ordering::Acquire) {
+            return false;
+        }
+        if self.transition(word, State::Open) {
+            tracing::warn!(
+                breaker = %self.name,
+                "half-open trials did not all report within max_wait_in_half_open: open again"
+            );
+        }
+        true
+    }
+
+    /// The current state, applying an automatic open -> half-open transition when configured,
+    /// and a half-open state's expiry.
     pub(crate) fn state(&self) -> State {
         let word = self.word();
+        if word.state() == State::HalfOpen && self.half_open_expired(word) {
+            return self.word().state();
+        }
         if word.state() == State::Open
             && self.settings.automatic_transition
             && self.now_nanos() >= self.open_until.load(Ordering::Acquire)
@@ -331,6 +358,10 @@ impl Shared {
                 self.trials.reset();
                 self.trial_permits
                     .store(self.settings.half_open_calls, Ordering::Release);
+                let until = self
+                    .now_nanos()
+                    .saturating_add(self.settings.half_open_max_nanos);
+                self.half_open_until.store(until, Ordering::Release);
             }
             State::ForcedOpen | State::Disabled => {}
         }

@@ -56,6 +56,9 @@ pub enum BreakerConfigError {
     /// `half_open_calls` of zero or above the maximum.
     #[error("half_open_calls must be between 1 and 1000000, got {0}")]
     HalfOpenCalls(u32),
+    /// `max_wait_in_half_open` of zero.
+    #[error("max_wait_in_half_open must be longer than zero")]
+    MaxWaitInHalfOpen,
     /// `wait_in_open` of zero.
     #[error("wait_in_open must be longer than zero")]
     WaitInOpen,

@@ -54,6 +54,20 @@ pub use error::{Elapsed, TimeoutKind, is_timeout};
 pub use future::ResponseFuture;
 pub use layer::TimeoutLayer;
 
+/// When the tightest of the client's own timers (overall, per attempt) fires, kept in the
+/// request's extensions: an attempt dropped before its response was cut by the client's own
+/// timer when it is dropped at or after this instant, and counts against its endpoint;
+/// dropped earlier, the caller gave up (or its deadline came first), which is not charged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct OwnTimer(pub(crate) tokio::time::Instant);
+
+impl OwnTimer {
+    /// Whether the timer has fired by now.
+    pub(crate) fn has_fired(self) -> bool {
+        tokio::time::Instant::now() >= self.0
+    }
+}
+
 /// The service of [`TimeoutLayer`].
 #[derive(Debug, Clone)]
 pub struct Timeout<S> {
@@ -93,6 +107,11 @@ where
 
     fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
         let own = Deadline::after(self.limit);
+        let timer = match req.extensions().get::<OwnTimer>() {
+            Some(outer) if outer.0 <= own.instant() => *outer,
+            _ => OwnTimer(own.instant()),
+        };
+        req.extensions_mut().insert(timer);
         let deadline = earliest(Some(own), Deadline::for_request(&req)).unwrap_or(own);
         req.extensions_mut().insert(deadline);
         // When this timeout is the tightest deadline, a `DeadlineExceeded` from below (deadline
