@@ -317,6 +317,42 @@ async fn grpc_exports_the_server_span_with_resource_attributes_and_remote_parent
     stop.cancel();
 }
 
+/// An untrusted edge starts a trace of its own, decides sampling itself, and links its server
+/// span to the caller's position instead of continuing it.
+#[tokio::test]
+async fn an_untrusted_edge_starts_a_new_trace_linked_to_the_callers() {
+    let stop = CancellationToken::new();
+    let (received, collector) = grpc_receiver(stop.clone()).await;
+    let endpoint = format!("http://{collector}");
+    let handle = spawn_traced(
+        &endpoint,
+        &[
+            ("telemetry.otlp.batch_delay", "50ms"),
+            ("server.trust.mode", "edge"),
+        ],
+    )
+    .await;
+    // The caller says "not sampled": an edge decides for itself (ratio 1.0 here).
+    let unsampled = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00";
+    let reply = get_with(handle.addr(), "/items/linked", Some(unsampled)).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let got = received
+        .wait_for("the edge's span", |g| {
+            str_attr(&g.span.attributes, "url.path").as_deref() == Some("/items/linked")
+        })
+        .await;
+    let span = &got.span;
+    assert_ne!(hex(&span.trace_id), TRACE, "a trace of its own");
+    assert!(span.parent_span_id.is_empty(), "a root span");
+    let [link] = span.links.as_slice() else {
+        panic!("one link expected: {:?}", span.links);
+    };
+    assert_eq!(hex(&link.trace_id), TRACE);
+    assert_eq!(hex(&link.span_id), PARENT);
+    handle.shutdown().await;
+    stop.cancel();
+}
+
 #[tokio::test]
 async fn logged_and_propagated_ids_are_the_exported_span_ids() {
     let stop = CancellationToken::new();

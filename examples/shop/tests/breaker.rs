@@ -104,3 +104,4 @@ fn promtool_accepts(metrics: &str) {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+

@@ -122,7 +122,19 @@ pub fn describe() {
     );
     metrics::describe_counter!(
         "chassis_server_rejected_total",
-        "Requests answered by the server stack itself, by reason (shed, timeout, body_limit, panic, error)."
+        "Requests answered by the server stack itself, by reason (shed, timeout, body_limit, headers, deadline, panic, error)."
+    );
+    metrics::describe_counter!(
+        "chassis_server_connections_limited_total",
+        "Times accepting paused because server.max_connections connections were open."
+    );
+    metrics::describe_counter!(
+        "chassis_admin_unauthorized_total",
+        "Admin requests refused for a missing or wrong admin token."
+    );
+    metrics::describe_counter!(
+        "chassis_client_outcomes_total",
+        "Outbound calls (scope call) and attempts (scope attempt) by verdict kind: timeout, transport and status are charged to the dependency; deadline, bulkhead, no_endpoint, invalid_request, breaker_open and cancelled are not."
     );
     metrics::describe_gauge!(
         "chassis_breaker_state",
