@@ -46,9 +46,12 @@ async fn seen_with_hints(addr: std::net::SocketAddr) -> (serde_json::Value, http
         ("x-request-timeout-ms", "250"),
         ("x-request-id", "caller-chosen-id"),
     ];
-    let reply = send(&client(), request(Method::GET, addr, "/context", &hints, ""))
-        .await
-        .unwrap();
+    let reply = send(
+        &client(),
+        request(Method::GET, addr, "/context", &hints, ""),
+    )
+    .await
+    .unwrap();
     assert_eq!(reply.status, StatusCode::OK);
     (reply.json(), reply.headers)
 }
@@ -74,7 +77,10 @@ async fn an_edge_honours_no_hint_and_links_the_callers_trace() {
     assert!(seen["parent_id"].is_null(), "a root");
     assert_eq!(seen["caller_link"], CALLER_TP, "the caller kept as a link");
     assert!(seen["baggage"].is_null() && seen["tracestate"].is_null());
-    assert!(seen["deadline_header"].is_null(), "the deadline never reached the handler");
+    assert!(
+        seen["deadline_header"].is_null(),
+        "the deadline never reached the handler"
+    );
     // A sane id is validated and kept; with `regenerate`, replaced.
     assert_eq!(headers["x-request-id"], "caller-chosen-id");
     let deadline = get(service.addr(), "/deadline").await.text();
@@ -89,7 +95,10 @@ async fn an_edge_honours_no_hint_and_links_the_callers_trace() {
     let (seen, headers) = seen_with_hints(strict.addr()).await;
     let id = headers["x-request-id"].to_str().unwrap();
     assert_ne!(id, "caller-chosen-id");
-    assert_eq!(seen["request_id"], id, "the handler sees the id the caller gets");
+    assert_eq!(
+        seen["request_id"], id,
+        "the handler sees the id the caller gets"
+    );
     strict.shutdown().await;
 }
 
@@ -106,7 +115,10 @@ async fn an_edge_trusts_the_peers_it_lists() {
     service.shutdown().await;
     let elsewhere = spawn(&[("server.trust.peers", "10.0.0.0/8")]).await;
     let (seen, _) = seen_with_hints(elsewhere.addr()).await;
-    assert_ne!(seen["trace_id"], CALLER_TRACE, "only the listed ranges are trusted");
+    assert_ne!(
+        seen["trace_id"], CALLER_TRACE,
+        "only the listed ranges are trusted"
+    );
     elsewhere.shutdown().await;
 }
 
@@ -117,18 +129,27 @@ async fn a_deadline_below_the_floor_fails_the_request_alone_at_once() {
     for spent in ["0", "4"] {
         let path = format!("/work/{key}");
         let hints = [("x-request-timeout-ms", spent)];
-        let reply = send(&client(), request(Method::GET, service.addr(), &path, &hints, ""))
-            .await
-            .unwrap();
+        let reply = send(
+            &client(),
+            request(Method::GET, service.addr(), &path, &hints, ""),
+        )
+        .await
+        .unwrap();
         assert_eq!(reply.status, StatusCode::GATEWAY_TIMEOUT, "{spent}");
-        assert_eq!(reply.headers[header::CONTENT_TYPE], "application/problem+json");
+        assert_eq!(
+            reply.headers[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
     }
     assert_eq!(hits(key).load(Ordering::SeqCst), 0, "the handler never ran");
     let path = format!("/work/{key}");
     let hints = [("x-request-timeout-ms", "5000")];
-    let reply = send(&client(), request(Method::GET, service.addr(), &path, &hints, ""))
-        .await
-        .unwrap();
+    let reply = send(
+        &client(),
+        request(Method::GET, service.addr(), &path, &hints, ""),
+    )
+    .await
+    .unwrap();
     assert_eq!(reply.status, StatusCode::OK);
     service.shutdown().await;
 }
@@ -150,15 +171,27 @@ async fn liveness_answers_while_the_service_sheds_its_own_routes() {
         assert!(Instant::now() < deadline, "the held request never arrived");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    assert_eq!(get(addr, "/hello").await.status, StatusCode::SERVICE_UNAVAILABLE);
-    for path in ["/health/live", "/health/ready", "/health", "/metrics", "/info"] {
+    assert_eq!(
+        get(addr, "/hello").await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    for path in [
+        "/health/live",
+        "/health/ready",
+        "/health",
+        "/metrics",
+        "/info",
+    ] {
         assert_eq!(get(addr, path).await.status, StatusCode::OK, "{path}");
     }
     // Not body-limited either (a probe has no body, but a scrape through a proxy may).
     let big = "x".repeat(64);
-    let reply = send(&client(), request(Method::GET, addr, "/health/live", &[], &big))
-        .await
-        .unwrap();
+    let reply = send(
+        &client(),
+        request(Method::GET, addr, "/health/live", &[], &big),
+    )
+    .await
+    .unwrap();
     assert_eq!(reply.status, StatusCode::OK);
     gate(key).notify_one();
     assert_eq!(held.await.unwrap().status, StatusCode::OK);
@@ -205,11 +238,20 @@ async fn admin_routes_answer_only_the_token() {
     };
     let refused = put("/admin/faults", None, r#"{"error_rate":1.0}"#).await;
     assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
-    assert!(refused.headers[header::WWW_AUTHENTICATE].to_str().unwrap().starts_with("Bearer"));
+    assert!(
+        refused.headers[header::WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer")
+    );
     assert!(!refused.text().contains(TOKEN));
     let wrong = put("/admin/faults", Some("Bearer not-the-token".into()), "{}").await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(get(service.addr(), "/hello").await.status, StatusCode::OK, "nothing changed");
+    assert_eq!(
+        get(service.addr(), "/hello").await.status,
+        StatusCode::OK,
+        "nothing changed"
+    );
     let bearer = Some(format!("Bearer {TOKEN}"));
     let changed = put("/admin/faults", bearer.clone(), r#"{"error_rate":1.0}"#).await;
     assert_eq!(changed.status, StatusCode::OK);
@@ -250,9 +292,12 @@ async fn faults_without_enabling_them_exist_nowhere() {
     let admin = service.admin_addr().unwrap();
     let auth = format!("Bearer {TOKEN}");
     let with = [("authorization", auth.as_str())];
-    let reply = send(&client(), request(Method::PUT, admin, "/admin/faults", &with, "{}"))
-        .await
-        .unwrap();
+    let reply = send(
+        &client(),
+        request(Method::PUT, admin, "/admin/faults", &with, "{}"),
+    )
+    .await
+    .unwrap();
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     assert!(service.faults().is_none());
     service.shutdown().await;
@@ -285,6 +330,9 @@ async fn an_admin_token_without_an_admin_port_or_too_short_is_refused_at_start()
             .unwrap_err();
         let report = error.to_string();
         assert!(report.contains("server.admin_token"), "{report}");
-        assert!(!report.contains("short\""), "the value is never shown: {report}");
+        assert!(
+            !report.contains("short\""),
+            "the value is never shown: {report}"
+        );
     }
 }

@@ -121,3 +121,11 @@ fn classify(error: &(dyn std::error::Error + 'static)) -> ClientErrorKind {
         _ => ClientErrorKind::Transport,
     }
 }
+
+/// A failed call answered as it is by a handler: a problem response without internal text
+/// (see [`client_error_response`](crate::server::client_error_response)).
+impl axum::response::IntoResponse for ClientError {
+    fn into_response(self) -> axum::response::Response {
+        crate::server::client_error_response(&self)
+    }
+}

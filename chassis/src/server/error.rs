@@ -62,6 +62,46 @@ pub fn error_response(error: &BoxError) -> Response {
     response
 }
 
+/// The answer to a handler's failed outbound call: `504` when it ran out of time (the
+/// client's timeout or the caller's deadline), `503` when a local breaker or bulkhead
+/// refused it or no endpoint is known (with `Retry-After`), `502` when the dependency
+/// failed, `500` for a request the handler built wrong. The error's text goes to the log,
+/// with the request id; the caller gets a generic detail and the request id, never internal
+/// text.
+pub fn client_error_response(error: &crate::client::ClientError) -> Response {
+    use crate::client::ClientErrorKind as Kind;
+    let (status, detail) = match error.kind() {
+        Kind::Timeout | Kind::DeadlineExceeded => (
+            StatusCode::GATEWAY_TIMEOUT,
+            "a service this request needs did not answer in time",
+        ),
+        Kind::BreakerOpen | Kind::Rejected | Kind::NoEndpoint => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "a service this request needs is unavailable; retry later",
+        ),
+        Kind::InvalidRequest => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the server failed to handle the request",
+        ),
+        _ => (
+            StatusCode::BAD_GATEWAY,
+            "a service this request needs failed",
+        ),
+    };
+    tracing::warn!(%error, kind = error.kind().as_str(), "outbound call failed");
+    let mut response = Problem::new(status)
+        .detail(detail)
+        .current_request_id()
+        .into_response();
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(RETRY_AFTER_SECONDS),
+        );
+    }
+    response
+}
+
 /// Counts a request the stack answered itself (`chassis_server_rejected_total{reason}`).
 /// Shed requests and bodies refused by declared length never reach the router, so the RED
 /// histogram (recorded per route) sees only the timeouts and panics among them.

@@ -52,7 +52,8 @@ pub use admin_auth::require_admin_token;
 pub use admin_faults::fault_routes;
 pub use body_limit::{BodyLimit, BodyLimitLayer};
 pub use error::{
-    HandleError, HandleErrorFuture, HandleErrorLayer, count_rejection, error_response, status_for,
+    HandleError, HandleErrorFuture, HandleErrorLayer, client_error_response, count_rejection,
+    error_response, status_for,
 };
 pub use faults::{FaultInjection, FaultLayer, FaultsHandle};
 pub use ops_first::{OpsFirst, is_operational_path};

@@ -119,7 +119,11 @@ pub(crate) fn panic_response(
     let request_id = request_id.and_then(|id| id.to_str().ok());
     tracing::error!(panic = %message, request_id, "request handler panicked");
     super::count_rejection("panic");
-    Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
-        .detail("the request handler failed")
-        .into_response()
+    let problem =
+        Problem::new(StatusCode::INTERNAL_SERVER_ERROR).detail("the request handler failed");
+    match request_id {
+        Some(id) => problem.request_id(id),
+        None => problem,
+    }
+    .into_response()
 }

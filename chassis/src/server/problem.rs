@@ -27,6 +27,9 @@ pub struct Problem {
     status: u16,
     #[serde(skip_serializing_if = "Option::is_none")]
     detail: Option<String>,
+    /// An extension member: the request id, so a caller can quote it to whoever reads the log.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<String>,
 }
 
 impl Problem {
@@ -37,6 +40,7 @@ impl Problem {
             title: status.canonical_reason().unwrap_or("Error"),
             status: status.as_u16(),
             detail: None,
+            request_id: None,
         }
     }
 
@@ -45,6 +49,28 @@ impl Problem {
     pub fn detail(mut self, detail: impl Into<String>) -> Self {
         self.detail = Some(detail.into());
         self
+    }
+
+    /// Adds the request id (an extension member, `request_id`), for a caller to quote.
+    #[must_use]
+    pub fn request_id(mut self, id: impl Into<String>) -> Self {
+        self.request_id = Some(id.into());
+        self
+    }
+
+    /// Adds the id of the request being served (from its trace context), if there is one.
+    #[must_use]
+    pub fn current_request_id(self) -> Self {
+        let id = crate::telemetry::propagation::TraceContext::with_current(|ctx| {
+            ctx.request_id()
+                .and_then(|id| id.to_str().ok())
+                .map(str::to_owned)
+        })
+        .flatten();
+        match id {
+            Some(id) => self.request_id(id),
+            None => self,
+        }
     }
 
     /// The HTTP status.

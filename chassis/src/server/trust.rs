@@ -80,7 +80,7 @@ mod tests {
     }
 
     fn ip(text: &str) -> Option<IpAddr> {
-        Some(text.parse().expect("ip"))
+        text.parse().ok()
     }
 
     #[test]

@@ -261,28 +261,25 @@ async fn start(parts: Parts, routes: Router) -> Result<ServiceHandle, LaunchErro
     // its layers on every request.
     let app = server::standard_stack(server_config, routes.with_state(()));
     let draining = shutdown.draining_token();
-    let (serving, admin_serving) = match server_config.admin_port {
-        Some(port) => {
-            let host = server_config
-                .admin_host
-                .as_deref()
-                .unwrap_or(&server_config.host);
-            let admin_listener = bind(host, port).await?;
-            let admin = admin_router(ops, server_config, telemetry.log, faults.as_ref());
-            let serving = Serving::start(listener, app, server_config, draining.clone())
-                .map_err(|source| bind_error(server_config.port, source))?;
-            let admin = Serving::start(admin_listener, admin, server_config, draining)
-                .map_err(|source| bind_error(port, source))?;
-            (serving, Some(admin))
-        }
+    let (serving, admin_serving) = if let Some(port) = server_config.admin_port {
+        let host = server_config
+            .admin_host
+            .as_deref()
+            .unwrap_or(&server_config.host);
+        let admin_listener = bind(host, port).await?;
+        let admin = admin_router(ops, server_config, telemetry.log, faults.as_ref());
+        let serving = Serving::start(listener, app, server_config, draining.clone())
+            .map_err(|source| bind_error(server_config.port, source))?;
+        let admin = Serving::start(admin_listener, admin, server_config, draining)
+            .map_err(|source| bind_error(port, source))?;
+        (serving, Some(admin))
+    } else {
         // The operational endpoints are answered ahead of the stack: never shed, timed out,
         // body-limited or fault-injected.
-        None => {
-            let service = OpsFirst::new(ops.with_state(()), app);
-            let serving = Serving::start(listener, service, server_config, draining)
-                .map_err(|source| bind_error(server_config.port, source))?;
-            (serving, None)
-        }
+        let service = OpsFirst::new(ops.with_state(()), app);
+        let serving = Serving::start(listener, service, server_config, draining)
+            .map_err(|source| bind_error(server_config.port, source))?;
+        (serving, None)
     };
     let addr = serving.local_addr();
     let admin_addr = admin_serving.as_ref().map(Serving::local_addr);

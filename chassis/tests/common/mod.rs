@@ -155,24 +155,21 @@ impl Microservice for TestService {
 /// The request as the handler sees it after the stack: its trace context, request id,
 /// caller link and the hint headers that reached it.
 async fn context(request: Request<Body>) -> axum::Json<serde_json::Value> {
-    let ctx = chassis::telemetry::propagation::TraceContext::current();
-    let header = |name: &str| {
-        request
-            .headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
+    use chassis::telemetry::propagation::TraceContext;
+    let ctx = TraceContext::current();
+    let text =
+        |value: Option<&http::HeaderValue>| value.and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let header = |name: &str| text(request.headers().get(name));
     let caller = request
         .extensions()
         .get::<chassis::telemetry::propagation::CallerLink>()
         .map(|link| link.0.to_string());
     axum::Json(serde_json::json!({
         "trace_id": ctx.as_ref().map(|c| c.trace_id().to_string()),
-        "parent_id": ctx.as_ref().and_then(|c| c.parent_id()).map(|p| p.to_string()),
+        "parent_id": ctx.as_ref().and_then(TraceContext::parent_id).map(|p| p.to_string()),
         "sampled": ctx.as_ref().map(|c| c.flags().is_sampled()),
-        "baggage": ctx.as_ref().and_then(|c| c.baggage().and_then(|b| b.to_str().ok().map(str::to_owned))),
-        "tracestate": ctx.as_ref().and_then(|c| c.tracestate().and_then(|b| b.to_str().ok().map(str::to_owned))),
+        "baggage": ctx.as_ref().and_then(|c| text(c.baggage())),
+        "tracestate": ctx.as_ref().and_then(|c| text(c.tracestate())),
         "request_id": header("x-request-id"),
         "deadline_header": header("x-request-timeout-ms"),
         "caller_link": caller,

@@ -12,10 +12,10 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, Request, StatusCode, header};
+use axum::http::{HeaderMap, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use chassis::client::{ClientBuildError, ClientError, HttpClient};
+use chassis::client::{ClientBuildError, HttpClient};
 use chassis::server::Problem;
 use chassis::service::Context;
 use http_body_util::BodyExt;
@@ -58,7 +58,10 @@ async fn list_items(State(app): State<App>) -> Response {
                     app.last_items.remember(bytes.clone());
                     Response::from_parts(parts, Body::from(bytes))
                 }
-                Err(error) => unavailable("catalog", &error.to_string()),
+                Err(error) => {
+                    tracing::warn!(%error, "reading the catalog's item list failed");
+                    bad_gateway()
+                }
             }
         }
         Ok(response) if response.status().is_server_error() => app.last_items.answer(),
@@ -74,7 +77,7 @@ async fn get_item(State(app): State<App>, Path(id): Path<String>) -> Response {
     let path = format!("/items/{id}");
     match app.catalog.get("/items/{id}", &path).await {
         Ok(response) => relay(response),
-        Err(error) => client_error(&error),
+        Err(error) => error.into_response(),
     }
 }
 
@@ -95,7 +98,7 @@ async fn place_order(State(app): State<App>, headers: HeaderMap, body: Body) -> 
     };
     match app.orders.send("/orders", request).await {
         Ok(response) => relay(response),
-        Err(error) => client_error(&error),
+        Err(error) => error.into_response(),
     }
 }
 
@@ -103,7 +106,7 @@ async fn get_order(State(app): State<App>, Path(id): Path<String>) -> Response {
     let path = format!("/orders/{id}");
     match app.orders.get("/orders/{id}", &path).await {
         Ok(response) => relay(response),
-        Err(error) => client_error(&error),
+        Err(error) => error.into_response(),
     }
 }
 
@@ -120,27 +123,10 @@ fn relay(response: http::Response<Body>) -> Response {
     relayed
 }
 
-fn client_error(error: &ClientError) -> Response {
-    let status = if error.is_timeout() {
-        StatusCode::GATEWAY_TIMEOUT
-    } else if error.is_breaker_open() {
-        StatusCode::SERVICE_UNAVAILABLE
-    } else {
-        StatusCode::BAD_GATEWAY
-    };
-    let mut response = Problem::new(status)
-        .detail(error.to_string())
-        .into_response();
-    if status == StatusCode::SERVICE_UNAVAILABLE {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-    }
-    response
-}
-
-fn unavailable(service: &str, detail: &str) -> Response {
-    Problem::new(StatusCode::SERVICE_UNAVAILABLE)
-        .detail(format!("{service} is unavailable: {detail}"))
+/// A dependency's answer that could not be read: the detail is in the log.
+fn bad_gateway() -> Response {
+    Problem::new(StatusCode::BAD_GATEWAY)
+        .detail("a service this request needs failed")
+        .current_request_id()
         .into_response()
 }

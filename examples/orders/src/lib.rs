@@ -104,8 +104,8 @@ async fn price(catalog: &HttpClient, request: &OrderRequest) -> Result<Vec<Price
     for line in &request.lines {
         let path = format!("/items/{}", line.item_id);
         let response = catalog.get("/items/{id}", &path).await.map_err(|error| {
-            Problem::new(StatusCode::SERVICE_UNAVAILABLE)
-                .detail(format!("the catalog cannot price the order now: {error}"))
+            tracing::warn!(%error, "pricing: the catalog call failed");
+            cannot_price()
         })?;
         match response.status() {
             StatusCode::OK => {}
@@ -114,14 +114,23 @@ async fn price(catalog: &HttpClient, request: &OrderRequest) -> Result<Vec<Price
                     .detail(format!("unknown item {:?}", line.item_id)));
             }
             status => {
-                return Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE)
-                    .detail(format!("the catalog answered {status}")));
+                tracing::warn!(%status, "pricing: the catalog answered an error");
+                return Err(cannot_price());
             }
         }
         let item = model::read_item(response).await.map_err(|error| {
-            Problem::new(StatusCode::BAD_GATEWAY).detail(format!("bad catalog answer: {error}"))
+            tracing::warn!(%error, "pricing: the catalog's answer does not read as an item");
+            cannot_price()
         })?;
         priced.push(PricedLine::new(line, item));
     }
     Ok(priced)
+}
+
+/// The answer when the catalog cannot price an order: what went wrong is in the log, under
+/// the request id the caller gets.
+fn cannot_price() -> Problem {
+    Problem::new(StatusCode::SERVICE_UNAVAILABLE)
+        .detail("the catalog cannot price the order now")
+        .current_request_id()
 }

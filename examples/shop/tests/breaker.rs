@@ -104,4 +104,3 @@ fn promtool_accepts(metrics: &str) {
         String::from_utf8_lossy(&output.stderr)
     );
 }
-

@@ -161,7 +161,7 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        let caller = if self.trusted {
+        let caller_link = if self.trusted {
             None
         } else {
             strip_untrusted(request.headers_mut())
@@ -193,8 +193,8 @@ where
             return StandardStackFuture::answered(refused, id);
         }
         let deadline = budget.map(Deadline::after);
-        if let Some(caller) = caller {
-            request.extensions_mut().insert(caller);
+        if let Some(link) = caller_link {
+            request.extensions_mut().insert(link);
         }
         let Some(slot) = self.in_flight.try_acquire() else {
             let overloaded: BoxError = Overloaded::new().into();

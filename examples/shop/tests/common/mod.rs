@@ -85,3 +85,32 @@ pub async fn shop() -> Shop {
     .await
     .unwrap()
 }
+
+/// The shop taken apart, to stop catalog alone.
+pub struct ShopParts {
+    pub catalog: chassis::service::ServiceHandle,
+    pub rest: Rest,
+}
+
+/// Orders and gateway.
+pub struct Rest {
+    pub orders: chassis::service::ServiceHandle,
+    pub gateway: chassis::service::ServiceHandle,
+}
+
+impl Rest {
+    pub async fn shutdown(self) {
+        self.gateway.shutdown().await;
+        self.orders.shutdown().await;
+    }
+}
+
+pub fn split(shop: Shop) -> ShopParts {
+    ShopParts {
+        catalog: shop.catalog,
+        rest: Rest {
+            orders: shop.orders,
+            gateway: shop.gateway,
+        },
+    }
+}
