@@ -25,6 +25,7 @@ use http::uri::{Authority, Parts, PathAndQuery, Scheme};
 use http::{Request, Response, Uri};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
+use tokio_util::sync::{CancellationToken, DropGuard};
 use tower::{BoxError, Service};
 
 use super::error::NoEndpoint;
@@ -127,12 +128,17 @@ pub(crate) struct Endpoints {
     epoch: Instant,
     /// Keeps discovery's watch of the service alive as long as the client lives.
     _source: Discovered,
+    /// Ends the follow task when the last clone of the client goes, even if the endpoint
+    /// set never changes again (which may be never).
+    _follow: DropGuard,
 }
 
 impl Endpoints {
     /// Follows the live set `source`, replacing the endpoints whenever it changes.
     pub(crate) fn follow(service: &str, breaker: BreakerConfig, source: Discovered) -> Arc<Self> {
         let mut sets = source.watch();
+        let stop = CancellationToken::new();
+        let stopped = stop.clone();
         let endpoints = Arc::new(Self {
             service: service.to_owned(),
             breaker,
@@ -140,11 +146,16 @@ impl Endpoints {
             current: RwLock::new(Arc::from(Vec::new())),
             epoch: Instant::now(),
             _source: source,
+            _follow: stop.drop_guard(),
         });
         endpoints.replace(&addresses(&sets.borrow_and_update()));
         let weak = Arc::downgrade(&endpoints);
         tokio::spawn(async move {
-            while sets.changed().await.is_ok() {
+            loop {
+                tokio::select! {
+                    () = stopped.cancelled() => break,
+                    changed = sets.changed() => if changed.is_err() { break },
+                }
                 let Some(endpoints) = weak.upgrade() else {
                     break;
                 };
