@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use serde::de::IgnoredAny;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "kind")]
@@ -16,6 +15,7 @@ pub(crate) enum Resource {
     ConfigMap(ConfigMap),
     Deployment(Box<Deployment>),
     Service(Service),
+    Secret(Secret),
     #[serde(other)]
     Other,
 }
@@ -117,7 +117,28 @@ pub(crate) struct ContainerPort {
 pub(crate) struct EnvVar {
     pub(crate) name: String,
     pub(crate) value: Option<String>,
-    pub(crate) value_from: Option<IgnoredAny>,
+    pub(crate) value_from: Option<EnvSource>,
+}
+
+impl EnvVar {
+    /// The Secret key the variable is read from, if it is.
+    pub(crate) fn secret_key_ref(&self) -> Option<&KeyRef> {
+        self.value_from.as_ref()?.secret_key_ref.as_ref()
+    }
+}
+
+/// `valueFrom`: only `secretKeyRef` is read (`fieldRef`, `configMapKeyRef`, ... are not).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct EnvSource {
+    pub(crate) secret_key_ref: Option<KeyRef>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct KeyRef {
+    pub(crate) name: String,
+    pub(crate) key: String,
+    pub(crate) optional: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -218,6 +239,17 @@ pub(crate) struct ServicePort {
     pub(crate) port: u16,
     pub(crate) target_port: Option<PortRef>,
     pub(crate) protocol: Option<String>,
+}
+
+/// A Secret: only whether it carries values matters (none may be committed).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Secret {
+    pub(crate) metadata: Meta,
+    #[serde(default)]
+    pub(crate) data: BTreeMap<String, String>,
+    #[serde(default)]
+    pub(crate) string_data: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -6,8 +6,9 @@
 //! the ConfigMap mounted as the configuration directory, and the Deployment's environment
 //! variables. Then it checks the manifest against those settings: container ports, probe paths
 //! and ports, `terminationGracePeriodSeconds` against the shutdown timing, discovery through
-//! headless Services, resources and security settings. A missing manifest or configuration
-//! file fails the test; so does any problem, and all problems are listed at once.
+//! headless Services, resources and security settings, the admin token read from a Secret
+//! (whose value the test cannot read: it loads a stand-in). A missing manifest or configuration file fails the test; so
+//! does any problem, and all problems are listed at once.
 //!
 //! Why the real loader: a second, hand-written merge of TOML and environment variables would
 //! drift from the chassis' rules (`__` nesting, lists, durations, unknown keys). This way an
@@ -16,12 +17,13 @@
 mod checks;
 mod kube;
 mod pod;
+mod secrets;
 
 use std::fmt::Write as _;
 
 use checks::check;
 use kube::{
-    Container, EnvVar, Lifecycle, Manifests, PortRef, PreStop, Resource, SleepAction,
+    ConfigMap, Container, EnvVar, Lifecycle, Manifests, PortRef, PreStop, Resource, SleepAction,
     load_manifests,
 };
 
@@ -244,4 +246,89 @@ fn a_missing_deployment_or_hardening_is_reported() {
     assert_reports(&problems, "orders: readOnlyRootFilesystem is not true");
     assert_reports(&problems, "orders: no resources");
     assert_reports(&problems, "Service catalog: selects no Deployment's pods");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Secrets and exposure.
+
+fn remove_env(manifests: &mut Manifests, service: &str, name: &str) {
+    container(manifests, service).env.retain(|v| v.name != name);
+}
+
+fn config_map_mut<'a>(manifests: &'a mut Manifests, name: &str) -> &'a mut ConfigMap {
+    manifests
+        .resources
+        .iter_mut()
+        .find_map(|r| match r {
+            Resource::ConfigMap(c) if c.metadata.name == name => Some(c),
+            _ => None,
+        })
+        .expect("config map in the manifests")
+}
+
+#[test]
+fn an_admin_token_not_read_from_a_secret_is_reported() {
+    let problems = problems_after(|m| {
+        set_env(
+            m,
+            "gateway",
+            "GATEWAY__SERVER__ADMIN_TOKEN",
+            "0123456789abcdef-literal",
+        );
+        remove_env(m, "orders", "ORDERS__SERVER__ADMIN_TOKEN");
+        let catalog = container(m, "catalog");
+        let token = catalog
+            .env
+            .iter_mut()
+            .find(|v| v.name == "CATALOG__SERVER__ADMIN_TOKEN")
+            .expect("token");
+        let secret = token
+            .value_from
+            .as_mut()
+            .and_then(|s| s.secret_key_ref.as_mut())
+            .expect("secretKeyRef");
+        secret.optional = Some(true);
+    });
+    assert_reports(
+        &problems,
+        "gateway: GATEWAY__SERVER__ADMIN_TOKEN: a literal value in the manifest",
+    );
+    assert_reports(
+        &problems,
+        "orders: no ORDERS__SERVER__ADMIN_TOKEN from a Secret, so the admin port serves no /admin",
+    );
+    assert_reports(
+        &problems,
+        "catalog: CATALOG__SERVER__ADMIN_TOKEN: the key token of the Secret catalog-admin is optional",
+    );
+}
+
+#[test]
+fn a_token_in_the_config_map_or_a_committed_secret_is_reported() {
+    let problems = problems_after(|m| {
+        remove_env(m, "orders", "ORDERS__SERVER__ADMIN_TOKEN");
+        let files = &mut config_map_mut(m, "orders-config").data;
+        let toml = files.get_mut("default.toml").expect("default.toml");
+        toml.push_str("[server]\nadmin_token = \"0123456789abcdef-in-a-file\"\n");
+        let secret = "kind: Secret\nmetadata:\n  name: shop-admin\nstringData:\n  token: t\n";
+        m.resources
+            .push(serde_norway::from_str(secret).expect("a Secret parses"));
+    });
+    assert_reports(
+        &problems,
+        "orders: server.admin_token is set in a file (the ConfigMap or the example's defaults)",
+    );
+    assert_reports(&problems, "Secret shop-admin: committed with values");
+}
+
+#[test]
+fn a_value_from_a_secret_loads_as_set() {
+    // The checker cannot read the Secret; it loads a stand-in, so the chassis' own rules on
+    // the token still apply: here, a token without an admin port.
+    let problems = problems_after(|m| remove_env(m, "catalog", "CATALOG__SERVER__ADMIN_PORT"));
+    assert_reports(&problems, "catalog: the pod's configuration does not load");
+    assert_reports(
+        &problems,
+        "server.admin_token (from environment variable CATALOG__SERVER__ADMIN_TOKEN): set, but /admin is served only on server.admin_port",
+    );
 }
