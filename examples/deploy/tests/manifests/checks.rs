@@ -6,6 +6,7 @@ use std::time::Duration;
 use chassis::config::DiscoveryBackend;
 
 use super::SERVICES;
+use super::exposure::check_exposure;
 use super::kube::{Manifests, PortRef, PreStop, Resource};
 use super::pod::{Pod, load_pod};
 use super::secrets::{check_committed_secrets, check_secret_env};
@@ -31,6 +32,7 @@ pub(crate) fn check(manifests: &Manifests) -> Vec<String> {
         }
     }
     check_services(manifests, &pods, &mut problems);
+    check_exposure(manifests, &pods, &mut problems);
     check_committed_secrets(manifests, &mut problems);
     problems
 }
@@ -47,6 +49,7 @@ pub(crate) fn check_namespaces(manifests: &Manifests, problems: &mut Vec<String>
             Resource::ConfigMap(c) => &c.metadata,
             Resource::Deployment(d) => &d.metadata,
             Resource::Service(s) => &s.metadata,
+            Resource::NetworkPolicy(p) => &p.metadata,
             Resource::Secret(s) => &s.metadata,
             Resource::Other => continue,
         };

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "kind")]
@@ -15,6 +16,7 @@ pub(crate) enum Resource {
     ConfigMap(ConfigMap),
     Deployment(Box<Deployment>),
     Service(Service),
+    NetworkPolicy(NetworkPolicy),
     Secret(Secret),
     #[serde(other)]
     Other,
@@ -252,6 +254,57 @@ pub(crate) struct Secret {
     pub(crate) string_data: BTreeMap<String, String>,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct NetworkPolicy {
+    pub(crate) metadata: Meta,
+    pub(crate) spec: NetworkPolicySpec,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct NetworkPolicySpec {
+    pub(crate) pod_selector: LabelSelector,
+    #[serde(default)]
+    pub(crate) policy_types: Vec<String>,
+    #[serde(default)]
+    pub(crate) ingress: Vec<IngressRule>,
+}
+
+/// A label selector; `matchExpressions` are noted, not evaluated.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct LabelSelector {
+    #[serde(default)]
+    pub(crate) match_labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub(crate) match_expressions: Vec<IgnoredAny>,
+}
+
+/// One ingress rule: no `from` admits every source, no `ports` every port.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct IngressRule {
+    #[serde(default)]
+    pub(crate) from: Vec<PolicyPeer>,
+    #[serde(default)]
+    pub(crate) ports: Vec<PolicyPort>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PolicyPeer {
+    pub(crate) pod_selector: Option<LabelSelector>,
+    pub(crate) namespace_selector: Option<LabelSelector>,
+    pub(crate) ip_block: Option<IgnoredAny>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PolicyPort {
+    pub(crate) port: Option<PortRef>,
+    pub(crate) end_port: Option<u16>,
+    pub(crate) protocol: Option<String>,
+}
+
 #[derive(Debug, Deserialize)]
 pub(crate) struct Kustomization {
     pub(crate) namespace: Option<String>,
@@ -294,6 +347,13 @@ impl Manifests {
     pub(crate) fn services(&self) -> impl Iterator<Item = &Service> {
         self.resources.iter().filter_map(|r| match r {
             Resource::Service(s) => Some(s),
+            _ => None,
+        })
+    }
+
+    pub(crate) fn network_policies(&self) -> impl Iterator<Item = &NetworkPolicy> {
+        self.resources.iter().filter_map(|r| match r {
+            Resource::NetworkPolicy(p) => Some(p),
             _ => None,
         })
     }

@@ -7,7 +7,9 @@
 //! variables. Then it checks the manifest against those settings: container ports, probe paths
 //! and ports, `terminationGracePeriodSeconds` against the shutdown timing, discovery through
 //! headless Services, resources and security settings, the admin token read from a Secret
-//! (whose value the test cannot read: it loads a stand-in). A missing manifest or configuration file fails the test; so
+//! (whose value the test cannot read: it loads a stand-in), NetworkPolicies admitting each
+//! service port from its callers and the admin port from the monitoring namespace only, and
+//! the public edge's trust mode. A missing manifest or configuration file fails the test; so
 //! does any problem, and all problems are listed at once.
 //!
 //! Why the real loader: a second, hand-written merge of TOML and environment variables would
@@ -15,6 +17,7 @@
 //! environment variable with a typo (`CATALOG__SERVER__PROT`) fails here as it would at start-up.
 
 mod checks;
+mod exposure;
 mod kube;
 mod pod;
 mod secrets;
@@ -23,8 +26,8 @@ use std::fmt::Write as _;
 
 use checks::check;
 use kube::{
-    ConfigMap, Container, EnvVar, Lifecycle, Manifests, PortRef, PreStop, Resource, SleepAction,
-    load_manifests,
+    ConfigMap, Container, EnvVar, IngressRule, LabelSelector, Lifecycle, Manifests, NetworkPolicy,
+    PolicyPeer, PolicyPort, PortRef, PreStop, Resource, SleepAction, load_manifests,
 };
 
 /// The example services and the services each one calls.
@@ -266,6 +269,50 @@ fn config_map_mut<'a>(manifests: &'a mut Manifests, name: &str) -> &'a mut Confi
         .expect("config map in the manifests")
 }
 
+fn policy_mut<'a>(manifests: &'a mut Manifests, name: &str) -> &'a mut NetworkPolicy {
+    manifests
+        .resources
+        .iter_mut()
+        .find_map(|r| match r {
+            Resource::NetworkPolicy(p) if p.metadata.name == name => Some(p),
+            _ => None,
+        })
+        .expect("network policy in the manifests")
+}
+
+/// A peer selecting the pods of one example service in the same namespace.
+fn pods_of(service: &str) -> PolicyPeer {
+    PolicyPeer {
+        pod_selector: Some(LabelSelector {
+            match_labels: [("app.kubernetes.io/name".to_owned(), service.to_owned())].into(),
+            match_expressions: Vec::new(),
+        }),
+        ..PolicyPeer::default()
+    }
+}
+
+fn port(name: &str) -> PolicyPort {
+    PolicyPort {
+        port: Some(PortRef::Name(name.to_owned())),
+        end_port: None,
+        protocol: None,
+    }
+}
+
+/// The rule of a service's policy that admits a port, by the port's name.
+fn rule_for<'a>(policy: &'a mut NetworkPolicy, name: &str) -> &'a mut IngressRule {
+    policy
+        .spec
+        .ingress
+        .iter_mut()
+        .find(|r| {
+            r.ports
+                .iter()
+                .any(|p| p.port == Some(PortRef::Name(name.to_owned())))
+        })
+        .expect("a rule for the port")
+}
+
 #[test]
 fn an_admin_token_not_read_from_a_secret_is_reported() {
     let problems = problems_after(|m| {
@@ -331,4 +378,123 @@ fn a_value_from_a_secret_loads_as_set() {
         &problems,
         "server.admin_token (from environment variable CATALOG__SERVER__ADMIN_TOKEN): set, but /admin is served only on server.admin_port",
     );
+}
+
+#[test]
+fn pods_no_network_policy_selects_are_reported() {
+    let problems = problems_after(|m| {
+        m.resources
+            .retain(|r| !matches!(r, Resource::NetworkPolicy(_)));
+    });
+    for service in ["catalog", "orders", "gateway"] {
+        assert_reports(
+            &problems,
+            &format!("{service}: no NetworkPolicy selects its pods"),
+        );
+    }
+}
+
+#[test]
+fn an_admin_port_open_beyond_monitoring_is_reported() {
+    let problems = problems_after(|m| {
+        policy_mut(m, "catalog").spec.ingress.push(IngressRule {
+            from: Vec::new(),
+            ports: vec![port("admin")],
+        });
+        let orders = rule_for(policy_mut(m, "orders"), "admin");
+        let namespace = orders.from[0]
+            .namespace_selector
+            .as_mut()
+            .expect("namespaceSelector");
+        namespace.match_labels.insert(
+            "kubernetes.io/metadata.name".to_owned(),
+            "default".to_owned(),
+        );
+    });
+    assert_reports(
+        &problems,
+        "catalog: NetworkPolicy catalog admits the admin port 9090 from anywhere",
+    );
+    assert_reports(
+        &problems,
+        "orders: no NetworkPolicy admits the admin port 9090 from the namespace monitoring",
+    );
+    assert_reports(
+        &problems,
+        "orders: NetworkPolicy orders admits the admin port 9090 from namespaces {\"kubernetes.io/metadata.name\": \"default\"}",
+    );
+}
+
+#[test]
+fn a_service_port_closed_to_a_caller_or_open_to_others_is_reported() {
+    let problems = problems_after(|m| {
+        // gateway calls catalog (its configuration says so): take it out of catalog's policy.
+        let catalog = rule_for(policy_mut(m, "catalog"), "http");
+        catalog
+            .from
+            .retain(|p| describe_labels(p) != Some("gateway"));
+        // catalog does not call orders: let it in.
+        rule_for(policy_mut(m, "orders"), "http")
+            .from
+            .push(pods_of("catalog"));
+        // The public edge must be reachable at all.
+        policy_mut(m, "gateway").spec.ingress.retain(|r| {
+            r.ports
+                .iter()
+                .all(|p| p.port != Some(PortRef::Name("http".to_owned())))
+        });
+    });
+    assert_reports(
+        &problems,
+        "catalog: gateway calls it (its configuration says so), but no NetworkPolicy admits gateway to port http 8081",
+    );
+    assert_reports(
+        &problems,
+        "orders: NetworkPolicy orders admits port http 8082 from pods {\"app.kubernetes.io/name\": \"catalog\"}, which is not among its callers (gateway)",
+    );
+    assert_reports(
+        &problems,
+        "gateway: is the public edge (no service calls it), but no NetworkPolicy admits its port http 8080",
+    );
+}
+
+#[test]
+fn a_service_port_open_to_anyone_but_the_edge_is_reported() {
+    let problems = problems_after(|m| {
+        rule_for(policy_mut(m, "catalog"), "http").from.clear();
+    });
+    assert_reports(
+        &problems,
+        "catalog: NetworkPolicy catalog admits port http 8081 from anywhere; only its callers (gateway, orders) call it",
+    );
+    assert!(
+        !problems.iter().any(|p| p.starts_with("gateway:")),
+        "the edge is open to anyone on purpose:\n{}",
+        report(&problems)
+    );
+}
+
+#[test]
+fn an_edge_that_trusts_its_callers_is_reported() {
+    let problems =
+        problems_after(|m| set_env(m, "gateway", "GATEWAY__SERVER__TRUST__MODE", "internal"));
+    assert_reports(
+        &problems,
+        "gateway: is the public edge (no service calls it), but server.trust.mode is Internal",
+    );
+    // The ConfigMap cannot undo it either.
+    let problems = problems_after(|m| {
+        let files = &mut config_map_mut(m, "gateway-config").data;
+        let toml = files.get_mut("default.toml").expect("default.toml");
+        toml.push_str("[server.trust]\nmode = \"internal\"\n");
+    });
+    assert_reports(&problems, "server.trust.mode is Internal");
+}
+
+/// The `app.kubernetes.io/name` a peer selects, if that is all it selects.
+fn describe_labels(peer: &PolicyPeer) -> Option<&str> {
+    let labels = &peer.pod_selector.as_ref()?.match_labels;
+    (labels.len() == 1)
+        .then(|| labels.get("app.kubernetes.io/name").map(String::as_str))
+        .flatten()
 }
