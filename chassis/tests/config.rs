@@ -410,3 +410,176 @@ fn zero_timeouts_are_refused() {
     );
     assert!(err.problems()[0].message.contains("from 1ms"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Secrets and credentials never echo in a report.
+
+/// A service with a secret, a setting named like a secret, and a plain one.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Locker {
+    #[serde(default)]
+    pin: Option<Secret<u32>>,
+    #[serde(default)]
+    password_rounds: Option<u32>,
+    #[serde(default)]
+    retries: Option<u32>,
+}
+
+/// Loads `Locker` and asserts that `hunter2` shows nowhere in the error, in Display or Debug.
+fn refused_without_hunter2(loader: &ConfigLoader) -> ConfigError {
+    let err = loader.load::<Locker>().unwrap_err();
+    for shown in [err.to_string(), format!("{err:?}")] {
+        assert!(!shown.contains("hunter2"), "the value leaked: {shown}");
+    }
+    err
+}
+
+#[test]
+fn a_bad_secret_names_its_key_and_source_never_its_value() {
+    let loaded = ConfigLoader::new("shop")
+        .unwrap()
+        .env(env(&[
+            ("SHOP__PIN", "1234"),
+            ("SHOP__PASSWORD_ROUNDS", "3"),
+            ("SHOP__RETRIES", "2"),
+        ]))
+        .load::<Locker>()
+        .unwrap();
+    let app = loaded.app;
+    assert_eq!(app.pin.as_ref().map(Secret::expose), Some(&1234));
+    assert_eq!((app.password_rounds, app.retries), (Some(3), Some(2)));
+
+    let from_env = ConfigLoader::new("shop")
+        .unwrap()
+        .env(env(&[("SHOP__PIN", "hunter2")]));
+    let err = refused_without_hunter2(&from_env);
+    let problem = &err.problems()[0];
+    assert_eq!(problem.key, "pin");
+    assert_eq!(problem.origin, Origin::Env("SHOP__PIN".into()));
+    assert_eq!(
+        problem.message,
+        "expected a valid u32; the secret's value is not shown"
+    );
+    assert!(err.to_string().contains("SHOP__PIN"), "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "default.toml", "pin = \"hunter2\"\n");
+    let from_file = ConfigLoader::new("shop").unwrap().dir(dir.path());
+    let err = refused_without_hunter2(&from_file);
+    let problem = &err.problems()[0];
+    assert_eq!(problem.key, "pin");
+    let Origin::File(path) = &problem.origin else {
+        panic!("expected a file origin, got {:?}", problem.origin)
+    };
+    assert!(path.ends_with("default.toml"), "{path}");
+    assert!(problem.message.contains("not shown"), "{}", problem.message);
+}
+
+#[test]
+fn a_rejected_value_of_a_key_named_like_a_secret_is_not_shown() {
+    let loader = ConfigLoader::new("shop")
+        .unwrap()
+        .env(env(&[("SHOP__PASSWORD_ROUNDS", "hunter2")]));
+    let err = refused_without_hunter2(&loader);
+    let problem = &err.problems()[0];
+    assert_eq!(problem.key, "password_rounds");
+    assert_eq!(problem.origin, Origin::Env("SHOP__PASSWORD_ROUNDS".into()));
+    assert!(
+        problem
+            .message
+            .ends_with("the value is not shown: the key names a secret"),
+        "{}",
+        problem.message
+    );
+    assert!(
+        problem.message.starts_with("expected "),
+        "{}",
+        problem.message
+    );
+}
+
+#[test]
+fn a_rejected_value_that_looks_like_a_credential_is_not_shown() {
+    let retries = |value: &str| {
+        ConfigLoader::new("shop")
+            .unwrap()
+            .env(env(&[("SHOP__RETRIES", value)]))
+    };
+    for value in ["Bearer hunter2", "hunter2Xk9Q2mV9pL4rT7wY1bN3"] {
+        let err = refused_without_hunter2(&retries(value));
+        let problem = &err.problems()[0];
+        assert_eq!(problem.key, "retries", "{value}");
+        assert_eq!(problem.origin, Origin::Env("SHOP__RETRIES".into()));
+        assert!(
+            problem
+                .message
+                .ends_with("the value is not shown: it looks like a credential"),
+            "{value}: {}",
+            problem.message
+        );
+    }
+    // A URL keeps its scheme, host, port and path: only the userinfo goes.
+    let err = refused_without_hunter2(&retries("http://admin:hunter2@db:5432/shop"));
+    assert!(
+        err.problems()[0]
+            .message
+            .contains("\"http://***@db:5432/shop\""),
+        "{}",
+        err.problems()[0].message
+    );
+    // An ordinary mistake still shows the value: it is what the operator needs to see.
+    let err = retries("many").load::<Locker>().unwrap_err();
+    assert!(
+        err.problems()[0].message.contains("\"many\""),
+        "{}",
+        err.problems()[0].message
+    );
+}
+
+#[test]
+fn chassis_keys_hide_credentials_in_their_own_messages() {
+    let loader = ConfigLoader::new("shop").unwrap().env(env(&[
+        ("SHOP__SHUTDOWN__DRAIN_DELAY", "Bearer hunter2"),
+        ("SHOP__SERVER__TRUST__PEERS", "10.0.0.0/8, Bearer hunter2"),
+    ]));
+    let err = refused_without_hunter2(&loader);
+    let keys: Vec<_> = err.problems().iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(keys, ["server.trust.peers", "shutdown.drain_delay"]);
+    assert!(
+        err.problems()[1]
+            .message
+            .starts_with("expected a duration such as"),
+        "{}",
+        err.problems()[1].message
+    );
+    for problem in err.problems() {
+        assert!(problem.message.contains("not shown"), "{problem}");
+    }
+    // Of a list, only the element that looks like a credential is hidden.
+    assert!(
+        err.problems()[0].message.contains("such as 10.0.0.0/8"),
+        "{}",
+        err.problems()[0].message
+    );
+}
+
+#[test]
+fn a_file_that_does_not_parse_does_not_quote_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "default.toml",
+        "[server]\nadmin_token = \"hunter2hunter2hunter2\nport = 1\n",
+    );
+    let err = ConfigLoader::new("shop")
+        .unwrap()
+        .dir(dir.path())
+        .load::<()>()
+        .unwrap_err();
+    assert!(matches!(err, ConfigError::File { .. }), "{err}");
+    let shown = format!("{err} {err:?}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(err.to_string().contains("line 2"), "{err}");
+    assert!(err.to_string().contains("admin_token = ***"), "{err}");
+}

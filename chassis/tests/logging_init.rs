@@ -27,3 +27,57 @@ fn second_init_returns_the_installed_handle() {
     assert!(tracing::enabled!(tracing::Level::ERROR));
     assert!(!tracing::enabled!(tracing::Level::WARN));
 }
+
+/// Without the OpenTelemetry layer in the subscriber, `otlp::install` warns that nothing is
+/// exported; the warning names the endpoint without its credentials.
+#[cfg(feature = "otlp")]
+#[tokio::test]
+async fn the_no_export_warning_hides_the_endpoints_credentials() {
+    use std::io;
+    use std::sync::{Arc, Mutex, PoisonError};
+
+    use chassis::telemetry::logs;
+    use chassis::telemetry::otlp::{ServiceResource, install};
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+    impl io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let mut bytes = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+            bytes.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    // This process's subscribers are all built without an endpoint: no OpenTelemetry layer.
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let (subscriber, _handle) =
+        logs::subscriber(&TelemetryConfig::default(), Some("info"), move || {
+            writer.clone()
+        })
+        .expect("valid filter");
+    let _default = tracing::subscriber::set_default(subscriber);
+
+    let mut cfg = TelemetryConfig::default();
+    cfg.otlp.endpoint = Some("https://tenant:hunter2@otlp.example.com:4317".to_owned());
+    let resource = ServiceResource {
+        name: "catalog",
+        version: "0.1.0",
+        instance_id: "catalog-1",
+    };
+    let guard = install(&cfg, &resource).expect("no error");
+    assert!(guard.is_none(), "nothing can be exported");
+
+    let bytes = captured.0.lock().unwrap_or_else(PoisonError::into_inner);
+    let logged = String::from_utf8_lossy(&bytes);
+    assert!(logged.contains("traces are not exported"), "{logged}");
+    assert!(
+        logged.contains("https://***@otlp.example.com:4317"),
+        "{logged}"
+    );
+    assert!(!logged.contains("hunter2"), "the password leaked: {logged}");
+}

@@ -7,6 +7,7 @@
 use config::{Map, Value, ValueKind};
 use serde::de::DeserializeOwned;
 
+use super::redact;
 use super::source::origin_of;
 use super::{ConfigProblem, Origin};
 
@@ -48,20 +49,45 @@ pub(crate) fn deserialize_all<T: DeserializeOwned>(
         {
             path.push(field);
         }
-        let origin = match lookup(&value, &path) {
-            Some(found) if missing.is_none() => origin_of(found),
-            _ => Origin::Unset,
-        };
+        let found = lookup(&value, &path).filter(|_| missing.is_none());
+        let key = join(prefix, &path);
         problems.push(ConfigProblem {
-            key: join(prefix, &path),
-            origin,
-            message,
+            origin: found.map_or(Origin::Unset, origin_of),
+            message: shown(&key, found, &message),
+            key,
         });
         if missing.is_some() || !remove(&mut value, &path) {
             break;
         }
     }
     None
+}
+
+/// `message`, about the value `found` at `key`, without the value when it must not be shown
+/// (see [`redact`]).
+pub(crate) fn shown(key: &str, found: Option<&Value>, message: &str) -> String {
+    let mut texts = Vec::new();
+    if let Some(value) = found {
+        texts_of(value, &mut texts);
+    }
+    redact::problem_message(key, &texts, message)
+}
+
+/// Every text a value could show as in a message: its scalars, and the elements of a
+/// comma-separated string (an environment variable's list).
+fn texts_of(value: &Value, texts: &mut Vec<String>) {
+    match &value.kind {
+        ValueKind::Nil => {}
+        ValueKind::String(text) => {
+            if text.contains(',') {
+                texts.extend(text.split(',').map(|t| t.trim().to_owned()));
+            }
+            texts.push(text.clone());
+        }
+        ValueKind::Table(table) => table.values().for_each(|v| texts_of(v, texts)),
+        ValueKind::Array(items) => items.iter().for_each(|v| texts_of(v, texts)),
+        scalar => texts.push(scalar.to_string()),
+    }
 }
 
 fn describe(error: &config::ConfigError) -> String {

@@ -6,6 +6,7 @@ use config::{File, FileFormat, Map, Value, ValueKind};
 use serde::de::DeserializeOwned;
 
 use super::collect::deserialize_all;
+use super::redact;
 use super::source::TaggedPairs;
 use super::{ConfigError, ConfigProblem, Settings};
 
@@ -185,13 +186,14 @@ impl ConfigLoader {
             .add_source(TaggedPairs::overrides(&self.overrides))
             .build()
             .map_err(|e| match e {
+                // A parser quotes the offending line: a secret on it is hidden.
                 config::ConfigError::FileParse { uri, cause } => ConfigError::File {
                     path: uri.unwrap_or_else(|| "embedded defaults".to_owned()),
-                    reason: cause.to_string(),
+                    reason: redact::hide_in_excerpt(&cause.to_string()),
                 },
                 other => ConfigError::File {
                     path: "configuration".to_owned(),
-                    reason: other.to_string(),
+                    reason: redact::hide_in_excerpt(&other.to_string()),
                 },
             })?;
         Ok(built.cache)

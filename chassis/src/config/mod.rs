@@ -32,6 +32,7 @@ pub mod duration;
 mod error;
 pub mod list;
 mod loader;
+pub(crate) mod redact;
 mod secret;
 mod sections;
 mod settings;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use config::{Map, Value};
 use serde::Serialize;
 
-use super::collect::{deserialize_all, lookup};
+use super::collect::{deserialize_all, lookup, shown};
 use super::source::origin_of;
 use super::{ConfigProblem, DiscoveryConfig, FaultsConfig, Origin, ServerConfig, ShutdownConfig};
 use crate::resilience::config::ClientResilienceConfig;
@@ -51,10 +51,11 @@ impl Settings {
     fn validate(&self, snapshot: &Value, problems: &mut Vec<ConfigProblem>) {
         let mut bad = |key: &str, message: &str| {
             let path: Vec<String> = key.split('.').map(str::to_owned).collect();
+            let found = lookup(snapshot, &path);
             problems.push(ConfigProblem {
                 key: key.to_owned(),
-                origin: lookup(snapshot, &path).map_or(Origin::Defaults, origin_of),
-                message: message.to_owned(),
+                origin: found.map_or(Origin::Defaults, origin_of),
+                message: shown(key, found, message),
             });
         };
         let rate = self.faults.error_rate;

@@ -31,9 +31,9 @@ pub enum TelemetryError {
     /// The OTLP exporter could not be built (feature `otlp`).
     #[error("otlp exporter for `{endpoint}`: {source}")]
     Otlp {
-        /// The configured endpoint.
+        /// The configured endpoint, its credentials hidden (`http://***@host:4317`).
         endpoint: String,
-        /// The exporter's complaint.
+        /// The exporter's complaint, the credentials of any URL in it hidden.
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },

@@ -6,4 +6,5 @@
 //! the configuration the pod will run with (the chassis defaults, the example's
 //! `config/default.toml`, the ConfigMap and the Deployment's environment variables, through
 //! the chassis' own loader) and checks that ports, probes, the termination grace period,
-//! discovery and the security settings agree with it. `README.md` explains each invariant.
+//! discovery, the security settings, the admin token (from a Secret) and the NetworkPolicies
+//! agree with it. `README.md` explains each invariant.

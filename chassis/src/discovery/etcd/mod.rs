@@ -17,6 +17,7 @@ use super::error::runtime;
 use super::{
     BoxFuture, Discover, DiscoveryError, Endpoints, EtcdConfig, Instance, Register, Registration,
 };
+use crate::config::redact::redact_url;
 use crate::discovery::endpoints::Publisher;
 
 /// Discovery and registration through an etcd v3 cluster.
@@ -46,10 +47,15 @@ struct Shared {
     client: OnceCell<Client>,
 }
 
+/// Shows the endpoints without the credentials a URL may carry (`http://***@etcd:2379`).
 impl fmt::Debug for EtcdDiscovery {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let config = self.config();
+        let endpoints: Vec<_> = config.endpoints.iter().map(|e| redact_url(e)).collect();
         f.debug_struct("EtcdDiscovery")
-            .field("config", &self.shared.config)
+            .field("endpoints", &endpoints)
+            .field("prefix", &config.prefix)
+            .field("lease_ttl", &config.lease_ttl)
             .finish_non_exhaustive()
     }
 }
@@ -70,13 +76,15 @@ impl EtcdDiscovery {
             return Err(bad("endpoints", "expected at least one URL".to_owned()));
         }
         for endpoint in &config.endpoints {
+            // Named in the error without its credentials.
+            let shown = redact_url(endpoint);
             let uri: http::Uri = endpoint
                 .parse()
-                .map_err(|e| bad("endpoints", format!("{endpoint:?}: {e}")))?;
+                .map_err(|e| bad("endpoints", format!("{shown:?}: {e}")))?;
             if uri.scheme_str().is_some_and(|s| s != "http") {
                 return Err(bad(
                     "endpoints",
-                    format!("{endpoint:?}: only http:// is supported"),
+                    format!("{shown:?}: only http:// is supported"),
                 ));
             }
         }

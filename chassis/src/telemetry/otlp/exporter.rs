@@ -15,6 +15,7 @@ use tokio::runtime::Handle;
 
 use super::ServiceResource;
 use super::route::ChassisIds;
+use crate::config::redact::{Redacted, redact_url};
 use crate::telemetry::TelemetryError;
 use crate::telemetry::config::{OtlpConfig, OtlpProtocol};
 
@@ -80,9 +81,10 @@ fn exporter(
             .with_http_client(OnRuntime::new(runtime))
             .build(),
     };
+    // The exporter's message quotes the endpoint: it is kept, with the credentials hidden.
     built.map_err(|source| TelemetryError::Otlp {
-        endpoint: endpoint.to_owned(),
-        source: Box::new(source),
+        endpoint: redact_url(endpoint).into_owned(),
+        source: Box::new(Redacted::from_error(&source)),
     })
 }
 

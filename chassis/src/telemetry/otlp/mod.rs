@@ -57,6 +57,7 @@ pub(crate) use route::{is_active, link};
 
 use super::TelemetryError;
 use super::config::TelemetryConfig;
+use crate::config::redact::redact_url;
 
 /// Who exports: the resource attributes of one service instance.
 #[derive(Clone, Copy, Debug)]
@@ -107,10 +108,12 @@ pub fn install(
         return Ok(None);
     };
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| TelemetryError::OtlpRuntime)?;
+    // Logged without the credentials a URL may carry (`http://***@host:4317`).
+    let shown = redact_url(endpoint);
     if !LAYER_BUILT.load(Ordering::Relaxed) {
         tracing::warn!(
             service = service.name,
-            endpoint,
+            endpoint = %shown,
             "traces are not exported: the process's subscriber was installed without \
              telemetry.otlp.endpoint (the first service's configuration decides)"
         );
@@ -133,7 +136,7 @@ pub fn install(
     let slot = route::register(provider.tracer("chassis"));
     tracing::info!(
         service = service.name,
-        endpoint,
+        endpoint = %shown,
         protocol = ?cfg.otlp.protocol,
         sample_ratio = cfg.otlp.sample_ratio,
         "exporting traces over OTLP"

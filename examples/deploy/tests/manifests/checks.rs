@@ -6,8 +6,10 @@ use std::time::Duration;
 use chassis::config::DiscoveryBackend;
 
 use super::SERVICES;
+use super::exposure::check_exposure;
 use super::kube::{Manifests, PortRef, PreStop, Resource};
 use super::pod::{Pod, load_pod};
+use super::secrets::{check_committed_secrets, check_secret_env};
 
 /// Checks every service and returns the problems found, one line each.
 pub(crate) fn check(manifests: &Manifests) -> Vec<String> {
@@ -30,6 +32,8 @@ pub(crate) fn check(manifests: &Manifests) -> Vec<String> {
         }
     }
     check_services(manifests, &pods, &mut problems);
+    check_exposure(manifests, &pods, &mut problems);
+    check_committed_secrets(manifests, &mut problems);
     problems
 }
 
@@ -45,6 +49,8 @@ pub(crate) fn check_namespaces(manifests: &Manifests, problems: &mut Vec<String>
             Resource::ConfigMap(c) => &c.metadata,
             Resource::Deployment(d) => &d.metadata,
             Resource::Service(s) => &s.metadata,
+            Resource::NetworkPolicy(p) => &p.metadata,
+            Resource::Secret(s) => &s.metadata,
             Resource::Other => continue,
         };
         if meta.namespace.as_ref().is_some_and(|n| n != ns) {
@@ -85,6 +91,7 @@ pub(crate) fn check_pod(pod: &Pod<'_>, problems: &mut Vec<String>) {
     check_probes(pod, problems);
     check_grace_period(pod, problems);
     check_hardening(pod, problems);
+    check_secret_env(pod, problems);
 }
 
 pub(crate) fn check_ports(pod: &Pod<'_>, problems: &mut Vec<String>) {

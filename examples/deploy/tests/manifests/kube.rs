@@ -16,6 +16,8 @@ pub(crate) enum Resource {
     ConfigMap(ConfigMap),
     Deployment(Box<Deployment>),
     Service(Service),
+    NetworkPolicy(NetworkPolicy),
+    Secret(Secret),
     #[serde(other)]
     Other,
 }
@@ -117,7 +119,28 @@ pub(crate) struct ContainerPort {
 pub(crate) struct EnvVar {
     pub(crate) name: String,
     pub(crate) value: Option<String>,
-    pub(crate) value_from: Option<IgnoredAny>,
+    pub(crate) value_from: Option<EnvSource>,
+}
+
+impl EnvVar {
+    /// The Secret key the variable is read from, if it is.
+    pub(crate) fn secret_key_ref(&self) -> Option<&KeyRef> {
+        self.value_from.as_ref()?.secret_key_ref.as_ref()
+    }
+}
+
+/// `valueFrom`: only `secretKeyRef` is read (`fieldRef`, `configMapKeyRef`, ... are not).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct EnvSource {
+    pub(crate) secret_key_ref: Option<KeyRef>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct KeyRef {
+    pub(crate) name: String,
+    pub(crate) key: String,
+    pub(crate) optional: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -220,6 +243,68 @@ pub(crate) struct ServicePort {
     pub(crate) protocol: Option<String>,
 }
 
+/// A Secret: only whether it carries values matters (none may be committed).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Secret {
+    pub(crate) metadata: Meta,
+    #[serde(default)]
+    pub(crate) data: BTreeMap<String, String>,
+    #[serde(default)]
+    pub(crate) string_data: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct NetworkPolicy {
+    pub(crate) metadata: Meta,
+    pub(crate) spec: NetworkPolicySpec,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct NetworkPolicySpec {
+    pub(crate) pod_selector: LabelSelector,
+    #[serde(default)]
+    pub(crate) policy_types: Vec<String>,
+    #[serde(default)]
+    pub(crate) ingress: Vec<IngressRule>,
+}
+
+/// A label selector; `matchExpressions` are noted, not evaluated.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct LabelSelector {
+    #[serde(default)]
+    pub(crate) match_labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub(crate) match_expressions: Vec<IgnoredAny>,
+}
+
+/// One ingress rule: no `from` admits every source, no `ports` every port.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct IngressRule {
+    #[serde(default)]
+    pub(crate) from: Vec<PolicyPeer>,
+    #[serde(default)]
+    pub(crate) ports: Vec<PolicyPort>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PolicyPeer {
+    pub(crate) pod_selector: Option<LabelSelector>,
+    pub(crate) namespace_selector: Option<LabelSelector>,
+    pub(crate) ip_block: Option<IgnoredAny>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PolicyPort {
+    pub(crate) port: Option<PortRef>,
+    pub(crate) end_port: Option<u16>,
+    pub(crate) protocol: Option<String>,
+}
+
 #[derive(Debug, Deserialize)]
 pub(crate) struct Kustomization {
     pub(crate) namespace: Option<String>,
@@ -262,6 +347,13 @@ impl Manifests {
     pub(crate) fn services(&self) -> impl Iterator<Item = &Service> {
         self.resources.iter().filter_map(|r| match r {
             Resource::Service(s) => Some(s),
+            _ => None,
+        })
+    }
+
+    pub(crate) fn network_policies(&self) -> impl Iterator<Item = &NetworkPolicy> {
+        self.resources.iter().filter_map(|r| match r {
+            Resource::NetworkPolicy(p) => Some(p),
             _ => None,
         })
     }
