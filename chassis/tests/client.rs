@@ -356,3 +356,20 @@ async fn a_hanging_endpoint_is_ejected_and_timeouts_open_the_client_breaker() {
     assert!(error.is_breaker_open(), "{error}");
     lone.shutdown().await;
 }
+
+/// A client built per tenant or per request must not leave its discovery-follow task behind
+/// when it goes: the publisher sees its last follower go even though the set never changes.
+#[tokio::test]
+async fn dropping_the_last_clone_of_a_client_ends_its_following() {
+    let (publisher, endpoints) = live(&["127.0.0.1:1".parse().unwrap()]);
+    let client =
+        HttpClient::new("followed", &ClientResilienceConfig::default(), endpoints).unwrap();
+    let clone = client.clone();
+    drop(client);
+    let still = tokio::time::timeout(Duration::from_millis(50), publisher.closed()).await;
+    assert!(still.is_err(), "a clone still follows the set");
+    drop(clone);
+    tokio::time::timeout(BOUND, publisher.closed())
+        .await
+        .expect("the publisher saw its last follower go");
+}
