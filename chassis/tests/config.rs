@@ -583,3 +583,50 @@ fn a_file_that_does_not_parse_does_not_quote_a_secret() {
     assert!(err.to_string().contains("line 2"), "{err}");
     assert!(err.to_string().contains("admin_token = ***"), "{err}");
 }
+
+/// `-` and `_` in a client's name are one: the file's `[clients.order-history]` and the
+/// environment's `ORDERS__CLIENTS__ORDER_HISTORY__...` configure the same client, which
+/// `ctx.client("order-history")` finds; a section no client claims is reported.
+#[tokio::test]
+async fn client_names_match_whatever_their_separator() {
+    use chassis::discovery::Registry;
+    use chassis::health::HealthRegistry;
+    use chassis::service::{Context, Identity};
+    use chassis::shutdown::Shutdown;
+
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "default.toml",
+        "[clients.order-history]\ntimeout = \"1s\"\nattempt_timeout = \"300ms\"\n\
+         [clients.catalgo]\ntimeout = \"2s\"\n\
+         [discovery.static]\norder-history = [\"127.0.0.1:1\"]\n",
+    );
+    let loaded = ConfigLoader::new("orders")
+        .unwrap()
+        .dir(dir.path())
+        .env(env(&[
+            ("ORDERS__CLIENTS__ORDER_HISTORY__RETRY__MAX_ATTEMPTS", "2"),
+            ("ORDERS__CLIENTS__ORDER_HISTORY__TIMEOUT", "4s"),
+        ]))
+        .load::<()>()
+        .unwrap();
+    let settings = loaded.settings;
+    for spelling in ["order-history", "order_history"] {
+        let client = settings.client(spelling).expect("one configuration");
+        assert_eq!(client.timeout, Some(Duration::from_secs(4)), "the env var wins");
+        assert_eq!(client.attempt_timeout, Some(Duration::from_millis(300)));
+        assert_eq!(client.retry.max_attempts, 2);
+    }
+    let registry = Registry::from_config(&settings.discovery).unwrap();
+    let ctx = Context::new(
+        Identity::new("orders", "0.1.0"),
+        (),
+        settings,
+        HealthRegistry::new(),
+        Shutdown::new(),
+        registry,
+    );
+    ctx.client("order-history").unwrap();
+    assert_eq!(ctx.unclaimed_client_sections(), ["catalgo"]);
+}

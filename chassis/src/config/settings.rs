@@ -25,16 +25,24 @@ pub struct Settings {
     pub discovery: DiscoveryConfig,
     /// `faults`.
     pub faults: FaultsConfig,
-    /// `clients.<name>`: resilience of each outbound client.
+    /// `clients.<name>`: resilience of each outbound client, under the name with `-` as `_`
+    /// (find one with [`Settings::client`]).
     pub clients: BTreeMap<String, ClientResilienceConfig>,
 }
 
 impl Settings {
+    /// The configuration of the client named `name` (`order-history` and `order_history`
+    /// name the same one), if any is set.
+    pub fn client(&self, name: &str) -> Option<&ClientResilienceConfig> {
+        self.clients.get(&canonical_client_name(name))
+    }
+
     /// Takes the chassis sections out of `table`, recording every problem.
     pub(crate) fn from_table(
         table: &mut Map<String, Value>,
         problems: &mut Vec<ConfigProblem>,
     ) -> Self {
+        merge_client_spellings(table);
         let snapshot = Value::new(None, config::ValueKind::Table(table.clone()));
         let settings = Self {
             server: section(table, "server", problems),
@@ -186,6 +194,54 @@ const MIN_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(1);
 const MAX_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(86_400);
 /// The shortest admin token accepted.
 const MIN_ADMIN_TOKEN_CHARS: usize = 16;
+
+/// One spelling per client: `-` and `_` in a `clients.<name>` key are the same character (an
+/// environment variable can only spell `order-history` as `ORDER_HISTORY`), so a section
+/// under a dashed name merges into the underscored one. Where both set a key, the underscored
+/// spelling wins, as an environment variable wins over a file.
+fn merge_client_spellings(table: &mut Map<String, Value>) {
+    let Some(Value {
+        kind: config::ValueKind::Table(clients),
+        ..
+    }) = table.get_mut("clients")
+    else {
+        return;
+    };
+    let dashed: Vec<String> = clients.keys().filter(|k| k.contains('-')).cloned().collect();
+    for name in dashed {
+        let Some(from) = clients.remove(&name) else {
+            continue;
+        };
+        match clients.get_mut(&canonical_client_name(&name)) {
+            Some(into) => merge_under(into, from),
+            None => {
+                clients.insert(canonical_client_name(&name), from);
+            }
+        }
+    }
+}
+
+/// Copies into `into` every key of `from` that `into` does not set, recursively.
+fn merge_under(into: &mut Value, from: Value) {
+    match (&mut into.kind, from.kind) {
+        (config::ValueKind::Table(into), config::ValueKind::Table(from)) => {
+            for (key, value) in from {
+                match into.get_mut(&key) {
+                    Some(existing) => merge_under(existing, value),
+                    None => {
+                        into.insert(key, value);
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The spelling of a client's name its configuration is found under: `-` as `_`.
+pub(crate) fn canonical_client_name(name: &str) -> String {
+    name.replace('-', "_")
+}
 
 fn section<T: serde::de::DeserializeOwned + Default>(
     table: &mut Map<String, Value>,

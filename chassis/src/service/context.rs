@@ -118,14 +118,33 @@ impl<C> Context<C> {
         let config = self
             .inner
             .settings
-            .clients
-            .get(name)
+            .client(name)
             .cloned()
             .unwrap_or_default();
         let endpoints = self.inner.registry.discover(name)?;
         let client = HttpClient::new(name, &config, endpoints)?;
         clients.insert(name.to_owned(), client.clone());
         Ok(client)
+    }
+
+    /// The `clients.<name>` sections no client was made for (names with `-` as `_`): most
+    /// likely a misspelt name, whose settings nothing reads.
+    pub fn unclaimed_client_sections(&self) -> Vec<String> {
+        let made: Vec<String> = self
+            .inner
+            .clients
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .keys()
+            .map(|name| name.replace('-', "_"))
+            .collect();
+        self.inner
+            .settings
+            .clients
+            .keys()
+            .filter(|section| !made.contains(section))
+            .cloned()
+            .collect()
     }
 
     /// Service discovery: the registry this instance registers with and finds others in.

@@ -164,7 +164,13 @@ impl<S: Microservice> Launcher<S> {
             shutdown.clone(),
             registry.clone(),
         );
-        let routes = S::router(ctx).await.map_err(LaunchError::Router)?;
+        let routes = S::router(ctx.clone()).await.map_err(LaunchError::Router)?;
+        for section in ctx.unclaimed_client_sections() {
+            tracing::warn!(
+                section = %format!("clients.{section}"),
+                "no client was made for this configuration section: is the name misspelt?"
+            );
+        }
         let parts = Parts {
             identity,
             settings,
