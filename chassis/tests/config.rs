@@ -614,7 +614,11 @@ async fn client_names_match_whatever_their_separator() {
     let settings = loaded.settings;
     for spelling in ["order-history", "order_history"] {
         let client = settings.client(spelling).expect("one configuration");
-        assert_eq!(client.timeout, Some(Duration::from_secs(4)), "the env var wins");
+        assert_eq!(
+            client.timeout,
+            Some(Duration::from_secs(4)),
+            "the env var wins"
+        );
         assert_eq!(client.attempt_timeout, Some(Duration::from_millis(300)));
         assert_eq!(client.retry.max_attempts, 2);
     }

@@ -207,7 +207,11 @@ fn merge_client_spellings(table: &mut Map<String, Value>) {
     else {
         return;
     };
-    let dashed: Vec<String> = clients.keys().filter(|k| k.contains('-')).cloned().collect();
+    let dashed: Vec<String> = clients
+        .keys()
+        .filter(|k| k.contains('-'))
+        .cloned()
+        .collect();
     for name in dashed {
         let Some(from) = clients.remove(&name) else {
             continue;

@@ -17,8 +17,14 @@ use tower::{BoxError, Layer, Service};
 
 use super::Problem;
 
-/// Seconds suggested to shed clients before they try again.
-const RETRY_AFTER_SECONDS: &str = "1";
+/// Seconds suggested to shed clients before they try again: one of these at random, so
+/// that the callers shed in one tick do not all come back in the next.
+const RETRY_AFTER_SECONDS: [&str; 3] = ["1", "2", "3"];
+
+/// A `Retry-After` drawn from [`RETRY_AFTER_SECONDS`].
+fn retry_after() -> HeaderValue {
+    HeaderValue::from_static(RETRY_AFTER_SECONDS[fastrand::usize(..RETRY_AFTER_SECONDS.len())])
+}
 
 /// The status a middleware error maps to.
 pub fn status_for(error: &(dyn std::error::Error + 'static)) -> StatusCode {
@@ -54,10 +60,9 @@ pub fn error_response(error: &BoxError) -> Response {
     }
     let mut response = Problem::new(status).detail(detail).into_response();
     if status == StatusCode::SERVICE_UNAVAILABLE {
-        response.headers_mut().insert(
-            header::RETRY_AFTER,
-            HeaderValue::from_static(RETRY_AFTER_SECONDS),
-        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, retry_after());
     }
     response
 }
@@ -94,10 +99,9 @@ pub fn client_error_response(error: &crate::client::ClientError) -> Response {
         .current_request_id()
         .into_response();
     if status == StatusCode::SERVICE_UNAVAILABLE {
-        response.headers_mut().insert(
-            header::RETRY_AFTER,
-            HeaderValue::from_static(RETRY_AFTER_SECONDS),
-        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, retry_after());
     }
     response
 }

@@ -253,8 +253,10 @@ async fn post_is_not_retried_unless_marked() {
     assert_eq!(log.bodies()[1..], vec![Bytes::from_static(b"{}"); 3]);
 }
 
+/// `Retry-After` is a floor: the wait is at least what the server asked and at most half as
+/// long again, spread so that callers told the same do not all come back in the same tick.
 #[tokio::test(start_paused = true)]
-async fn retry_after_seconds_is_honoured() {
+async fn retry_after_seconds_is_a_floor_with_jitter() {
     let layer = RetryLayer::builder("catalog").build().expect("valid");
     let log = Log::default();
     let svc = layer.layer(scripted(log.clone(), Duration::ZERO, |n| match n {
@@ -265,8 +267,32 @@ async fn retry_after_seconds_is_honoured() {
     let starts = log.starts();
     let gap = starts[1] - starts[0];
     assert!(
-        gap >= Duration::from_secs(2) && gap <= Duration::from_millis(2002),
+        gap >= Duration::from_secs(2) && gap <= Duration::from_millis(3002),
         "{gap:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn callers_told_the_same_retry_after_come_back_spread_out() {
+    let layer = RetryLayer::builder("catalog").build().expect("valid");
+    let mut gaps = Vec::new();
+    for _ in 0..20 {
+        let log = Log::default();
+        let svc = layer.layer(scripted(log.clone(), Duration::ZERO, |n| match n {
+            0 => with_header(503, "retry-after", "1"),
+            _ => status(200),
+        }));
+        assert_eq!(svc.oneshot(get()).await.expect("response").status(), 200);
+        let starts = log.starts();
+        gaps.push(starts[1] - starts[0]);
+    }
+    let (first, last) = (gaps.iter().min().unwrap(), gaps.iter().max().unwrap());
+    assert!(*first >= Duration::from_secs(1), "{gaps:?}");
+    assert!(*last <= Duration::from_millis(1502), "{gaps:?}");
+    assert!(
+        *last - *first >= Duration::from_millis(100),
+        "20 callers within {:?}: {gaps:?}",
+        *last - *first
     );
 }
 
@@ -282,9 +308,9 @@ async fn retry_after_http_date_is_honoured() {
     assert_eq!(svc.oneshot(get()).await.expect("response").status(), 200);
     let starts = log.starts();
     let gap = starts[1] - starts[0];
-    // The date has whole-second precision.
+    // The date has whole-second precision; the wait is spread up to half as long again.
     assert!(
-        gap >= Duration::from_secs(2) && gap <= Duration::from_millis(3002),
+        gap >= Duration::from_secs(2) && gap <= Duration::from_millis(4502),
         "{gap:?}"
     );
 }

@@ -195,7 +195,7 @@ impl<C: RetryClassifier> RetryPolicy<C> {
                 tracing::debug!(?wait, "Retry-After beyond retry_after_max; not retrying");
                 return Decision::Stop(Outcome::NotRetryable);
             }
-            Some(wait) => wait,
+            Some(wait) => spread(wait),
             None => self.backoff.delay(attempts.saturating_sub(1)),
         };
         if let Some(deadline) = deadline {
@@ -219,6 +219,14 @@ impl<C: RetryClassifier> RetryPolicy<C> {
         }
         parse_retry_after(headers.get(RETRY_AFTER)?, SystemTime::now())
     }
+}
+
+/// A server's `Retry-After` is a floor, not an appointment: every caller it told "in one
+/// second" would come back in the same tick. The wait is spread over up to half as long
+/// again (at least 100 ms more), so they come back over a window instead.
+fn spread(floor: Duration) -> Duration {
+    let window = (floor / 2).max(Duration::from_millis(100));
+    floor + window.mul_f64(fastrand::f64())
 }
 
 /// Whether `err` or a source of it is [`DeadlineExceeded`].
