@@ -39,6 +39,13 @@ use crate::resilience::timeout::OwnTimer;
 /// The request body the balancer sends (replayable by the retry layer).
 pub(crate) type OutBody = RetryBody<Body>;
 
+/// The latency estimate of an endpoint no call has measured yet (tower's and Finagle's
+/// `PeakEwma` start from such a default too): a new endpoint neither takes every draw it is
+/// in (an estimate of zero would) nor none.
+const DEFAULT_RTT: Duration = Duration::from_millis(10);
+/// What a failure charged to an endpoint counts as, at least, in its latency estimate: an
+/// endpoint that fails fast must not look fast and draw traffic until it is ejected.
+const FAILURE_PENALTY: Duration = Duration::from_millis(250);
 /// How long the latency estimate of an endpoint takes to halve without a new sample.
 const HALF_LIFE: Duration = Duration::from_secs(1);
 /// [`HALF_LIFE`] in microseconds, the unit of the estimates.
@@ -65,13 +72,19 @@ pub(crate) struct Endpoint {
 }
 
 impl Endpoint {
-    fn new(authority: &str, breaker: CircuitBreaker, outcomes: Arc<OutcomeCounters>) -> Self {
+    /// A new endpoint, its latency estimate [`DEFAULT_RTT`] as of `now`.
+    fn new(
+        authority: &str,
+        breaker: CircuitBreaker,
+        outcomes: Arc<OutcomeCounters>,
+        now: u64,
+    ) -> Self {
         Self {
             authority: authority.to_owned(),
             parsed: authority.parse().ok(),
             in_flight: AtomicUsize::new(0),
-            latency_micros: AtomicU64::new(0),
-            sampled_at: AtomicU64::new(0),
+            latency_micros: AtomicU64::new(micros(DEFAULT_RTT)),
+            sampled_at: AtomicU64::new(now),
             breaker,
             outcomes,
         }
@@ -179,6 +192,7 @@ impl Endpoints {
                         authority,
                         breaker,
                         Arc::clone(&self.outcomes),
+                        micros_since(self.epoch, Instant::now()),
                     ))),
                     Err(error) => {
                         tracing::error!(%error, "invalid breaker configuration");
@@ -331,8 +345,14 @@ impl InFlight {
     fn finish(&mut self, verdict: Verdict) {
         let now = Instant::now();
         let elapsed = now.saturating_duration_since(self.start);
-        self.endpoint
-            .observe(elapsed, micros_since(self.epoch, now));
+        let sample = match verdict {
+            Verdict::Failure(_) => Some(elapsed.max(FAILURE_PENALTY)),
+            Verdict::NotCharged(_) => None,
+            _ => Some(elapsed),
+        };
+        if let Some(sample) = sample {
+            self.endpoint.observe(sample, micros_since(self.epoch, now));
+        }
         self.endpoint.outcomes.record(verdict);
         if let Some(permit) = self.permit.take() {
             permit.record_with_duration(verdict.outcome(), elapsed);
@@ -400,6 +420,7 @@ mod tests {
             authority,
             breaker,
             Arc::new(OutcomeCounters::new("test", "attempt")),
+            0,
         )
     }
 
@@ -417,6 +438,9 @@ mod tests {
     fn an_estimate_halves_every_half_life_without_a_sample() {
         let endpoint = endpoint("10.0.0.5:8081");
         let half = HALF_LIFE_MICROS;
+        assert_eq!(endpoint.latency(0), 10_000, "a new endpoint's default");
+        // A slower sample than the estimate counts at once (peak-sensitive).
+        endpoint.observe(Duration::from_millis(8), 100 * half);
         endpoint.observe(Duration::from_millis(8), 0);
         assert_eq!(endpoint.latency(0), 8_000);
         assert_eq!(endpoint.latency(half - 1), 8_000);
@@ -457,6 +481,62 @@ mod tests {
         // Once its wait is over it gets the trial call, slower or not.
         slow.breaker.half_open();
         assert_eq!(picks(1), [true]);
+    }
+
+    /// Picks `n` times with no call finishing (as under concurrency), returning how many
+    /// went to each endpoint.
+    fn concurrent_picks(endpoints: &Endpoints, n: usize) -> Vec<usize> {
+        let list = endpoints.snapshot();
+        let mut counts = vec![0; list.len()];
+        for _ in 0..n {
+            let (picked, _permit) = endpoints.pick(0).expect("an endpoint");
+            picked.in_flight.fetch_add(1, Ordering::Relaxed);
+            let index = list
+                .iter()
+                .position(|e| Arc::ptr_eq(e, &picked))
+                .expect("listed");
+            counts[index] += 1;
+        }
+        counts
+    }
+
+    fn pair() -> Arc<Endpoints> {
+        use crate::discovery::{Endpoint as Listed, Endpoints as Discovered};
+        let addresses = ["127.0.0.1:1", "127.0.0.1:2"].map(|a| a.parse().expect("address"));
+        let source = Discovered::fixed(
+            "svc",
+            addresses.map(|a: std::net::SocketAddr| Listed::new(a)),
+        );
+        Endpoints::follow("svc", BreakerConfig::default(), source)
+    }
+
+    #[tokio::test]
+    async fn a_new_endpoint_shares_the_load_from_its_first_call() {
+        let endpoints = pair();
+        let list = endpoints.snapshot();
+        // The first endpoint has answered in 5 ms; the second is new, never measured.
+        list[0].observe(Duration::from_millis(5), 0);
+        let counts = concurrent_picks(&endpoints, 200);
+        assert!(
+            counts.iter().all(|&c| c >= 40),
+            "a new endpoint neither takes every draw nor none: {counts:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_endpoint_that_fails_fast_does_not_attract_traffic() {
+        let endpoints = pair();
+        let list = endpoints.snapshot();
+        let epoch = endpoints.epoch;
+        list[1].observe(Duration::from_millis(5), 0);
+        for _ in 0..3 {
+            let start = Instant::now();
+            let mut attempt = InFlight::start(Arc::clone(&list[0]), None, epoch, start, None);
+            // It refused at once: a transport failure in well under a millisecond.
+            attempt.finish(Verdict::Failure(Failure::Transport));
+        }
+        let counts = concurrent_picks(&endpoints, 40);
+        assert!(counts[0] < counts[1] / 4, "the failing one got {counts:?}");
     }
 
     #[test]
