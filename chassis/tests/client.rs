@@ -39,8 +39,10 @@ async fn text(response: http::Response<axum::body::Body>) -> String {
 const EJECTED_FOR: Duration = Duration::from_millis(300);
 
 fn quick_outlier_ejection(config: &mut ClientResilienceConfig) {
-    config.outlier.minimum_calls = 4;
-    config.outlier.window.size = 8;
+    // Two failures eject: after each, the balancer sends an endpoint that failed fewer
+    // draws (its latency estimate doubles) until the estimate decays again.
+    config.outlier.minimum_calls = 2;
+    config.outlier.window.size = 4;
     config.outlier.wait_in_open = EJECTED_FOR;
     config.outlier.half_open_calls = 1;
     // The client's own breaker judges the service as a whole: one bad instance of two

@@ -39,13 +39,19 @@ use crate::resilience::timeout::OwnTimer;
 /// The request body the balancer sends (replayable by the retry layer).
 pub(crate) type OutBody = RetryBody<Body>;
 
-/// The latency estimate of an endpoint no call has measured yet (tower's and Finagle's
-/// `PeakEwma` start from such a default too): a new endpoint neither takes every draw it is
-/// in (an estimate of zero would) nor none.
+/// The latency estimate of an endpoint no call has measured yet, when no endpoint of the set
+/// has been measured either. Once some have, an unmeasured endpoint is estimated at their
+/// mean: a new endpoint neither takes every draw it is in (an estimate of zero would) nor
+/// none (a fixed default above the others' would), as tower's and Finagle's `PeakEwma`
+/// default estimates mean to.
 const DEFAULT_RTT: Duration = Duration::from_millis(10);
-/// What a failure charged to an endpoint counts as, at least, in its latency estimate: an
-/// endpoint that fails fast must not look fast and draw traffic until it is ejected.
-const FAILURE_PENALTY: Duration = Duration::from_millis(250);
+/// `latency_micros` of an endpoint no call has measured yet.
+const UNMEASURED: u64 = u64::MAX;
+/// What a failure charged to an endpoint counts as, at least, in its latency estimate: twice
+/// its estimate before (so each failure in a row halves its share of draws), and never less
+/// than this. An endpoint that fails fast must not look fast and draw traffic until its
+/// breaker ejects it.
+const FAILURE_FLOOR: Duration = Duration::from_millis(5);
 /// How long the latency estimate of an endpoint takes to halve without a new sample.
 const HALF_LIFE: Duration = Duration::from_secs(1);
 /// [`HALF_LIFE`] in microseconds, the unit of the estimates.
@@ -62,7 +68,8 @@ pub(crate) struct Endpoint {
     /// `authority` parsed once, `None` if it does not parse (each call then reports why).
     parsed: Option<Authority>,
     in_flight: AtomicUsize,
-    /// Peak-EWMA of the response time, in microseconds, as of `sampled_at`.
+    /// Peak-EWMA of the response time, in microseconds, as of `sampled_at`; [`UNMEASURED`]
+    /// until the first sample.
     latency_micros: AtomicU64,
     /// When `latency_micros` was last updated, in microseconds since the set's epoch.
     sampled_at: AtomicU64,
@@ -72,48 +79,51 @@ pub(crate) struct Endpoint {
 }
 
 impl Endpoint {
-    /// A new endpoint, its latency estimate [`DEFAULT_RTT`] as of `now`.
-    fn new(
-        authority: &str,
-        breaker: CircuitBreaker,
-        outcomes: Arc<OutcomeCounters>,
-        now: u64,
-    ) -> Self {
+    /// A new endpoint, not measured yet.
+    fn new(authority: &str, breaker: CircuitBreaker, outcomes: Arc<OutcomeCounters>) -> Self {
         Self {
             authority: authority.to_owned(),
             parsed: authority.parse().ok(),
             in_flight: AtomicUsize::new(0),
-            latency_micros: AtomicU64::new(micros(DEFAULT_RTT)),
-            sampled_at: AtomicU64::new(now),
+            latency_micros: AtomicU64::new(UNMEASURED),
+            sampled_at: AtomicU64::new(0),
             breaker,
             outcomes,
         }
     }
 
-    fn load(&self, now: u64) -> u64 {
+    /// `(in flight + 1) x` the latency estimate, `unmeasured` standing in for an endpoint
+    /// not measured yet.
+    fn load(&self, now: u64, unmeasured: &mut impl FnMut() -> u64) -> u64 {
         let in_flight = self.in_flight.load(Ordering::Relaxed) as u64;
-        (in_flight + 1) * self.latency(now).max(1)
+        let latency = self.latency(now).unwrap_or_else(unmeasured);
+        (in_flight + 1) * latency.max(1)
     }
 
-    /// The latency estimate at `now`: halved for every half-life since the last sample.
-    fn latency(&self, now: u64) -> u64 {
+    /// The latency estimate at `now`: halved for every half-life since the last sample;
+    /// `None` before the first sample.
+    fn latency(&self, now: u64) -> Option<u64> {
+        let estimate = self.latency_micros.load(Ordering::Relaxed);
+        if estimate == UNMEASURED {
+            return None;
+        }
         let age = now.saturating_sub(self.sampled_at.load(Ordering::Relaxed));
         let halvings = age / HALF_LIFE_MICROS;
-        self.latency_micros
-            .load(Ordering::Relaxed)
-            .checked_shr(u32::try_from(halvings).unwrap_or(u32::MAX))
-            .unwrap_or(0)
+        Some(
+            estimate
+                .checked_shr(u32::try_from(halvings).unwrap_or(u32::MAX))
+                .unwrap_or(0),
+        )
     }
 
     /// Takes a response time observed at `now`.
     fn observe(&self, elapsed: Duration, now: u64) {
-        let sample = micros(elapsed);
-        let old = self.latency(now);
-        // Peak-sensitive: a slow response counts at once, recovery decays by 1/8 per call.
-        let new = if sample > old {
-            sample
-        } else {
-            old - (old - sample) / 8
+        let sample = micros(elapsed).min(UNMEASURED - 1);
+        // Peak-sensitive: a slow response counts at once, recovery decays by 1/8 per call;
+        // the first sample replaces the stand-in.
+        let new = match self.latency(now) {
+            Some(old) if sample <= old => old - (old - sample) / 8,
+            _ => sample,
         };
         self.latency_micros.store(new, Ordering::Relaxed);
         self.sampled_at.store(now, Ordering::Relaxed);
@@ -192,7 +202,6 @@ impl Endpoints {
                         authority,
                         breaker,
                         Arc::clone(&self.outcomes),
-                        micros_since(self.epoch, Instant::now()),
                     ))),
                     Err(error) => {
                         tracing::error!(%error, "invalid breaker configuration");
@@ -224,11 +233,14 @@ impl Endpoints {
         } else {
             a
         };
-        let (first, second) = if list[a].load(now) <= list[b].load(now) {
-            (a, b)
-        } else {
-            (b, a)
-        };
+        let mut typical = None;
+        let mut unmeasured = || *typical.get_or_insert_with(|| typical_latency(&list, now));
+        let (first, second) =
+            if list[a].load(now, &mut unmeasured) <= list[b].load(now, &mut unmeasured) {
+                (a, b)
+            } else {
+                (b, a)
+            };
         // An ejected endpoint drawn gets its trial calls first, as soon as its breaker lets
         // them through (while the wait lasts it refuses, and the order below goes on).
         let (first, second) =
@@ -345,13 +357,21 @@ impl InFlight {
     fn finish(&mut self, verdict: Verdict) {
         let now = Instant::now();
         let elapsed = now.saturating_duration_since(self.start);
+        let at = micros_since(self.epoch, now);
         let sample = match verdict {
-            Verdict::Failure(_) => Some(elapsed.max(FAILURE_PENALTY)),
+            Verdict::Failure(_) => {
+                let doubled = self.endpoint.latency(at).unwrap_or(0).saturating_mul(2);
+                Some(
+                    elapsed
+                        .max(FAILURE_FLOOR)
+                        .max(Duration::from_micros(doubled)),
+                )
+            }
             Verdict::NotCharged(_) => None,
             _ => Some(elapsed),
         };
         if let Some(sample) = sample {
-            self.endpoint.observe(sample, micros_since(self.epoch, now));
+            self.endpoint.observe(sample, at);
         }
         self.endpoint.outcomes.record(verdict);
         if let Some(permit) = self.permit.take() {
@@ -376,6 +396,16 @@ impl Drop for InFlight {
                 .record(Verdict::NotCharged(Cause::Cancelled));
         }
     }
+}
+
+/// The estimate for an endpoint not measured yet: the mean of the measured ones' estimates,
+/// or [`DEFAULT_RTT`] when none is measured.
+fn typical_latency(list: &[Arc<Endpoint>], now: u64) -> u64 {
+    let (sum, n) = list
+        .iter()
+        .filter_map(|e| e.latency(now))
+        .fold((0u64, 0u64), |(sum, n), l| (sum.saturating_add(l), n + 1));
+    if n == 0 { micros(DEFAULT_RTT) } else { sum / n }
 }
 
 /// Whole microseconds, saturating.
@@ -420,7 +450,6 @@ mod tests {
             authority,
             breaker,
             Arc::new(OutcomeCounters::new("test", "attempt")),
-            0,
         )
     }
 
@@ -438,18 +467,20 @@ mod tests {
     fn an_estimate_halves_every_half_life_without_a_sample() {
         let endpoint = endpoint("10.0.0.5:8081");
         let half = HALF_LIFE_MICROS;
-        assert_eq!(endpoint.latency(0), 10_000, "a new endpoint's default");
-        // A slower sample than the estimate counts at once (peak-sensitive).
-        endpoint.observe(Duration::from_millis(8), 100 * half);
+        assert_eq!(endpoint.latency(0), None, "not measured yet");
         endpoint.observe(Duration::from_millis(8), 0);
-        assert_eq!(endpoint.latency(0), 8_000);
-        assert_eq!(endpoint.latency(half - 1), 8_000);
-        assert_eq!(endpoint.latency(half), 4_000);
-        assert_eq!(endpoint.latency(3 * half), 1_000);
-        assert_eq!(endpoint.latency(100 * half), 0);
+        assert_eq!(
+            endpoint.latency(0),
+            Some(8_000),
+            "the first sample replaces the stand-in"
+        );
+        assert_eq!(endpoint.latency(half - 1), Some(8_000));
+        assert_eq!(endpoint.latency(half), Some(4_000));
+        assert_eq!(endpoint.latency(3 * half), Some(1_000));
+        assert_eq!(endpoint.latency(100 * half), Some(0));
         // A faster sample pulls the decayed estimate down by an eighth of the difference.
         endpoint.observe(Duration::from_micros(200), 3 * half);
-        assert_eq!(endpoint.latency(3 * half), 900);
+        assert_eq!(endpoint.latency(3 * half), Some(900));
     }
 
     #[tokio::test]
@@ -528,13 +559,15 @@ mod tests {
         let endpoints = pair();
         let list = endpoints.snapshot();
         let epoch = endpoints.epoch;
-        list[1].observe(Duration::from_millis(5), 0);
+        list[1].observe(Duration::from_millis(1), 0);
         for _ in 0..3 {
             let start = Instant::now();
             let mut attempt = InFlight::start(Arc::clone(&list[0]), None, epoch, start, None);
             // It refused at once: a transport failure in well under a millisecond.
             attempt.finish(Verdict::Failure(Failure::Transport));
         }
+        // 5 ms, then doubled twice.
+        assert!(list[0].latency(0) >= Some(micros(FAILURE_FLOOR) * 4));
         let counts = concurrent_picks(&endpoints, 40);
         assert!(counts[0] < counts[1] / 4, "the failing one got {counts:?}");
     }
