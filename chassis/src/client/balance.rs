@@ -405,7 +405,7 @@ fn typical_latency(list: &[Arc<Endpoint>], now: u64) -> u64 {
         .iter()
         .filter_map(|e| e.latency(now))
         .fold((0u64, 0u64), |(sum, n), l| (sum.saturating_add(l), n + 1));
-    if n == 0 { micros(DEFAULT_RTT) } else { sum / n }
+    sum.checked_div(n).unwrap_or_else(|| micros(DEFAULT_RTT))
 }
 
 /// Whole microseconds, saturating.

@@ -227,18 +227,17 @@ fn merge_client_spellings(table: &mut Map<String, Value>) {
 
 /// Copies into `into` every key of `from` that `into` does not set, recursively.
 fn merge_under(into: &mut Value, from: Value) {
-    match (&mut into.kind, from.kind) {
-        (config::ValueKind::Table(into), config::ValueKind::Table(from)) => {
-            for (key, value) in from {
-                match into.get_mut(&key) {
-                    Some(existing) => merge_under(existing, value),
-                    None => {
-                        into.insert(key, value);
-                    }
+    if let (config::ValueKind::Table(into), config::ValueKind::Table(from)) =
+        (&mut into.kind, from.kind)
+    {
+        for (key, value) in from {
+            match into.get_mut(&key) {
+                Some(existing) => merge_under(existing, value),
+                None => {
+                    into.insert(key, value);
                 }
             }
         }
-        _ => {}
     }
 }
 
