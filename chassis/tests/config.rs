@@ -634,3 +634,40 @@ async fn client_names_match_whatever_their_separator() {
     ctx.client("order-history").unwrap();
     assert_eq!(ctx.unclaimed_client_sections(), ["catalgo"]);
 }
+
+/// Limits that make no sense are refused before binding, together, each with its range.
+#[test]
+fn server_limits_out_of_range_are_refused_together() {
+    let err = ConfigLoader::new("shop")
+        .unwrap()
+        .set("server.body_read_timeout", "0s")
+        .set("server.max_headers", "0")
+        .set("server.max_header_size", "64MiB")
+        .set("server.max_connections", "0")
+        .set("server.max_concurrent_requests", "0")
+        .set("server.deadline_floor", "1m")
+        .load::<()>()
+        .unwrap_err();
+    let found: Vec<_> = err
+        .problems()
+        .iter()
+        .map(|p| (p.key.as_str(), p.message.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("server.body_read_timeout", "expected a duration from 1ms to 24h"),
+            ("server.deadline_floor", "expected a duration below server.request_timeout"),
+            ("server.max_concurrent_requests", "expected 1 to 1000000"),
+            ("server.max_connections", "expected 1 to 1000000"),
+            ("server.max_header_size", "expected 8KiB to 1MiB"),
+            ("server.max_headers", "expected 8 to 1000"),
+        ]
+    );
+    let huge = ConfigLoader::new("shop")
+        .unwrap()
+        .set("server.max_headers", "5000000")
+        .load::<()>()
+        .unwrap_err();
+    assert_eq!(huge.problems()[0].key, "server.max_headers");
+}
