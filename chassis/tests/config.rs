@@ -656,8 +656,14 @@ fn server_limits_out_of_range_are_refused_together() {
     assert_eq!(
         found,
         [
-            ("server.body_read_timeout", "expected a duration from 1ms to 24h"),
-            ("server.deadline_floor", "expected a duration below server.request_timeout"),
+            (
+                "server.body_read_timeout",
+                "expected a duration from 1ms to 24h"
+            ),
+            (
+                "server.deadline_floor",
+                "expected a duration below server.request_timeout"
+            ),
             ("server.max_concurrent_requests", "expected 1 to 1000000"),
             ("server.max_connections", "expected 1 to 1000000"),
             ("server.max_header_size", "expected 8KiB to 1MiB"),

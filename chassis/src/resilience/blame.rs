@@ -170,7 +170,12 @@ fn recognise(err: &(dyn Error + 'static)) -> Option<Verdict> {
         Verdict::NotCharged(Cause::Bulkhead)
     } else if err.is::<NoEndpoint>() {
         Verdict::NotCharged(Cause::NoEndpoint)
-    } else if err.is::<InvalidRequest>() {
+    } else if err.is::<InvalidRequest>()
+        || err.is::<http_body_util::LengthLimitError>()
+        || err.is::<tower_http::timeout::TimeoutError>()
+    {
+        // Also a request body that grew past the server's limit or stalled while it was
+        // being forwarded: the caller's, not the dependency's.
         Verdict::NotCharged(Cause::InvalidRequest)
     } else if err.is::<BreakerOpen>() {
         Verdict::NotCharged(Cause::BreakerOpen)

@@ -75,6 +75,10 @@ pub fn error_response(error: &BoxError) -> Response {
 /// text.
 pub fn client_error_response(error: &crate::client::ClientError) -> Response {
     use crate::client::ClientErrorKind as Kind;
+    if let Some(refused) = forwarded_body_refusal(error) {
+        tracing::debug!(%error, "the caller's body was refused while it was forwarded");
+        return refused;
+    }
     let (status, detail) = match error.kind() {
         Kind::Timeout | Kind::DeadlineExceeded => (
             StatusCode::GATEWAY_TIMEOUT,
@@ -104,6 +108,35 @@ pub fn client_error_response(error: &crate::client::ClientError) -> Response {
             .insert(header::RETRY_AFTER, retry_after());
     }
     response
+}
+
+/// The answer when a call failed because the inbound body it forwarded was refused: too
+/// large (`413`, as the stack answers a declared one) or stalled (`400`).
+fn forwarded_body_refusal(error: &crate::client::ClientError) -> Option<Response> {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(err) = current {
+        let refusal = if err.is::<http_body_util::LengthLimitError>() {
+            Some((
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "the request body is larger than the server accepts",
+            ))
+        } else if err.is::<tower_http::timeout::TimeoutError>() {
+            Some((StatusCode::BAD_REQUEST, "the request body stalled"))
+        } else {
+            None
+        };
+        if let Some((status, detail)) = refusal {
+            count_rejection("body_limit");
+            return Some(
+                Problem::new(status)
+                    .detail(detail)
+                    .current_request_id()
+                    .into_response(),
+            );
+        }
+        current = err.source();
+    }
+    None
 }
 
 /// Counts a request the stack answered itself (`chassis_server_rejected_total{reason}`).

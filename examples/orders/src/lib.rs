@@ -5,6 +5,7 @@
 //! Run it alone with `cargo run -p orders` (port 8082; expects catalog on 8081), or with the
 //! others through `cargo run -p shop`.
 
+mod keys;
 mod model;
 mod store;
 
@@ -33,6 +34,11 @@ pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 pub struct OrdersConfig {
     /// Most lines one order may have.
     pub max_lines: usize,
+    /// How long an idempotency key is remembered (the IETF draft suggests 24 hours).
+    #[serde(with = "chassis::config::duration")]
+    pub idempotency_ttl: std::time::Duration,
+    /// Most idempotency keys remembered; beyond it the oldest are forgotten first.
+    pub max_idempotency_keys: usize,
 }
 
 #[derive(Clone)]
@@ -49,7 +55,10 @@ pub async fn orders(
 ) -> Result<Router, chassis::client::ClientBuildError> {
     let app = App {
         catalog: ctx.client("catalog")?,
-        store: Arc::new(Store::default()),
+        store: Arc::new(Store::new(
+            ctx.config().idempotency_ttl,
+            ctx.config().max_idempotency_keys,
+        )),
         max_lines: ctx.config().max_lines,
     };
     Ok(Router::new()
@@ -78,6 +87,14 @@ async fn place_order(
         .get(IDEMPOTENCY_KEY)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    if key.as_ref().is_some_and(|k| k.len() > keys::MAX_KEY_LEN) {
+        return Problem::new(StatusCode::BAD_REQUEST)
+            .detail(format!(
+                "Idempotency-Key is longer than {} bytes",
+                keys::MAX_KEY_LEN
+            ))
+            .into_response();
+    }
     let created = app
         .store
         .create(key, || price(&app.catalog, &request))

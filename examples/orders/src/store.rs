@@ -3,23 +3,31 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
-use chassis::server::Problem;
-use tokio::sync::OnceCell;
-
+use crate::keys::Keys;
 use crate::model::{Order, PricedLine};
+use chassis::server::Problem;
 
 /// Orders by id, and idempotency keys to the order each one created.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Store {
     next_id: AtomicU64,
     orders: Mutex<HashMap<String, Order>>,
     /// One cell per key: racing requests with the same key wait on the same creation.
-    keys: Mutex<HashMap<String, Arc<OnceCell<Order>>>>,
+    keys: Mutex<Keys>,
 }
 
 impl Store {
+    /// A store whose idempotency keys live `ttl`, at most `max_keys` of them.
+    pub(crate) fn new(ttl: std::time::Duration, max_keys: usize) -> Self {
+        Self {
+            next_id: AtomicU64::new(0),
+            orders: Mutex::new(HashMap::new()),
+            keys: Mutex::new(Keys::new(ttl, max_keys)),
+        }
+    }
+
     /// Creates an order from the lines `price` returns, once per idempotency key. Returns the
     /// order and whether this call created it.
     pub(crate) async fn create<F, Fut>(
@@ -34,10 +42,11 @@ impl Store {
         let Some(key) = key else {
             return Ok((self.insert(price().await?), true));
         };
-        let cell = {
-            let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
-            Arc::clone(keys.entry(key).or_default())
-        };
+        let cell = self
+            .keys
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .cell(&key);
         let mut created = false;
         let order = cell
             .get_or_try_init(|| async {

@@ -49,3 +49,42 @@ async fn a_failed_dependency_leaks_nothing_to_the_caller() {
     assert_opaque(&reply, catalog_port);
     rest.shutdown().await;
 }
+
+/// A body that grows past the gateway's limit while it is forwarded to orders is the
+/// caller's mistake: `413`, as a declared one gets, not a `502`.
+#[tokio::test]
+async fn an_oversized_streamed_body_is_refused_with_413() {
+    use futures_util::stream;
+    use http_body_util::StreamBody;
+    use hyper::body::{Bytes, Frame};
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+
+    let shop = shop().await;
+    let chunk = Bytes::from(vec![b' '; 64 * 1024]);
+    // 3 MiB in chunks, no Content-Length: the gateway's 2 MiB limit cuts it mid-stream.
+    let frames =
+        stream::iter((0..48).map(move |_| Ok::<_, std::io::Error>(Frame::data(chunk.clone()))));
+    let request = http::Request::post(format!("http://{}/api/orders", shop.gateway.addr()))
+        .header("content-type", "application/json")
+        .body(StreamBody::new(frames))
+        .unwrap();
+    let client = Client::builder(TokioExecutor::new()).build_http();
+    let response = client.request(request).await.unwrap();
+    assert_eq!(response.status(), http::StatusCode::PAYLOAD_TOO_LARGE);
+    shop.shutdown().await;
+}
+
+/// Idempotency keys are bounded: one longer than 255 bytes is refused, not kept.
+#[tokio::test]
+async fn an_overlong_idempotency_key_is_refused() {
+    let shop = shop().await;
+    let order = r#"{"lines":[{"item_id":"espresso","quantity":1}]}"#;
+    let long = "k".repeat(256);
+    let reply = post_order(shop.gateway.addr(), order, Some(&long)).await;
+    assert_eq!(reply.status, http::StatusCode::BAD_REQUEST, "{}", reply.body);
+    let fits = "k".repeat(255);
+    let reply = post_order(shop.gateway.addr(), order, Some(&fits)).await;
+    assert_eq!(reply.status, http::StatusCode::CREATED, "{}", reply.body);
+    shop.shutdown().await;
+}
