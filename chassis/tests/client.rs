@@ -375,3 +375,66 @@ async fn dropping_the_last_clone_of_a_client_ends_its_following() {
         .await
         .expect("the publisher saw its last follower go");
 }
+
+/// No metric series outlives its subject: endpoint health is reported per client, without
+/// addresses, and an ejected endpoint that leaves the set leaves the count.
+#[tokio::test]
+async fn an_ejected_endpoint_that_leaves_leaves_no_series_behind() {
+    let key = "leaves";
+    let good = spawn(&[]).await;
+    let bad = spawn(&[("fail_key", key)]).await;
+    flag(key).store(true, Ordering::SeqCst);
+    let mut config = ClientResilienceConfig::default();
+    quick_outlier_ejection(&mut config);
+    config.retry.max_attempts = 1;
+    let (publisher, rx) = live(&[good.addr(), bad.addr()]);
+    let client = HttpClient::new("leaves", &config, rx).unwrap();
+    let bad_authority = format!("127.0.0.1:{}", bad.addr().port());
+    let deadline = Instant::now() + BOUND;
+    while !client
+        .endpoint_states()
+        .iter()
+        .any(|(addr, state)| *addr == bad_authority && *state == State::Open)
+    {
+        let _ = client.get("/flaky", "/flaky").await.unwrap();
+        assert!(Instant::now() < deadline, "never ejected");
+    }
+    let metrics_at = good.addr();
+    let series = |name: &str, text: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{name}{{client=\"leaves\"")))
+            .and_then(|l| l.rsplit_once(' '))
+            .map(|(_, v)| v.to_owned())
+    };
+    let text = get(metrics_at, "/metrics").await.text();
+    assert_eq!(
+        series("chassis_outlier_ejected_endpoints", &text).as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        series("chassis_outlier_ejections_total", &text).as_deref(),
+        Some("1")
+    );
+    // The bad instance is replaced: the set is {good}.
+    publisher.publish(set(&[good.addr()]));
+    let deadline = Instant::now() + BOUND;
+    while client.endpoints().len() != 1 {
+        assert!(Instant::now() < deadline, "the set never changed");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let text = get(metrics_at, "/metrics").await.text();
+    assert!(
+        !text.contains(&bad_authority),
+        "nothing about the gone endpoint:\n{text}"
+    );
+    assert!(
+        !text.contains("leaves@"),
+        "no per-endpoint breaker series:\n{text}"
+    );
+    assert_eq!(
+        series("chassis_outlier_ejected_endpoints", &text).as_deref(),
+        Some("0")
+    );
+    good.shutdown().await;
+    bad.shutdown().await;
+}

@@ -513,11 +513,13 @@ async fn panicking_handler_gets_500_and_the_service_lives() {
 /// The count of `http_server_request_duration_seconds` for a GET on `route` with `status`.
 fn red_count(metrics: &str, route: &str, status: &str) -> Option<u64> {
     let series = format!(
-        "http_server_request_duration_seconds_count{{http_request_method=\"GET\",http_route=\"{route}\",http_response_status_code=\"{status}\"}} "
+        "http_server_request_duration_seconds_count{{http_request_method=\"GET\",http_route=\"{route}\",http_response_status_code=\"{status}\""
     );
-    metrics
-        .lines()
-        .find_map(|line| line.strip_prefix(&series)?.parse().ok())
+    // The service's own label follows the metric's.
+    metrics.lines().find_map(|line| {
+        let rest = line.strip_prefix(&series)?;
+        rest.rsplit_once("} ")?.1.parse().ok()
+    })
 }
 
 #[tokio::test]
@@ -582,7 +584,7 @@ async fn flood_over_the_concurrency_limit_is_shed_with_503() {
     // Shed requests never reach the router; they are counted on their own.
     let metrics = get(addr, "/metrics").await.text();
     assert!(
-        metrics.contains("chassis_server_rejected_total{reason=\"shed\"}"),
+        metrics.contains("chassis_server_rejected_total{reason=\"shed\""),
         "{metrics}"
     );
     service.shutdown().await;

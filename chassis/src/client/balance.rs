@@ -28,6 +28,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use tokio_util::sync::{CancellationToken, DropGuard};
 use tower::{BoxError, Service};
 
+use super::ejections::{Ejections, Mark};
 use super::error::NoEndpoint;
 use super::outcomes::OutcomeCounters;
 use crate::discovery::{EndpointSet, Endpoints as Discovered};
@@ -76,11 +77,18 @@ pub(crate) struct Endpoint {
     breaker: CircuitBreaker,
     /// The client's attempt outcomes, shared by its endpoints.
     outcomes: Arc<OutcomeCounters>,
+    /// What the client's ejection count knows of this endpoint.
+    mark: Arc<Mark>,
 }
 
 impl Endpoint {
     /// A new endpoint, not measured yet.
-    fn new(authority: &str, breaker: CircuitBreaker, outcomes: Arc<OutcomeCounters>) -> Self {
+    fn new(
+        authority: &str,
+        breaker: CircuitBreaker,
+        outcomes: Arc<OutcomeCounters>,
+        mark: Arc<Mark>,
+    ) -> Self {
         Self {
             authority: authority.to_owned(),
             parsed: authority.parse().ok(),
@@ -89,6 +97,7 @@ impl Endpoint {
             sampled_at: AtomicU64::new(0),
             breaker,
             outcomes,
+            mark,
         }
     }
 
@@ -146,6 +155,7 @@ pub(crate) struct Endpoints {
     service: String,
     breaker: BreakerConfig,
     outcomes: Arc<OutcomeCounters>,
+    ejections: Arc<Ejections>,
     current: RwLock<Arc<[Arc<Endpoint>]>>,
     /// What the endpoints' sample times count from.
     epoch: Instant,
@@ -166,6 +176,7 @@ impl Endpoints {
             service: service.to_owned(),
             breaker,
             outcomes: Arc::new(OutcomeCounters::new(service, "attempt")),
+            ejections: Ejections::new(service),
             current: RwLock::new(Arc::from(Vec::new())),
             epoch: Instant::now(),
             _source: source,
@@ -196,12 +207,20 @@ impl Endpoints {
                 if let Some(kept) = old.iter().find(|e| &e.authority == authority) {
                     return Some(Arc::clone(kept));
                 }
-                let name = format!("{}@{authority}", self.service);
-                match CircuitBreaker::new(name, &self.breaker) {
+                let mark = Arc::new(Mark::default());
+                // Its breaker reports only through the client's aggregate: no address in a
+                // label, no series outliving the endpoint.
+                let built = CircuitBreaker::builder(format!("{}@{authority}", self.service))
+                    .config(self.breaker.clone())
+                    .listener(self.ejections.listener(&mark))
+                    .without_metrics()
+                    .build();
+                match built {
                     Ok(breaker) => Some(Arc::new(Endpoint::new(
                         authority,
                         breaker,
                         Arc::clone(&self.outcomes),
+                        mark,
                     ))),
                     Err(error) => {
                         tracing::error!(%error, "invalid breaker configuration");
@@ -210,6 +229,9 @@ impl Endpoints {
                 }
             })
             .collect();
+        for gone in old.iter().filter(|e| !addresses.contains(&e.authority)) {
+            self.ejections.retire(&gone.mark);
+        }
         tracing::debug!(service = %self.service, endpoints = ?addresses, "endpoint set updated");
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::from(next);
     }
@@ -450,6 +472,7 @@ mod tests {
             authority,
             breaker,
             Arc::new(OutcomeCounters::new("test", "attempt")),
+            Arc::default(),
         )
     }
 

@@ -23,6 +23,7 @@
 //! caller names (never the raw path) and `server_address` the service name.
 
 mod balance;
+mod ejections;
 mod error;
 mod outcomes;
 mod series;

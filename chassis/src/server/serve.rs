@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::body::Body;
 use http::{Request, Response};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::rt::TokioTimer;
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
@@ -20,6 +20,7 @@ use tower::Service;
 
 use super::watchdog::{Activity, CountedIo, Timeouts, Verdict, Watchdog, Watched};
 use crate::config::ServerConfig;
+use crate::telemetry::metrics::ScopedExecutor;
 
 /// A service served per connection: each connection gets its own copy, told once, when the
 /// connection opens, who the peer is. What depends on the peer (whether its hints are
@@ -85,11 +86,15 @@ impl Serving {
             tracker: TaskTracker::new(),
             open: Arc::new(AtomicUsize::new(0)),
         };
-        let builder = builder(config);
+        // Connections and HTTP/2 streams run in the service scope current now, so the
+        // metric handles they make carry the service's label.
+        let executor = ScopedExecutor::current();
+        let builder = builder(config, executor);
         let accept = AcceptLoop {
             listener,
             service,
             builder,
+            executor,
             timeouts: Timeouts {
                 head: config.header_read_timeout,
                 idle: config.idle_timeout,
@@ -137,8 +142,8 @@ impl Serving {
 /// The header count hyper enforces when none is set.
 const HYPER_DEFAULT_MAX_HEADERS: usize = 100;
 
-fn builder(config: &ServerConfig) -> auto::Builder<TokioExecutor> {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
+fn builder(config: &ServerConfig, executor: ScopedExecutor) -> auto::Builder<ScopedExecutor> {
+    let mut builder = auto::Builder::new(executor);
     let mut http1 = builder.http1();
     // No header-read timeout here: the connection's `Watchdog` is the slow-client guard.
     // hyper would arm a 30 s one whenever it has a timer, so HTTP/1 gets none.
@@ -165,7 +170,9 @@ fn builder(config: &ServerConfig) -> auto::Builder<TokioExecutor> {
 struct AcceptLoop<S> {
     listener: TcpListener,
     service: S,
-    builder: auto::Builder<TokioExecutor>,
+    builder: auto::Builder<ScopedExecutor>,
+    /// The service scope connections run in.
+    executor: ScopedExecutor,
     timeouts: Timeouts,
     draining: CancellationToken,
     cut: CancellationToken,
@@ -219,7 +226,7 @@ where
         let cut = self.cut.clone();
         let open = Arc::clone(&self.open);
         open.fetch_add(1, Ordering::Relaxed);
-        self.tracker.spawn(async move {
+        self.tracker.spawn(self.executor.wrap(async move {
             let connection = builder.serve_connection_with_upgrades(io, service);
             tokio::pin!(connection);
             // Asked to close gracefully, by a stop or by the watchdog.
@@ -267,7 +274,7 @@ where
             }
             open.fetch_sub(1, Ordering::Relaxed);
             drop(slot);
-        });
+        }));
     }
 }
 

@@ -8,6 +8,7 @@ use tokio::net::TcpListener;
 use tower::{BoxError, ServiceBuilder};
 
 use super::registration::PendingRegistration;
+use super::telemetry::Telemetry;
 use super::{Context, Identity, Microservice, ServiceHandle, ShutdownReport};
 use crate::config::ServerConfig;
 use crate::config::{ConfigError, ConfigLoader, LoadedConfig, Settings};
@@ -15,10 +16,8 @@ use crate::discovery::{DiscoveryError, Instance, Registry};
 use crate::health::{self, HealthRegistry};
 use crate::server::{self, BuildInfo, FaultsHandle, OpsFirst, ServiceInfo, Serving};
 use crate::shutdown::Shutdown;
-use crate::telemetry::{
-    LogHandle, MetricsHandle, TelemetryError, admin_routes, http::ServerTelemetryLayer,
-    init_logging, install_prometheus, metrics_routes,
-};
+use crate::telemetry::metrics::ServiceScope;
+use crate::telemetry::{LogHandle, TelemetryError, admin_routes, metrics_routes};
 
 /// Starting a service failed.
 #[derive(Debug, thiserror::Error)]
@@ -144,18 +143,21 @@ impl<S: Microservice> Launcher<S> {
     /// [`LaunchError::Config`] before anything is bound; [`LaunchError::Router`] when the
     /// service's router fails; [`LaunchError::Bind`] when a port is taken.
     pub async fn spawn(self) -> Result<ServiceHandle, LaunchError> {
+        // Everything the service makes, now and in its connections later, records its
+        // metrics under its own `service` label.
+        let scope = ServiceScope::new(S::NAME);
+        scope.scope(self.spawn_in(scope)).await
+    }
+
+    async fn spawn_in(self, scope: ServiceScope) -> Result<ServiceHandle, LaunchError> {
         let LoadedConfig { settings, app } = self.loader.load::<S::Config>()?;
-        let rust_log = std::env::var("RUST_LOG").ok();
-        let log = init_logging(&settings.telemetry, rust_log.as_deref())?;
-        let metrics = install_prometheus()?;
-        let registry = Registry::from_config(&settings.discovery)?;
         let identity = Identity::new(S::NAME, S::VERSION);
-        let health = HealthRegistry::new();
         let shutdown = Shutdown::new();
-        let traced = ServerTelemetryLayer::from_config(&settings.telemetry);
-        // Registered first, so it runs last: after the user's hooks, once the server stopped.
-        #[cfg(feature = "otlp")]
-        let traced = export_traces(&settings, &identity, &shutdown, traced)?;
+        // Its hook is registered first, so it runs last: after the user's hooks, once the
+        // server stopped.
+        let telemetry = Telemetry::start(&settings, &identity, &shutdown, scope)?;
+        let registry = Registry::from_config(&settings.discovery)?;
+        let health = HealthRegistry::new();
         let ctx = Context::new(
             identity.clone(),
             app,
@@ -177,49 +179,10 @@ impl<S: Microservice> Launcher<S> {
             health,
             shutdown,
             registry,
-            telemetry: Telemetry {
-                log,
-                metrics,
-                traced,
-            },
+            telemetry,
         };
         start(parts, routes).await
     }
-}
-
-/// The process-wide telemetry pieces a service mounts.
-struct Telemetry {
-    log: LogHandle,
-    metrics: MetricsHandle,
-    traced: ServerTelemetryLayer,
-}
-
-/// Installs the service's OTLP trace export when configured: the server layer exports
-/// through it, and a shutdown hook flushes it.
-#[cfg(feature = "otlp")]
-fn export_traces(
-    settings: &Settings,
-    identity: &Identity,
-    shutdown: &Shutdown,
-    traced: ServerTelemetryLayer,
-) -> Result<ServerTelemetryLayer, LaunchError> {
-    let resource = crate::telemetry::otlp::ServiceResource {
-        name: &identity.name,
-        version: &identity.version,
-        instance_id: &identity.instance_id,
-    };
-    let Some(guard) = crate::telemetry::otlp::install(&settings.telemetry, &resource)? else {
-        return Ok(traced);
-    };
-    let traced = traced.otlp(&guard);
-    // Within the hook's own bound, so the hook reports what happened rather than being cut.
-    let bound = settings.shutdown.hook_timeout.mul_f64(0.9);
-    shutdown.on_shutdown("flush traces", move || async move {
-        if let Err(error) = guard.shutdown(bound).await {
-            tracing::warn!(%error, "shutdown: traces not flushed");
-        }
-    });
-    Ok(traced)
 }
 
 /// What a service is started with, besides its routes.
@@ -261,7 +224,7 @@ async fn start(parts: Parts, routes: Router) -> Result<ServiceHandle, LaunchErro
             build: BuildInfo::current(),
             instance_id: identity.instance_id.clone(),
         }))
-        .merge(metrics_routes(telemetry.metrics));
+        .merge(telemetry.metrics.map(metrics_routes).unwrap_or_default());
     let listener = bind(&server_config.host, server_config.port).await?;
     // `with_state` turns the router into its final form once, instead of axum re-applying
     // its layers on every request.
@@ -331,13 +294,13 @@ async fn start(parts: Parts, routes: Router) -> Result<ServiceHandle, LaunchErro
 fn admin_router(
     ops: Router,
     config: &ServerConfig,
-    log: LogHandle,
+    log: Option<LogHandle>,
     faults: Option<&FaultsHandle>,
 ) -> Router {
     let Some(token) = config.admin_token.clone() else {
         return ops.with_state(());
     };
-    let mut admin = admin_routes(log);
+    let mut admin = log.map(admin_routes).unwrap_or_default();
     if let Some(faults) = faults {
         admin = admin.merge(server::fault_routes(faults.clone()));
     }

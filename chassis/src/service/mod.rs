@@ -33,6 +33,7 @@ mod handle;
 mod launch;
 mod registration;
 mod run;
+mod telemetry;
 
 use std::future::Future;
 

@@ -19,6 +19,9 @@ pub enum TelemetryError {
         "log filter `{0}` sets no default level: give one, as in `info` or `warn,chassis=debug` (`off` turns logs off)"
     )]
     NoDefaultLevel(String),
+    /// Another global `metrics` recorder was installed by someone else.
+    #[error("a global metrics recorder is already installed")]
+    RecorderExists,
     /// Another `tracing` subscriber was installed globally by someone else.
     #[error("a global tracing subscriber is already installed")]
     SubscriberExists,

@@ -82,7 +82,12 @@ async fn an_overlong_idempotency_key_is_refused() {
     let order = r#"{"lines":[{"item_id":"espresso","quantity":1}]}"#;
     let long = "k".repeat(256);
     let reply = post_order(shop.gateway.addr(), order, Some(&long)).await;
-    assert_eq!(reply.status, http::StatusCode::BAD_REQUEST, "{}", reply.body);
+    assert_eq!(
+        reply.status,
+        http::StatusCode::BAD_REQUEST,
+        "{}",
+        reply.body
+    );
     let fits = "k".repeat(255);
     let reply = post_order(shop.gateway.addr(), order, Some(&fits)).await;
     assert_eq!(reply.status, http::StatusCode::CREATED, "{}", reply.body);

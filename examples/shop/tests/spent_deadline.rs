@@ -9,11 +9,12 @@ use common::{get, shop};
 use http::StatusCode;
 
 fn breaker_state(metrics: &str, state: &str) -> Option<f64> {
-    let line = format!("chassis_breaker_state{{client=\"catalog\",state=\"{state}\"}} ");
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix(&line))
-        .and_then(|v| v.trim().parse().ok())
+    // Each service's /metrics shows its own breakers, labelled with the service last.
+    let series = format!("chassis_breaker_state{{client=\"catalog\",state=\"{state}\"");
+    metrics.lines().find_map(|line| {
+        let rest = line.strip_prefix(&series)?;
+        rest.rsplit_once("} ")?.1.trim().parse().ok()
+    })
 }
 
 /// The review's attack: requests to the gateway carrying a spent deadline opened its catalog

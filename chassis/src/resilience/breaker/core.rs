@@ -66,6 +66,7 @@ impl Shared {
         settings: Settings,
         clock: Arc<dyn Clock>,
         listener: Box<dyn StateListener>,
+        metrics: bool,
     ) -> Self {
         let initial = if settings.start_disabled {
             State::Disabled
@@ -78,7 +79,11 @@ impl Shared {
             WindowKind::Time => Window::Time(TimeWindow::new(settings.window.size, now_sec)),
         };
         let needs_clock = settings.slow_nanos.is_some() || settings.window.kind == WindowKind::Time;
-        let observer = Observer::new(&name, initial);
+        let observer = if metrics {
+            Observer::new(&name, initial)
+        } else {
+            Observer::silent()
+        };
         Self {
             word: Padded(AtomicU64::new(Word::initial(initial).0)),
             name,

@@ -42,6 +42,7 @@ impl CircuitBreaker {
             config: BreakerConfig::default(),
             clock: None,
             listener: Box::new(()),
+            metrics: true,
         }
     }
 
@@ -166,6 +167,7 @@ pub struct BreakerBuilder {
     config: BreakerConfig,
     clock: Option<Arc<dyn Clock>>,
     listener: Box<dyn StateListener>,
+    metrics: bool,
 }
 
 impl std::fmt::Debug for BreakerBuilder {
@@ -197,8 +199,16 @@ impl BreakerBuilder {
         self
     }
 
+    /// Records no metrics of its own (`chassis_breaker_*`), for breakers whose owner reports
+    /// them in aggregate: one per endpoint of a client, say, whose series would otherwise
+    /// carry an address and outlive the endpoint.
+    pub fn without_metrics(mut self) -> Self {
+        self.metrics = false;
+        self
+    }
+
     /// Validates the configuration and builds the breaker; registers its metrics with the
-    /// current `metrics` recorder.
+    /// current `metrics` recorder (unless [`without_metrics`](Self::without_metrics)).
     ///
     /// # Errors
     ///
@@ -208,7 +218,13 @@ impl BreakerBuilder {
         let clock = self
             .clock
             .unwrap_or_else(|| Arc::new(CoarseClock::shared()));
-        let shared = Shared::new(self.name.into_boxed_str(), settings, clock, self.listener);
+        let shared = Shared::new(
+            self.name.into_boxed_str(),
+            settings,
+            clock,
+            self.listener,
+            self.metrics,
+        );
         Ok(CircuitBreaker {
             shared: Arc::new(shared),
         })

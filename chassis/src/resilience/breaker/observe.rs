@@ -8,6 +8,8 @@ use super::State;
 pub(crate) struct Observer {
     states: [Gauge; 5],
     rejected: Counter,
+    /// Whether transitions are counted (a silent observer only logs them).
+    counts: bool,
 }
 
 impl Observer {
@@ -24,7 +26,20 @@ impl Observer {
         }
         let rejected =
             metrics::counter!("chassis_breaker_rejected_total", "client" => name.to_owned());
-        Self { states, rejected }
+        Self {
+            states,
+            rejected,
+            counts: true,
+        }
+    }
+
+    /// An observer that records no metric (its breaker's owner reports in aggregate).
+    pub(crate) fn silent() -> Self {
+        Self {
+            states: std::array::from_fn(|_| Gauge::noop()),
+            rejected: Counter::noop(),
+            counts: false,
+        }
     }
 
     #[inline]
@@ -42,6 +57,9 @@ impl Observer {
         );
         self.states[from.index()].set(0.0);
         self.states[to.index()].set(1.0);
+        if !self.counts {
+            return;
+        }
         metrics::counter!(
             "chassis_breaker_transitions_total",
             "client" => name.to_owned(),

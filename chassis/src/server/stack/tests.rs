@@ -113,7 +113,8 @@ async fn over_the_limit_is_shed_with_the_id_until_the_slot_frees() {
         tokio::task::yield_now().await;
     }
     let shed = shed.unwrap_or_else(|| panic!("never shed while the slot was held"));
-    assert_eq!(shed.headers()["retry-after"], "1");
+    let wait = shed.headers()["retry-after"].to_str().expect("ascii");
+    assert!(["1", "2", "3"].contains(&wait), "{wait}");
     assert_eq!(id_of(&shed).len(), 32);
     handler.gate.notify_one();
     assert_eq!(held.await.map(|r| r.status()).ok(), Some(StatusCode::OK));

@@ -13,6 +13,10 @@
 //! `/proc` when `/metrics` is rendered.
 
 pub mod names;
+mod scope;
+
+pub(crate) use scope::ScopedExecutor;
+pub use scope::{InScope, SERVICE_LABEL, ServiceLabels, ServiceScope};
 
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
@@ -32,21 +36,39 @@ pub const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// How often histogram samples are folded into buckets between scrapes.
 const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
-/// Renders everything the process records, plus process metrics.
+/// Renders what the process records (or one service's share of it), plus process metrics.
 #[derive(Clone, Debug)]
 pub struct MetricsHandle {
     prometheus: PrometheusHandle,
+    service: Option<&'static str>,
 }
 
 impl MetricsHandle {
     /// Wraps a handle of a recorder built elsewhere (for example a test's local recorder).
     pub fn new(prometheus: PrometheusHandle) -> Self {
-        Self { prometheus }
+        Self {
+            prometheus,
+            service: None,
+        }
+    }
+
+    /// The same recorder, rendering only the series of `service` (labelled
+    /// `service="<name>"`) and those of no service in particular.
+    #[must_use]
+    pub fn for_service(&self, service: ServiceScope) -> Self {
+        Self {
+            prometheus: self.prometheus.clone(),
+            service: Some(service.name()),
+        }
     }
 
     /// The Prometheus text exposition (format 0.0.4).
     pub fn render(&self) -> String {
-        let mut out = self.prometheus.render();
+        let all = self.prometheus.render();
+        let mut out = match self.service {
+            Some(service) => scope::for_service(&all, service),
+            None => all,
+        };
         process::render(&mut out);
         out
     }
@@ -73,21 +95,23 @@ pub fn prometheus_builder() -> Result<PrometheusBuilder, TelemetryError> {
         .map_err(TelemetryError::Prometheus)
 }
 
-/// Installs the Prometheus recorder as the process's global `metrics` recorder, once; later
-/// calls return the same handle. Starts a small thread that folds histogram samples every 5 s
-/// so memory stays bounded between scrapes.
+/// Installs the Prometheus recorder, wrapped in [`ServiceLabels`], as the process's global
+/// `metrics` recorder, once; later calls return the same handle. Starts a small thread that
+/// folds histogram samples every 5 s so memory stays bounded between scrapes.
 ///
 /// # Errors
 ///
-/// [`TelemetryError::Prometheus`] when another global recorder is already installed.
+/// [`TelemetryError::RecorderExists`] when another global recorder is already installed (the
+/// service runtime then records into that one and serves no `/metrics` of its own).
 pub fn install_prometheus() -> Result<MetricsHandle, TelemetryError> {
     let mut global = GLOBAL.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(handle) = global.as_ref() {
         return Ok(handle.clone());
     }
-    let prometheus = prometheus_builder()?
-        .install_recorder()
-        .map_err(TelemetryError::Prometheus)?;
+    let recorder = prometheus_builder()?.build_recorder();
+    let prometheus = recorder.handle();
+    metrics::set_global_recorder(ServiceLabels::new(recorder))
+        .map_err(|_| TelemetryError::RecorderExists)?;
     describe();
     let upkeep = prometheus.clone();
     // Detached on purpose: it lives as long as the global recorder, i.e. the process.
@@ -131,6 +155,14 @@ pub fn describe() {
     metrics::describe_counter!(
         "chassis_admin_unauthorized_total",
         "Admin requests refused for a missing or wrong admin token."
+    );
+    metrics::describe_gauge!(
+        "chassis_outlier_ejected_endpoints",
+        "Endpoints of a client's current set whose breaker is not closed (ejected)."
+    );
+    metrics::describe_counter!(
+        "chassis_outlier_ejections_total",
+        "Times an endpoint's breaker of a client opened."
     );
     metrics::describe_counter!(
         "chassis_client_outcomes_total",
