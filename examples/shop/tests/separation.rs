@@ -1,5 +1,5 @@
 //! Several services in one process stay apart: each one's `/metrics` shows its own series
-//! (labelled `service="<name>"`) and the process's, never another service's.
+//! (labelled `service_name="<name>"`) and the process's, never another service's.
 
 #![allow(clippy::unwrap_used)]
 
@@ -30,11 +30,11 @@ async fn each_service_shows_its_own_metrics() {
     // Gateway's and orders' catalog breakers are two series, each in its own service.
     let breaker = "chassis_breaker_state{client=\"catalog\",state=\"closed\"";
     assert!(
-        gateway.contains(&format!("{breaker},service=\"gateway\"}} 1")),
+        gateway.contains(&format!("{breaker},service_name=\"gateway\"}} 1")),
         "{gateway}"
     );
     assert!(
-        orders.contains(&format!("{breaker},service=\"orders\"}} 1")),
+        orders.contains(&format!("{breaker},service_name=\"orders\"}} 1")),
         "{orders}"
     );
     for (own, text) in [
@@ -47,7 +47,7 @@ async fn each_service_shows_its_own_metrics() {
             .filter(|o| *o != own)
         {
             assert!(
-                !text.contains(&format!("service=\"{other}\"")),
+                !text.contains(&format!("service_name=\"{other}\"")),
                 "{own}'s /metrics shows {other}'s series"
             );
         }

@@ -53,7 +53,7 @@ impl MetricsHandle {
     }
 
     /// The same recorder, rendering only the series of `service` (labelled
-    /// `service="<name>"`) and those of no service in particular.
+    /// `service_name="<name>"`) and those of no service in particular.
     #[must_use]
     pub fn for_service(&self, service: ServiceScope) -> Self {
         Self {

@@ -3,14 +3,14 @@
 //! Several services can run in one process (the shop demo, a test, a modular monolith), and
 //! the `metrics` facade has one global recorder. So that each service's `/metrics` shows its
 //! own series, and two services' `client="catalog"` breakers do not write one gauge, the
-//! chassis' recorder ([`ServiceLabels`]) adds a `service` label to every metric handle made
+//! chassis' recorder ([`ServiceLabels`]) adds a `service_name` label to every metric handle made
 //! while a service is the current one ([`ServiceScope`]): during its start-up (router,
 //! clients, breakers) and while its connections and request tasks are polled. Handles are
 //! made once and kept, so this costs nothing per recorded value; a thread-local is set and
 //! reset around each poll of a connection's task.
 //!
 //! Handles made outside any service (a task the service spawned itself, process metrics)
-//! have no `service` label and appear at every service's `/metrics`.
+//! have no `service_name` label and appear at every service's `/metrics`.
 
 use std::cell::Cell;
 use std::future::Future;
@@ -24,7 +24,7 @@ use metrics::{
 use pin_project_lite::pin_project;
 
 /// The label naming the service a series belongs to.
-pub const SERVICE_LABEL: &str = "service";
+pub const SERVICE_LABEL: &str = "service_name";
 
 thread_local! {
     static CURRENT: Cell<Option<&'static str>> = const { Cell::new(None) };
@@ -133,7 +133,7 @@ where
     }
 }
 
-/// A recorder adding the current service's `service` label (after the metric's own labels)
+/// A recorder adding the current service's `service_name` label (after the metric's own labels)
 /// to every handle it makes.
 #[derive(Debug)]
 pub struct ServiceLabels<R> {
@@ -197,7 +197,7 @@ impl<R: Recorder> Recorder for ServiceLabels<R> {
 }
 
 /// The lines of a Prometheus text exposition that belong to `service`: series labelled with
-/// it and series without a `service` label; a family's `# HELP` and `# TYPE` only when one
+/// it and series without a `service_name` label; a family's `# HELP` and `# TYPE` only when one
 /// of its series is kept.
 pub(crate) fn for_service(text: &str, service: &str) -> String {
     let own = format!("{SERVICE_LABEL}=\"{service}\"");
@@ -226,7 +226,7 @@ pub(crate) fn for_service(text: &str, service: &str) -> String {
     out
 }
 
-/// Whether a sample line has no `service` label, or `own` (`service="name"`). Label values
+/// Whether a sample line has no `service_name` label, or `own` (`service_name="name"`). Label values
 /// are quoted and may hold commas or escaped quotes: the label set is walked, not split.
 fn keeps(line: &str, own: &str) -> bool {
     let Some((_, labels)) = line.split_once('{') else {
@@ -284,12 +284,12 @@ mod tests {
         let text = "\
 # HELP requests_total Requests.
 # TYPE requests_total counter
-requests_total{service=\"catalog\",route=\"/items\"} 3
-requests_total{service=\"gateway\",route=\"/api\"} 5
+requests_total{service_name=\"catalog\",route=\"/items\"} 3
+requests_total{service_name=\"gateway\",route=\"/api\"} 5
 
 # HELP only_gateway Only gateway.
 # TYPE only_gateway gauge
-only_gateway{service=\"gateway\"} 1
+only_gateway{service_name=\"gateway\"} 1
 
 # TYPE process_open_fds gauge
 process_open_fds 12
@@ -298,14 +298,14 @@ process_open_fds 12
         assert_eq!(
             catalog,
             "# HELP requests_total Requests.\n# TYPE requests_total counter\n\
-             requests_total{service=\"catalog\",route=\"/items\"} 3\n\
+             requests_total{service_name=\"catalog\",route=\"/items\"} 3\n\
              # TYPE process_open_fds gauge\nprocess_open_fds 12\n"
         );
         let gateway = for_service(text, "gateway");
-        assert!(gateway.contains("only_gateway{service=\"gateway\"} 1"));
+        assert!(gateway.contains("only_gateway{service_name=\"gateway\"} 1"));
         assert!(!gateway.contains("catalog"));
-        assert!(!for_service(text, "catalogue").contains("service="));
-        let tricky = "x{route=\"/a,service=\\\"gateway\\\"\",service=\"catalog\"} 1\n";
+        assert!(!for_service(text, "catalogue").contains("service_name="));
+        let tricky = "x{route=\"/a,service_name=\\\"gateway\\\"\",service_name=\"catalog\"} 1\n";
         assert_eq!(
             for_service(tricky, "catalog"),
             tricky,
