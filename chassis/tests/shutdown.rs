@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,6 +14,8 @@ use std::time::Duration;
 use common::{client, eventually, get, send, spawn};
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -224,4 +227,109 @@ async fn hooks_run_in_reverse_order_each_bounded() {
     assert_eq!(*order.lock().unwrap(), ["third", "second", "first"]);
     assert_eq!(report.hooks.timed_out, ["hangs"]);
     assert_eq!(report.hooks.finished, ["third", "second", "first"]);
+}
+
+/// Callers looping over kept-alive HTTP/1 connections lose nothing across a shutdown: from
+/// the trigger on, answers carry `Connection: close`, so each caller stops using its
+/// connection before the server closes it. Each caller has exactly one connection (no pool
+/// to reconnect behind its back) and sends on it until told to close: every request it sent
+/// must be answered in full, and it never needs a new connection after the drain.
+#[tokio::test]
+async fn kept_alive_callers_are_told_to_close_during_the_drain_and_lose_nothing() {
+    const CALLERS: usize = 8;
+    let service = spawn(&[
+        ("shutdown.drain_delay", "500ms"),
+        ("shutdown.grace_period", "10s"),
+    ])
+    .await;
+    let addr = service.addr();
+    let answered = Arc::new(AtomicUsize::new(0));
+    let mut callers = Vec::new();
+    for _ in 0..CALLERS {
+        let answered = Arc::clone(&answered);
+        callers.push(tokio::spawn(async move {
+            let mut connection = KeptAlive::open(addr).await;
+            loop {
+                let (text, close) = connection.get("/hello").await?;
+                if text != "hello" {
+                    return Err(format!("answered {text:?}"));
+                }
+                answered.fetch_add(1, Ordering::SeqCst);
+                if close {
+                    return Ok(());
+                }
+            }
+        }));
+    }
+    eventually(BOUND, "load to build up", || async {
+        answered.load(Ordering::SeqCst) > 20 * CALLERS
+    })
+    .await;
+    service.shutdown_handle().trigger();
+    for caller in callers {
+        let ended = tokio::time::timeout(BOUND, caller).await.unwrap().unwrap();
+        assert_eq!(
+            ended,
+            Ok(()),
+            "a request on a kept-alive connection was lost"
+        );
+    }
+    let report = tokio::time::timeout(BOUND, service.stopped())
+        .await
+        .unwrap();
+    assert_eq!(report.cut_connections, 0);
+}
+
+/// One HTTP/1 connection, kept alive, never replaced.
+struct KeptAlive {
+    sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    host: String,
+}
+
+impl KeptAlive {
+    async fn open(addr: SocketAddr) -> Self {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        Self {
+            sender,
+            host: addr.to_string(),
+        }
+    }
+
+    /// The answer's body, and whether it says `Connection: close`; an error when the
+    /// connection closed under the request or the answer did not arrive whole.
+    async fn get(&mut self, path: &str) -> Result<(String, bool), String> {
+        let request = Request::get(path)
+            .header(http::header::HOST, &self.host)
+            .body(Full::default())
+            .unwrap();
+        self.sender
+            .ready()
+            .await
+            .map_err(|e| format!("the connection closed between requests: {e}"))?;
+        let response = self
+            .sender
+            .send_request(request)
+            .await
+            .map_err(|e| format!("the request was lost: {e}"))?;
+        if response.status() != StatusCode::OK {
+            return Err(format!("answered {}", response.status()));
+        }
+        let close = response
+            .headers()
+            .get(http::header::CONNECTION)
+            .is_some_and(|value| value == "close");
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| format!("the answer was cut: {e}"))?;
+        Ok((
+            String::from_utf8_lossy(&body.to_bytes()).into_owned(),
+            close,
+        ))
+    }
 }

@@ -259,7 +259,8 @@ async fn start(parts: Parts, routes: Router) -> Result<ServiceHandle, LaunchErro
     let listener = bind(&server_config.host, server_config.port).await?;
     // `with_state` turns the router into its final form once, instead of axum re-applying
     // its layers on every request.
-    let app = server::standard_stack(server_config, routes.with_state(()));
+    let app = server::standard_stack(server_config, routes.with_state(()))
+        .close_on_shutdown(shutdown.clone());
     let draining = shutdown.draining_token();
     let (serving, admin_serving) = if let Some(port) = server_config.admin_port {
         let host = server_config

@@ -37,6 +37,7 @@ mod signal;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio_util::sync::CancellationToken;
 
@@ -52,6 +53,8 @@ pub struct Shutdown {
 
 #[derive(Debug, Default)]
 struct Inner {
+    /// Set with `triggered`, read per request: a load, where the token takes a lock.
+    stopping: AtomicBool,
     triggered: CancellationToken,
     draining: CancellationToken,
     hooks: Hooks,
@@ -65,12 +68,13 @@ impl Shutdown {
 
     /// Begins shutdown. Calling it again does nothing.
     pub fn trigger(&self) {
+        self.inner.stopping.store(true, Ordering::Release);
         self.inner.triggered.cancel();
     }
 
-    /// Whether shutdown has begun.
+    /// Whether shutdown has begun: one atomic load, cheap enough for every request.
     pub fn is_triggered(&self) -> bool {
-        self.inner.triggered.is_cancelled()
+        self.inner.stopping.load(Ordering::Acquire)
     }
 
     /// Completes when shutdown begins (readiness has turned to fail; still serving).
@@ -105,7 +109,7 @@ impl Shutdown {
     }
 
     pub(crate) fn start_draining(&self) {
-        self.inner.triggered.cancel();
+        self.trigger();
         self.inner.draining.cancel();
     }
 
