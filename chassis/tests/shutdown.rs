@@ -333,3 +333,81 @@ impl KeptAlive {
         ))
     }
 }
+
+#[tokio::test]
+async fn the_admin_port_serves_health_and_metrics_until_the_hooks_have_run() {
+    let service = spawn(&[("server.admin_port", "0"), ("shutdown.hook_timeout", "10s")]).await;
+    let (addr, admin) = (service.addr(), service.admin_addr().unwrap());
+    assert_eq!(get(addr, "/hello").await.status, StatusCode::OK);
+    let (hook_started, started) = tokio::sync::oneshot::channel();
+    let release = Arc::new(tokio::sync::Notify::new());
+    let held = Arc::clone(&release);
+    service
+        .shutdown_handle()
+        .on_shutdown("final scrape", move || async move {
+            let _ = hook_started.send(());
+            held.notified().await;
+        });
+    let stopping = tokio::spawn(service.shutdown());
+    tokio::time::timeout(BOUND, started).await.unwrap().unwrap();
+    // The hooks are running: the service port is closed, the admin port still answers.
+    assert!(TcpStream::connect(addr).await.is_err());
+    let ready = get(admin, "/health/ready").await;
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(get(admin, "/health/live").await.status, StatusCode::OK);
+    let metrics = get(admin, "/metrics").await;
+    assert_eq!(metrics.status, StatusCode::OK);
+    assert!(
+        metrics.text().contains(r#"http_route="/hello""#),
+        "the final scrape sees the requests served"
+    );
+    release.notify_one();
+    let report = tokio::time::timeout(BOUND, stopping)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(report.hooks.finished, ["final scrape"]);
+    assert!(
+        TcpStream::connect(admin).await.is_err(),
+        "the admin port closes once the hooks have run"
+    );
+}
+
+/// A registry that accepts connections and never answers: deregistering takes as long as
+/// its timeouts allow, and must not hold back the drain.
+#[cfg(feature = "etcd")]
+#[tokio::test]
+async fn a_registry_that_never_answers_does_not_hold_back_the_drain() {
+    let registry = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", registry.local_addr().unwrap());
+    let service = spawn(&[
+        ("discovery.backend", "etcd"),
+        ("discovery.etcd.endpoints", endpoint.as_str()),
+        ("discovery.etcd.connect_timeout", "5s"),
+        ("discovery.etcd.request_timeout", "5s"),
+        ("shutdown.drain_delay", "300ms"),
+        ("shutdown.hook_timeout", "300ms"),
+    ])
+    .await;
+    let addr = service.addr();
+    // Registering has begun once readiness passed: its connection reaches the registry.
+    let (_unanswered, _) = tokio::time::timeout(BOUND, registry.accept())
+        .await
+        .unwrap()
+        .unwrap();
+    let triggered = std::time::Instant::now();
+    service.shutdown_handle().trigger();
+    eventually(BOUND, "connections to be refused", || async {
+        TcpStream::connect(addr).await.is_err()
+    })
+    .await;
+    // Before, the drain began after the registry's 5 s timeout.
+    let drained = triggered.elapsed();
+    assert!(
+        drained < Duration::from_secs(3),
+        "the drain delay ended {drained:?} after the trigger"
+    );
+    tokio::time::timeout(BOUND, service.stopped())
+        .await
+        .unwrap();
+}

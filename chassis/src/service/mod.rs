@@ -33,6 +33,7 @@ mod handle;
 mod launch;
 mod registration;
 mod run;
+mod sequence;
 
 use std::future::Future;
 
