@@ -411,3 +411,28 @@ async fn a_registry_that_never_answers_does_not_hold_back_the_drain() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn dropping_the_handle_begins_a_graceful_shutdown_that_runs_to_completion() {
+    let service = spawn(&[("shutdown.drain_delay", "300ms")]).await;
+    let addr = service.addr();
+    let (hook_ran, ran) = tokio::sync::oneshot::channel();
+    service
+        .shutdown_handle()
+        .on_shutdown("last", move || async move {
+            let _ = hook_ran.send(());
+        });
+    let shutdown = service.shutdown_handle().clone();
+    drop(service);
+    assert!(
+        shutdown.is_triggered(),
+        "dropping the handle begins shutdown"
+    );
+    // The graceful sequence: readiness fails while the drain delay still serves...
+    let ready = get(addr, "/health/ready").await;
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(get(addr, "/hello").await.status, StatusCode::OK);
+    // ...and it runs on without the handle, through the hooks.
+    tokio::time::timeout(BOUND, ran).await.unwrap().unwrap();
+    assert!(TcpStream::connect(addr).await.is_err());
+}
