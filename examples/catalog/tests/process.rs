@@ -98,6 +98,7 @@ async fn serves_items_and_health_then_drains_on_sigterm() {
     let port_text = port.to_string();
     let child = catalog(&[
         ("CATALOG__SERVER__PORT", &port_text),
+        ("CATALOG__FAULTS__ENABLED", "true"),
         ("CATALOG__FAULTS__LATENCY", "1s"),
         ("CATALOG__SHUTDOWN__DRAIN_DELAY", "1s"),
     ])
