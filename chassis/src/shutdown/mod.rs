@@ -43,7 +43,8 @@ use tokio_util::sync::CancellationToken;
 
 pub use hooks::HookReport;
 pub(crate) use hooks::Hooks;
-pub use signal::{SignalKind, wait_for_signal};
+pub(crate) use signal::SECOND_SIGNAL_EXIT;
+pub use signal::{SignalKind, Signals, wait_for_signal};
 
 /// A cloneable handle on one service's shutdown.
 #[derive(Debug, Clone, Default)]
