@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,6 +14,8 @@ use std::time::Duration;
 use common::{client, eventually, get, send, spawn};
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -224,4 +227,212 @@ async fn hooks_run_in_reverse_order_each_bounded() {
     assert_eq!(*order.lock().unwrap(), ["third", "second", "first"]);
     assert_eq!(report.hooks.timed_out, ["hangs"]);
     assert_eq!(report.hooks.finished, ["third", "second", "first"]);
+}
+
+/// Callers looping over kept-alive HTTP/1 connections lose nothing across a shutdown: from
+/// the trigger on, answers carry `Connection: close`, so each caller stops using its
+/// connection before the server closes it. Each caller has exactly one connection (no pool
+/// to reconnect behind its back) and sends on it until told to close: every request it sent
+/// must be answered in full, and it never needs a new connection after the drain.
+#[tokio::test]
+async fn kept_alive_callers_are_told_to_close_during_the_drain_and_lose_nothing() {
+    const CALLERS: usize = 8;
+    let service = spawn(&[
+        ("shutdown.drain_delay", "500ms"),
+        ("shutdown.grace_period", "10s"),
+    ])
+    .await;
+    let addr = service.addr();
+    let answered = Arc::new(AtomicUsize::new(0));
+    let mut callers = Vec::new();
+    for _ in 0..CALLERS {
+        let answered = Arc::clone(&answered);
+        callers.push(tokio::spawn(async move {
+            let mut connection = KeptAlive::open(addr).await;
+            loop {
+                let (text, close) = connection.get("/hello").await?;
+                if text != "hello" {
+                    return Err(format!("answered {text:?}"));
+                }
+                answered.fetch_add(1, Ordering::SeqCst);
+                if close {
+                    return Ok(());
+                }
+            }
+        }));
+    }
+    eventually(BOUND, "load to build up", || async {
+        answered.load(Ordering::SeqCst) > 20 * CALLERS
+    })
+    .await;
+    service.shutdown_handle().trigger();
+    for caller in callers {
+        let ended = tokio::time::timeout(BOUND, caller).await.unwrap().unwrap();
+        assert_eq!(
+            ended,
+            Ok(()),
+            "a request on a kept-alive connection was lost"
+        );
+    }
+    let report = tokio::time::timeout(BOUND, service.stopped())
+        .await
+        .unwrap();
+    assert_eq!(report.cut_connections, 0);
+}
+
+/// One HTTP/1 connection, kept alive, never replaced.
+struct KeptAlive {
+    sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    host: String,
+}
+
+impl KeptAlive {
+    async fn open(addr: SocketAddr) -> Self {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        Self {
+            sender,
+            host: addr.to_string(),
+        }
+    }
+
+    /// The answer's body, and whether it says `Connection: close`; an error when the
+    /// connection closed under the request or the answer did not arrive whole.
+    async fn get(&mut self, path: &str) -> Result<(String, bool), String> {
+        let request = Request::get(path)
+            .header(http::header::HOST, &self.host)
+            .body(Full::default())
+            .unwrap();
+        self.sender
+            .ready()
+            .await
+            .map_err(|e| format!("the connection closed between requests: {e}"))?;
+        let response = self
+            .sender
+            .send_request(request)
+            .await
+            .map_err(|e| format!("the request was lost: {e}"))?;
+        if response.status() != StatusCode::OK {
+            return Err(format!("answered {}", response.status()));
+        }
+        let close = response
+            .headers()
+            .get(http::header::CONNECTION)
+            .is_some_and(|value| value == "close");
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| format!("the answer was cut: {e}"))?;
+        Ok((
+            String::from_utf8_lossy(&body.to_bytes()).into_owned(),
+            close,
+        ))
+    }
+}
+
+#[tokio::test]
+async fn the_admin_port_serves_health_and_metrics_until_the_hooks_have_run() {
+    let service = spawn(&[("server.admin_port", "0"), ("shutdown.hook_timeout", "10s")]).await;
+    let (addr, admin) = (service.addr(), service.admin_addr().unwrap());
+    assert_eq!(get(addr, "/hello").await.status, StatusCode::OK);
+    let (hook_started, started) = tokio::sync::oneshot::channel();
+    let release = Arc::new(tokio::sync::Notify::new());
+    let held = Arc::clone(&release);
+    service
+        .shutdown_handle()
+        .on_shutdown("final scrape", move || async move {
+            let _ = hook_started.send(());
+            held.notified().await;
+        });
+    let stopping = tokio::spawn(service.shutdown());
+    tokio::time::timeout(BOUND, started).await.unwrap().unwrap();
+    // The hooks are running: the service port is closed, the admin port still answers.
+    assert!(TcpStream::connect(addr).await.is_err());
+    let ready = get(admin, "/health/ready").await;
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(get(admin, "/health/live").await.status, StatusCode::OK);
+    let metrics = get(admin, "/metrics").await;
+    assert_eq!(metrics.status, StatusCode::OK);
+    assert!(
+        metrics.text().contains(r#"http_route="/hello""#),
+        "the final scrape sees the requests served"
+    );
+    release.notify_one();
+    let report = tokio::time::timeout(BOUND, stopping)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(report.hooks.finished, ["final scrape"]);
+    assert!(
+        TcpStream::connect(admin).await.is_err(),
+        "the admin port closes once the hooks have run"
+    );
+}
+
+/// A registry that accepts connections and never answers: deregistering takes as long as
+/// its timeouts allow, and must not hold back the drain.
+#[cfg(feature = "etcd")]
+#[tokio::test]
+async fn a_registry_that_never_answers_does_not_hold_back_the_drain() {
+    let registry = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", registry.local_addr().unwrap());
+    let service = spawn(&[
+        ("discovery.backend", "etcd"),
+        ("discovery.etcd.endpoints", endpoint.as_str()),
+        ("discovery.etcd.connect_timeout", "5s"),
+        ("discovery.etcd.request_timeout", "5s"),
+        ("shutdown.drain_delay", "300ms"),
+        ("shutdown.hook_timeout", "300ms"),
+    ])
+    .await;
+    let addr = service.addr();
+    // Registering has begun once readiness passed: its connection reaches the registry.
+    let (_unanswered, _) = tokio::time::timeout(BOUND, registry.accept())
+        .await
+        .unwrap()
+        .unwrap();
+    let triggered = std::time::Instant::now();
+    service.shutdown_handle().trigger();
+    eventually(BOUND, "connections to be refused", || async {
+        TcpStream::connect(addr).await.is_err()
+    })
+    .await;
+    // Before, the drain began after the registry's 5 s timeout.
+    let drained = triggered.elapsed();
+    assert!(
+        drained < Duration::from_secs(3),
+        "the drain delay ended {drained:?} after the trigger"
+    );
+    tokio::time::timeout(BOUND, service.stopped())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn dropping_the_handle_begins_a_graceful_shutdown_that_runs_to_completion() {
+    let service = spawn(&[("shutdown.drain_delay", "300ms")]).await;
+    let addr = service.addr();
+    let (hook_ran, ran) = tokio::sync::oneshot::channel();
+    service
+        .shutdown_handle()
+        .on_shutdown("last", move || async move {
+            let _ = hook_ran.send(());
+        });
+    let shutdown = service.shutdown_handle().clone();
+    drop(service);
+    assert!(
+        shutdown.is_triggered(),
+        "dropping the handle begins shutdown"
+    );
+    // The graceful sequence: readiness fails while the drain delay still serves...
+    let ready = get(addr, "/health/ready").await;
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(get(addr, "/hello").await.status, StatusCode::OK);
+    // ...and it runs on without the handle, through the hooks.
+    tokio::time::timeout(BOUND, ran).await.unwrap().unwrap();
+    assert!(TcpStream::connect(addr).await.is_err());
 }

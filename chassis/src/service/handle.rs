@@ -19,6 +19,22 @@ pub struct ShutdownReport {
 }
 
 /// A running service started by [`spawn`](super::spawn) or a [`Launcher`](super::Launcher).
+///
+/// # Dropping the handle
+///
+/// Dropping the handle begins the graceful shutdown, as [`Shutdown::trigger`] does, and the
+/// sequence runs to completion in the background on the runtime: readiness fails, the drain
+/// delay, in-flight requests finish, the hooks run. Why: the handle is how a program stops
+/// the service or waits for it. Once it is gone nobody can, and a service left serving
+/// would keep its ports and its registration in discovery until the process ends, unseen;
+/// the usual way to lose a handle is an early return (`?`, a failed assertion, a second
+/// service that failed to start), where stopping is what the owner wanted. So it behaves
+/// like `CancellationToken::drop_guard`, not like tokio's `JoinHandle`, which detaches.
+///
+/// To wait for the end, call [`shutdown`](Self::shutdown) or [`stopped`](Self::stopped):
+/// a runtime that ends right after the drop cuts the sequence short. Dropping the future
+/// of `stopped` before it completes drops the handle too, so it begins shutdown (a
+/// `tokio::time::timeout` around it that fires, for one).
 #[derive(Debug)]
 pub struct ServiceHandle {
     pub(crate) faults: Option<FaultsHandle>,
@@ -74,10 +90,17 @@ impl ServiceHandle {
     }
 
     /// Waits for the shutdown sequence (begun by anyone) to end.
-    pub async fn stopped(self) -> ShutdownReport {
-        self.sequence.await.unwrap_or_else(|error| {
+    pub async fn stopped(mut self) -> ShutdownReport {
+        (&mut self.sequence).await.unwrap_or_else(|error| {
             tracing::error!(%error, "the shutdown sequence failed");
             ShutdownReport::default()
         })
+    }
+}
+
+impl Drop for ServiceHandle {
+    /// Begins the graceful shutdown (see [Dropping the handle](ServiceHandle#dropping-the-handle)).
+    fn drop(&mut self) {
+        self.shutdown.trigger();
     }
 }

@@ -5,11 +5,13 @@ use std::path::PathBuf;
 
 use axum::Router;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 use tower::{BoxError, ServiceBuilder};
 
 use super::registration::PendingRegistration;
+use super::sequence::{Stoppable, shutdown_sequence};
 use super::telemetry::Telemetry;
-use super::{Context, Identity, Microservice, ServiceHandle, ShutdownReport};
+use super::{Context, Identity, Microservice, ServiceHandle};
 use crate::config::ServerConfig;
 use crate::config::{ConfigError, ConfigLoader, LoadedConfig, Settings};
 use crate::discovery::{DiscoveryError, Instance, Registry};
@@ -228,7 +230,8 @@ async fn start(parts: Parts, routes: Router) -> Result<ServiceHandle, LaunchErro
     let listener = bind(&server_config.host, server_config.port).await?;
     // `with_state` turns the router into its final form once, instead of axum re-applying
     // its layers on every request.
-    let app = server::standard_stack(server_config, routes.with_state(()));
+    let app = server::standard_stack(server_config, routes.with_state(()))
+        .close_on_shutdown(shutdown.clone());
     let draining = shutdown.draining_token();
     let (serving, admin_serving) = if let Some(port) = server_config.admin_port {
         let host = server_config
@@ -237,10 +240,16 @@ async fn start(parts: Parts, routes: Router) -> Result<ServiceHandle, LaunchErro
             .unwrap_or(&server_config.host);
         let admin_listener = bind(host, port).await?;
         let admin = admin_router(ops, server_config, telemetry.log, faults.as_ref());
-        let serving = Serving::start(listener, app, server_config, draining.clone())
+        let serving = Serving::start(listener, app, server_config, draining)
             .map_err(|source| bind_error(server_config.port, source))?;
-        let admin = Serving::start(admin_listener, admin, server_config, draining)
-            .map_err(|source| bind_error(port, source))?;
+        // Its own token: the admin port outlives the service port, until the hooks have run.
+        let admin = Serving::start(
+            admin_listener,
+            admin,
+            server_config,
+            CancellationToken::new(),
+        )
+        .map_err(|source| bind_error(port, source))?;
         (serving, Some(admin))
     } else {
         // The operational endpoints are answered ahead of the stack: never shed, timed out,
@@ -270,13 +279,14 @@ async fn start(parts: Parts, routes: Router) -> Result<ServiceHandle, LaunchErro
         admin = ?admin_addr,
         "service started"
     );
-    let sequence = tokio::spawn(shutdown_sequence(
+    let sequence = tokio::spawn(shutdown_sequence(Stoppable {
         settings,
-        health.clone(),
-        shutdown.clone(),
+        health: health.clone(),
+        shutdown: shutdown.clone(),
         registration,
-        (serving, admin_serving),
-    ));
+        serving,
+        admin: admin_serving,
+    }));
     Ok(ServiceHandle {
         faults,
         identity,
@@ -306,45 +316,6 @@ fn admin_router(
     }
     ops.merge(server::require_admin_token(admin, token))
         .with_state(())
-}
-
-/// Waits for the trigger, then: readiness fail and deregistration -> drain delay -> stop
-/// accepting and finish in flight -> cut at the grace deadline -> hooks in reverse.
-async fn shutdown_sequence(
-    settings: Settings,
-    health: HealthRegistry,
-    shutdown: Shutdown,
-    registration: PendingRegistration,
-    (serving, admin): (Serving, Option<Serving>),
-) -> ShutdownReport {
-    shutdown.triggered().await;
-    health.mark_stopping();
-    registration.deregister().await;
-    let timing = &settings.shutdown;
-    tracing::info!(drain_delay = ?timing.drain_delay, "shutdown: readiness is failing, draining");
-    tokio::time::sleep(timing.drain_delay).await;
-    shutdown.start_draining();
-    let grace = timing.grace_period;
-    let (service, admin) = tokio::join!(serving.stop(grace), async {
-        match admin {
-            Some(admin) => admin.stop(grace).await.cut_connections,
-            None => 0,
-        }
-    });
-    let cut_connections = service.cut_connections + admin;
-    if cut_connections > 0 {
-        tracing::warn!(
-            cut_connections,
-            grace_period = ?grace,
-            "shutdown: connections still open at the grace deadline were cut"
-        );
-    }
-    let hooks = shutdown.hooks().run(timing.hook_timeout).await;
-    tracing::info!("shutdown complete");
-    ShutdownReport {
-        cut_connections,
-        hooks,
-    }
 }
 
 async fn bind(host: &str, port: u16) -> Result<TcpListener, LaunchError> {

@@ -22,17 +22,24 @@
 //! }
 //! ```
 //!
-//! `run` loads configuration (failing before any port is bound), starts logging, builds the
-//! router with a [`Context`], wraps it in the standard stack, binds, marks start-up complete
-//! and serves until SIGTERM or SIGINT, then runs the shutdown sequence of
-//! [`crate::shutdown`]. [`spawn`] does the same inside a running program (tests, launchers
-//! that run several services in one process) and returns a [`ServiceHandle`].
+//! `run` listens for SIGTERM and SIGINT first (a [`Signals`](crate::shutdown::Signals) kept
+//! to the end, so that no signal is lost), loads configuration (failing before any port is
+//! bound), starts logging, builds the router with a [`Context`], wraps it in the standard
+//! stack, binds, marks start-up complete and serves until the first signal, then runs the
+//! shutdown sequence of [`crate::shutdown`]; a second signal exits at once with 130.
+//!
+//! [`spawn`] does the same inside a running program (tests, launchers that run several
+//! services in one process) and returns a [`ServiceHandle`], which stops the service with
+//! [`ServiceHandle::shutdown`]. Dropping the handle begins the same graceful shutdown, which
+//! runs to completion in the background: a service nobody holds a handle to does not serve
+//! on unseen (see [`ServiceHandle`] for why).
 
 mod context;
 mod handle;
 mod launch;
 mod registration;
 mod run;
+mod sequence;
 mod telemetry;
 
 use std::future::Future;

@@ -1,19 +1,28 @@
 //! Graceful shutdown: one handle to trigger it, await it and hook into it.
 //!
 //! The sequence, run by [`crate::service`](mod@crate::service) when SIGTERM or SIGINT arrives (or
-//! [`Shutdown::trigger`] is called):
+//! [`Shutdown::trigger`] is called, or the service's handle is dropped):
 //!
-//! 1. **triggered**: readiness turns to fail and the instance deregisters from discovery;
+//! 1. **triggered**: readiness turns to fail, and deregistration from discovery begins;
+//!    HTTP/1 answers carry `Connection: close` from now on, so callers stop reusing their
+//!    kept-alive connections;
 //! 2. **drain delay** (`shutdown.drain_delay`): still serving, so load balancers and
-//!    callers that have not yet seen the readiness change lose nothing;
-//! 3. **draining**: the listeners close (new connections are refused), in-flight requests
-//!    finish, idle keep-alive connections close, long-lived streams see
-//!    [`Shutdown::draining`] and end;
+//!    callers that have not yet seen the readiness change lose nothing. Deregistration runs
+//!    beside it: a slow or unreachable registry delays nothing;
+//! 3. **draining**: the service port closes (new connections are refused), in-flight
+//!    requests finish, idle keep-alive connections close, HTTP/2 connections get `GOAWAY`,
+//!    long-lived streams see [`Shutdown::draining`] and end;
 //! 4. **grace deadline** (`shutdown.grace_period`): whatever is still open is cut, with a
-//!    warning naming how many connections were cut;
+//!    warning naming how many connections were cut. A deregistration still running gets at
+//!    most `shutdown.hook_timeout` more, then is abandoned (its lease expires);
 //! 5. **hooks** registered with [`Shutdown::on_shutdown`] run in reverse order of
-//!    registration, each bounded by `shutdown.hook_timeout`;
-//! 6. the process exits 0. A second signal exits at once with status 130.
+//!    registration, each bounded by `shutdown.hook_timeout`. The admin port
+//!    (`server.admin_port`) still answers probes and scrapes, so a last scrape sees the
+//!    final counters; readiness keeps answering fail. It closes after the hooks;
+//! 6. the process exits 0.
+//!
+//! A second signal exits at once with status 130, from the signal handler itself (see
+//! [`Signals`]): however soon after the first it comes, and even when the runtime is stuck.
 //!
 //! ```
 //! # async fn demo() {
@@ -37,12 +46,14 @@ mod signal;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio_util::sync::CancellationToken;
 
 pub use hooks::HookReport;
 pub(crate) use hooks::Hooks;
-pub use signal::{SignalKind, wait_for_signal};
+pub(crate) use signal::SECOND_SIGNAL_EXIT;
+pub use signal::{SignalKind, Signals, wait_for_signal};
 
 /// A cloneable handle on one service's shutdown.
 #[derive(Debug, Clone, Default)]
@@ -52,6 +63,8 @@ pub struct Shutdown {
 
 #[derive(Debug, Default)]
 struct Inner {
+    /// Set with `triggered`, read per request: a load, where the token takes a lock.
+    stopping: AtomicBool,
     triggered: CancellationToken,
     draining: CancellationToken,
     hooks: Hooks,
@@ -65,12 +78,13 @@ impl Shutdown {
 
     /// Begins shutdown. Calling it again does nothing.
     pub fn trigger(&self) {
+        self.inner.stopping.store(true, Ordering::Release);
         self.inner.triggered.cancel();
     }
 
-    /// Whether shutdown has begun.
+    /// Whether shutdown has begun: one atomic load, cheap enough for every request.
     pub fn is_triggered(&self) -> bool {
-        self.inner.triggered.is_cancelled()
+        self.inner.stopping.load(Ordering::Acquire)
     }
 
     /// Completes when shutdown begins (readiness has turned to fail; still serving).
@@ -94,8 +108,9 @@ impl Shutdown {
         self.inner.draining.child_token()
     }
 
-    /// Registers a hook run after the server has stopped: hooks run in reverse order of
-    /// registration, each bounded by `shutdown.hook_timeout`.
+    /// Registers a hook run after the service port has stopped (the admin port still
+    /// serves): hooks run in reverse order of registration, each bounded by
+    /// `shutdown.hook_timeout`.
     pub fn on_shutdown<F, Fut>(&self, name: impl Into<String>, hook: F)
     where
         F: FnOnce() -> Fut + Send + 'static,
@@ -105,7 +120,7 @@ impl Shutdown {
     }
 
     pub(crate) fn start_draining(&self) {
-        self.inner.triggered.cancel();
+        self.trigger();
         self.inner.draining.cancel();
     }
 

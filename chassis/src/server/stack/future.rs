@@ -8,6 +8,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::response::{IntoResponse, Response};
+use http::header::CONNECTION;
 use http::{HeaderValue, StatusCode};
 use pin_project_lite::pin_project;
 use tokio::time::Sleep;
@@ -22,11 +23,13 @@ use crate::telemetry::http::abandon::drop_expired;
 pin_project! {
     /// Polls the handler (under its deadline, catching panics), arms the request timeout only
     /// when the handler is not ready at once, turns every failure into its problem response
-    /// and puts the request id on whatever goes out.
+    /// and puts the request id (and, while shutting down, `Connection: close`) on whatever
+    /// goes out.
     pub struct StandardStackFuture<F> {
         #[pin]
         kind: Kind<F>,
         id: Option<HeaderValue>,
+        close: bool,
     }
 }
 
@@ -50,7 +53,17 @@ pin_project! {
 
 impl<F> StandardStackFuture<F> {
     pub(super) fn new(kind: Kind<F>, id: HeaderValue) -> Self {
-        Self { kind, id: Some(id) }
+        Self {
+            kind,
+            id: Some(id),
+            close: false,
+        }
+    }
+
+    /// Whether the answer tells the caller to close the connection.
+    pub(super) fn close_connection(mut self, close: bool) -> Self {
+        self.close = close;
+        self
     }
 
     /// A request the stack answers itself (shed, refused body, panic in `call`).
@@ -123,6 +136,11 @@ where
         this.kind.set(Kind::Answered { response: None });
         if let Some(id) = this.id.take() {
             request_id::echo(&mut response, id);
+        }
+        if *this.close {
+            response
+                .headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
         }
         Poll::Ready(Ok(response))
     }

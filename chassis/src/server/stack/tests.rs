@@ -160,3 +160,28 @@ async fn a_slow_handler_gets_504_after_the_timeout_and_frees_the_slot() {
     assert_eq!(id_of(&response).len(), 32);
     assert_eq!(send(&stack, get("/")).await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn once_shutdown_begins_http1_answers_say_connection_close() {
+    let (stack, _) = stack();
+    let shutdown = crate::shutdown::Shutdown::new();
+    let stack = stack.close_on_shutdown(shutdown.clone());
+    let close = |response: &Response| response.headers().get("connection").cloned();
+    assert_eq!(close(&send(&stack, get("/")).await), None);
+    shutdown.trigger();
+    let ok = send(&stack, get("/")).await;
+    assert_eq!(ok.status(), StatusCode::OK);
+    assert!(close(&ok).is_some_and(|value| value == "close"));
+    // Answers the stack gives itself carry it too (a declared body over the limit here).
+    let refused = Request::post("/")
+        .header("content-length", "9")
+        .body(Body::from("123456789"))
+        .unwrap_or_default();
+    let refused = send(&stack, refused).await;
+    assert_eq!(refused.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(close(&refused).is_some());
+    // HTTP/2 has no `Connection` header: its connections are told with GOAWAY.
+    let mut h2 = get("/");
+    *h2.version_mut() = http::Version::HTTP_2;
+    assert_eq!(close(&send(&stack, h2).await), None);
+}
