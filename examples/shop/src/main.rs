@@ -18,6 +18,14 @@ const ADMIN_PORTS: [(&str, u16); 3] = [("catalog", 9081), ("orders", 9082), ("ga
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // Listening first: no signal is lost while the services start.
+    let mut signals = match chassis::shutdown::Signals::listen() {
+        Ok(signals) => signals,
+        Err(error) => {
+            let _ = writeln!(std::io::stderr(), "shop: cannot listen for signals: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
     let mut options = ShopOptions {
         from_process: true,
         ..ShopOptions::default()
@@ -56,13 +64,9 @@ async fn main() -> ExitCode {
         }
     };
     print_welcome(&shop, &token);
-    let _ = chassis::shutdown::wait_for_signal().await;
+    // A second signal, however close to the first, exits at once with 130.
+    let _ = signals.recv().await;
     println!("\nshop: stopping (Ctrl-C again to exit at once)");
-    tokio::spawn(async {
-        if chassis::shutdown::wait_for_signal().await.is_ok() {
-            std::process::exit(130);
-        }
-    });
     shop.shutdown().await;
     println!("shop: stopped");
     ExitCode::SUCCESS
