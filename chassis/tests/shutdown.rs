@@ -436,3 +436,78 @@ async fn dropping_the_handle_begins_a_graceful_shutdown_that_runs_to_completion(
     tokio::time::timeout(BOUND, ran).await.unwrap().unwrap();
     assert!(TcpStream::connect(addr).await.is_err());
 }
+
+/// A program that builds its own server (plain `axum::serve`) runs the same sequence:
+/// readiness fails at the trigger while the server still serves, deregistration runs, the
+/// server stops after the drain delay, the hooks run in reverse.
+#[tokio::test]
+async fn a_program_with_its_own_server_runs_the_same_sequence() {
+    use std::future::IntoFuture;
+
+    use chassis::config::ShutdownConfig;
+    use chassis::health::HealthRegistry;
+    use chassis::shutdown::{Sequence, Shutdown};
+
+    let (shutdown, health) = (Shutdown::new(), HealthRegistry::new());
+    health.mark_started();
+    let app = axum::Router::new()
+        .route("/hello", axum::routing::get(|| async { "hello" }))
+        .merge(chassis::health::routes(health.clone()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let draining = shutdown.clone();
+    let server = tokio::spawn(
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move { draining.draining().await })
+            .into_future(),
+    );
+    let order = Arc::new(Mutex::new(Vec::new()));
+    for name in ["first", "second"] {
+        let order = Arc::clone(&order);
+        shutdown.on_shutdown(
+            name,
+            move || async move { order.lock().unwrap().push(name) },
+        );
+    }
+    let deregistered = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&deregistered);
+    let timing = ShutdownConfig {
+        drain_delay: Duration::from_millis(300),
+        grace_period: Duration::from_secs(2),
+        hook_timeout: Duration::from_secs(1),
+    };
+    let sequence =
+        tokio::spawn(
+            Sequence::new(shutdown.clone(), &timing)
+                .health(&health)
+                .deregister(async move {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                })
+                .stop(|grace| async move {
+                    usize::from(tokio::time::timeout(grace, server).await.is_err())
+                })
+                .run(),
+        );
+    assert_eq!(get(addr, "/health/ready").await.status, StatusCode::OK);
+    shutdown.trigger();
+    assert_eq!(
+        get(addr, "/health/ready").await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(
+        get(addr, "/hello").await.status,
+        StatusCode::OK,
+        "still serving"
+    );
+    let report = tokio::time::timeout(BOUND, sequence)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(report.cut_connections, 0);
+    assert_eq!(*order.lock().unwrap(), ["second", "first"]);
+    assert_eq!(deregistered.load(Ordering::SeqCst), 1);
+    assert!(
+        TcpStream::connect(addr).await.is_err(),
+        "no longer accepting"
+    );
+}

@@ -7,16 +7,7 @@ use tokio::task::JoinHandle;
 use super::Identity;
 use crate::health::HealthRegistry;
 use crate::server::FaultsHandle;
-use crate::shutdown::{HookReport, Shutdown};
-
-/// What the shutdown sequence did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ShutdownReport {
-    /// Connections still open at the grace deadline, cut.
-    pub cut_connections: usize,
-    /// How the hooks ended.
-    pub hooks: HookReport,
-}
+use crate::shutdown::{Shutdown, ShutdownReport};
 
 /// A running service started by [`spawn`](super::spawn) or a [`Launcher`](super::Launcher).
 ///

@@ -48,8 +48,9 @@ use axum::Router;
 use serde::de::DeserializeOwned;
 use tower::BoxError;
 
+pub use crate::shutdown::ShutdownReport;
 pub use context::{Context, Identity};
-pub use handle::{ServiceHandle, ShutdownReport};
+pub use handle::ServiceHandle;
 pub use launch::{LaunchError, Launcher, spawn};
 pub use run::run;
 

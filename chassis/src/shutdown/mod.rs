@@ -21,6 +21,8 @@
 //!    final counters; readiness keeps answering fail. It closes after the hooks;
 //! 6. the process exits 0.
 //!
+//! A program that builds its own server runs the same steps with [`Sequence`].
+//!
 //! A second signal exits at once with status 130, from the signal handler itself (see
 //! [`Signals`]): however soon after the first it comes, and even when the runtime is stuck.
 //!
@@ -42,6 +44,7 @@
 //! ```
 
 mod hooks;
+mod sequence;
 mod signal;
 
 use std::future::Future;
@@ -52,6 +55,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use hooks::HookReport;
 pub(crate) use hooks::Hooks;
+pub use sequence::{Sequence, ShutdownReport};
 pub(crate) use signal::SECOND_SIGNAL_EXIT;
 pub use signal::{SignalKind, Signals, wait_for_signal};
 
