@@ -22,7 +22,10 @@ async fn main() -> ExitCode {
     let mut signals = match chassis::shutdown::Signals::listen() {
         Ok(signals) => signals,
         Err(error) => {
-            let _ = writeln!(std::io::stderr(), "shop: cannot listen for signals: {error}");
+            let _ = writeln!(
+                std::io::stderr(),
+                "shop: cannot listen for signals: {error}"
+            );
             return ExitCode::FAILURE;
         }
     };
