@@ -9,7 +9,7 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use chassis::client::HttpClient;
+use chassis::client::{HttpClient, Route};
 use chassis::discovery::{Endpoint, Endpoints};
 use chassis::resilience::config::ClientResilienceConfig;
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -42,11 +42,16 @@ fn client(c: &mut Criterion) {
     });
     group.bench_function("chassis_client", |b| {
         b.to_async(&rt).iter(|| async {
-            let response = chassis
-                .get("/items/{id}", "/items/1")
-                .await
-                .expect("response");
-            black_box(response.into_body().collect().await.expect("body"));
+            let route = Route::new("/items/{id}").param("id", 1);
+            let reply = chassis.get(route).send().await.expect("response");
+            black_box(
+                reply
+                    .into_response()
+                    .into_body()
+                    .collect()
+                    .await
+                    .expect("body"),
+            );
         });
     });
     group.finish();

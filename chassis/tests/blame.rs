@@ -9,7 +9,7 @@ mod common;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use chassis::client::{ClientErrorKind, HttpClient};
+use chassis::client::{ClientErrorKind, HttpClient, Reply, Route};
 use chassis::discovery::{Endpoint, EndpointSet, Endpoints, Publisher};
 use chassis::resilience::blame::{Cause, Verdict};
 use chassis::resilience::breaker::State;
@@ -65,9 +65,10 @@ async fn a_spent_deadline_reaches_no_dependency_and_charges_no_breaker() {
     let client = HttpClient::new("spent-deadline", &touchy(), rx).unwrap();
     let key = "spent-deadline";
     let spent = Deadline::at(tokio::time::Instant::now());
-    let path = format!("/work/{key}");
     for _ in 0..10 {
-        let call = client.get("/work/{key}", &path);
+        let call = client
+            .get(Route::new("/work/{key}").param("key", key))
+            .send();
         let error = Deadline::scope(Some(spent), call).await.unwrap_err();
         assert_eq!(error.kind(), ClientErrorKind::DeadlineExceeded);
         assert_eq!(error.verdict(), Verdict::NotCharged(Cause::Deadline));
@@ -75,7 +76,12 @@ async fn a_spent_deadline_reaches_no_dependency_and_charges_no_breaker() {
     assert_eq!(hits(key).load(Ordering::SeqCst), 0, "nothing reached it");
     assert!(all_closed(&client), "{:?}", client.endpoint_states());
     // The next call, with time to spare, is served.
-    let response = client.get("/work/{key}", &path).await.unwrap();
+    let response = client
+        .get(Route::new("/work/{key}").param("key", key))
+        .send()
+        .await
+        .map(Reply::into_response)
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(hits(key).load(Ordering::SeqCst), 1);
     let at = dependency.addr();
@@ -92,7 +98,9 @@ async fn callers_hanging_up_mid_call_never_eject_a_healthy_endpoint() {
     let client = HttpClient::new("hang-ups", &touchy(), rx).unwrap();
     // Every call waits at a gate that never opens, and its caller gives up after 20 ms.
     for _ in 0..10 {
-        let call = client.get("/gate/{key}", "/gate/hang-ups-never");
+        let call = client
+            .get(Route::new("/gate/{key}").param("key", "hang-ups-never"))
+            .send();
         assert!(
             tokio::time::timeout(Duration::from_millis(20), call)
                 .await
@@ -101,7 +109,13 @@ async fn callers_hanging_up_mid_call_never_eject_a_healthy_endpoint() {
     }
     assert!(all_closed(&client), "{:?}", client.endpoint_states());
     assert_eq!(
-        client.get("/hello", "/hello").await.unwrap().status(),
+        client
+            .get("/hello")
+            .send()
+            .await
+            .map(Reply::into_response)
+            .unwrap()
+            .status(),
         StatusCode::OK
     );
     assert_eq!(
@@ -133,7 +147,12 @@ async fn the_clients_own_attempt_timeout_ejects_a_hanging_endpoint() {
     let hanging_addr = format!("127.0.0.1:{}", hanging.addr().port());
     let deadline = Instant::now() + BOUND;
     loop {
-        match client.get("/maybe-hang", "/maybe-hang").await {
+        match client
+            .get("/maybe-hang")
+            .send()
+            .await
+            .map(Reply::into_response)
+        {
             Ok(response) => assert_eq!(response.status(), StatusCode::OK),
             Err(error) => {
                 assert_eq!(error.kind(), ClientErrorKind::Timeout);
@@ -161,7 +180,7 @@ async fn a_deadline_running_out_mid_call_is_the_callers_not_the_dependencys() {
     let client = HttpClient::new("deadline-mid-call", &touchy(), rx).unwrap();
     for _ in 0..6 {
         let budget = Deadline::after(Duration::from_millis(30));
-        let call = client.get("/slow/{ms}", "/slow/300");
+        let call = client.get(Route::new("/slow/{ms}").param("ms", 300)).send();
         let error = Deadline::scope(Some(budget), call).await.unwrap_err();
         assert_eq!(error.kind(), ClientErrorKind::DeadlineExceeded);
     }
@@ -177,11 +196,21 @@ async fn the_clients_own_overall_timeout_opens_its_breaker() {
     config.timeout = Some(Duration::from_millis(30));
     let client = HttpClient::new("overall-timeout", &config, rx).unwrap();
     for _ in 0..2 {
-        let error = client.get("/slow/{ms}", "/slow/300").await.unwrap_err();
+        let error = client
+            .get(Route::new("/slow/{ms}").param("ms", 300))
+            .send()
+            .await
+            .map(Reply::into_response)
+            .unwrap_err();
         assert_eq!(error.kind(), ClientErrorKind::Timeout);
     }
     assert_eq!(client.breaker().state(), State::Open);
-    let refused = client.get("/hello", "/hello").await.unwrap_err();
+    let refused = client
+        .get("/hello")
+        .send()
+        .await
+        .map(Reply::into_response)
+        .unwrap_err();
     assert_eq!(refused.kind(), ClientErrorKind::BreakerOpen);
     assert_eq!(refused.verdict(), Verdict::NotCharged(Cause::BreakerOpen));
     dependency.shutdown().await;
@@ -201,7 +230,13 @@ async fn a_full_bulkhead_and_no_endpoint_are_local_refusals() {
     let key = "local-refusals";
     let held = tokio::spawn({
         let client = client.clone();
-        async move { client.get("/gate/{key}", &format!("/gate/{key}")).await }
+        async move {
+            client
+                .get(Route::new("/gate/{key}").param("key", key))
+                .send()
+                .await
+                .map(Reply::into_response)
+        }
     });
     // The held call holds the bulkhead's one place once it waits at the dependency's gate.
     let deadline = Instant::now() + BOUND;
@@ -210,7 +245,12 @@ async fn a_full_bulkhead_and_no_endpoint_are_local_refusals() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     for _ in 0..5 {
-        let error = client.get("/hello", "/hello").await.unwrap_err();
+        let error = client
+            .get("/hello")
+            .send()
+            .await
+            .map(Reply::into_response)
+            .unwrap_err();
         assert_eq!(error.verdict(), Verdict::NotCharged(Cause::Bulkhead));
     }
     gate(key).notify_one();
@@ -220,7 +260,12 @@ async fn a_full_bulkhead_and_no_endpoint_are_local_refusals() {
     let (_none, nothing) = live(&[]);
     let lonely = HttpClient::new("no-endpoint", &touchy(), nothing).unwrap();
     for _ in 0..5 {
-        let error = lonely.get("/hello", "/hello").await.unwrap_err();
+        let error = lonely
+            .get("/hello")
+            .send()
+            .await
+            .map(Reply::into_response)
+            .unwrap_err();
         assert_eq!(error.kind(), ClientErrorKind::NoEndpoint);
     }
     assert_eq!(lonely.breaker().state(), State::Closed);

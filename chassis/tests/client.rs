@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use chassis::client::HttpClient;
+use chassis::client::{HttpClient, Reply, Route};
 use chassis::discovery::{Endpoint, EndpointSet, Endpoints, Publisher};
 use chassis::resilience::breaker::State;
 use chassis::resilience::config::ClientResilienceConfig;
@@ -58,7 +58,12 @@ async fn balances_over_every_endpoint() {
     let client = HttpClient::new("pair", &ClientResilienceConfig::default(), rx).unwrap();
     let mut seen = HashSet::new();
     for _ in 0..40 {
-        let response = client.get("/whoami", "/whoami").await.unwrap();
+        let response = client
+            .get("/whoami")
+            .send()
+            .await
+            .map(Reply::into_response)
+            .unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         seen.insert(text(response).await);
     }
@@ -84,7 +89,12 @@ async fn a_failing_endpoint_is_ejected_then_readmitted_when_healthy() {
     let deadline = Instant::now() + BOUND;
     let mut failures = 0;
     while failures < config.outlier.minimum_calls {
-        let response = client.get("/flaky", "/flaky").await.unwrap();
+        let response = client
+            .get("/flaky")
+            .send()
+            .await
+            .map(Reply::into_response)
+            .unwrap();
         if response.status() == StatusCode::INTERNAL_SERVER_ERROR {
             failures += 1;
         }
@@ -98,7 +108,12 @@ async fn a_failing_endpoint_is_ejected_then_readmitted_when_healthy() {
     let started = Instant::now();
     let mut trials = 0;
     for _ in 0..30 {
-        let response = client.get("/flaky", "/flaky").await.unwrap();
+        let response = client
+            .get("/flaky")
+            .send()
+            .await
+            .map(Reply::into_response)
+            .unwrap();
         if response.status() == StatusCode::INTERNAL_SERVER_ERROR {
             trials += 1;
         }
@@ -113,7 +128,12 @@ async fn a_failing_endpoint_is_ejected_then_readmitted_when_healthy() {
     flag(key).store(false, Ordering::SeqCst);
     let deadline = Instant::now() + BOUND;
     loop {
-        let response = client.get("/flaky", "/flaky").await.unwrap();
+        let response = client
+            .get("/flaky")
+            .send()
+            .await
+            .map(Reply::into_response)
+            .unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         if text(response).await == bad_id {
             break;
@@ -147,7 +167,8 @@ async fn retries_stay_within_the_budget_against_a_dead_dependency() {
     let originals = 300;
     for _ in 0..originals {
         let response = client
-            .get("/fail/{key}", &format!("/fail/{key}"))
+            .get(Route::new("/fail/{key}").param("key", key))
+            .send()
             .await
             .unwrap();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -209,7 +230,11 @@ async fn a_rolling_restart_under_load_fails_no_request() {
         load.push(tokio::spawn(async move {
             let mut ok = 0usize;
             while !stop.is_cancelled() {
-                let response = client.get("/slow/{ms}", "/slow/5").await;
+                let response = client
+                    .get(Route::new("/slow/{ms}").param("ms", 5))
+                    .send()
+                    .await
+                    .map(Reply::into_response);
                 let response = response.unwrap_or_else(|e| panic!("request failed: {e}"));
                 assert_eq!(response.status(), StatusCode::OK);
                 ok += 1;
@@ -257,7 +282,12 @@ async fn client_metrics_use_the_route_template() {
         let rt = tokio::runtime::Handle::current();
         tokio::task::block_in_place(|| {
             rt.block_on(async {
-                client.get("/slow/{ms}", "/slow/1").await.unwrap();
+                client
+                    .get(Route::new("/slow/{ms}").param("ms", 1))
+                    .send()
+                    .await
+                    .map(Reply::into_response)
+                    .unwrap();
             });
         });
     });
@@ -299,7 +329,12 @@ async fn http2_prior_knowledge_to_a_chassis_server() {
     let (_tx, rx) = live(&[service.addr()]);
     let client = HttpClient::new("h2", &config, rx).unwrap();
     for _ in 0..3 {
-        let response = client.get("/hello", "/hello").await.unwrap();
+        let response = client
+            .get("/hello")
+            .send()
+            .await
+            .map(Reply::into_response)
+            .unwrap();
         assert_eq!(response.version(), http::Version::HTTP_2);
         assert_eq!(text(response).await, "hello");
     }
@@ -320,7 +355,12 @@ async fn a_hanging_endpoint_is_ejected_and_timeouts_open_the_client_breaker() {
     let client = HttpClient::new("hang", &config, endpoints).unwrap();
     let mut timeouts = 0;
     for _ in 0..40 {
-        match client.get("/maybe-hang", "/maybe-hang").await {
+        match client
+            .get("/maybe-hang")
+            .send()
+            .await
+            .map(Reply::into_response)
+        {
             Ok(response) => assert_eq!(text(response).await, "answered"),
             Err(error) => {
                 assert!(error.is_timeout(), "{error}");
@@ -333,8 +373,7 @@ async fn a_hanging_endpoint_is_ejected_and_timeouts_open_the_client_breaker() {
     assert!(timeouts > 0, "the hanging instance was tried");
     assert!(timeouts <= 8, "{timeouts} timeouts: not ejected");
     let tail: Vec<_> =
-        futures_util::future::join_all((0..10).map(|_| client.get("/maybe-hang", "/maybe-hang")))
-            .await;
+        futures_util::future::join_all((0..10).map(|_| client.get("/maybe-hang").send())).await;
     assert!(tail.iter().all(Result::is_ok), "errors after ejection");
     good.shutdown().await;
     hanging.shutdown().await;
@@ -351,10 +390,20 @@ async fn a_hanging_endpoint_is_ejected_and_timeouts_open_the_client_breaker() {
     let (_publisher, endpoints) = live(&[lone.addr()]);
     let client = HttpClient::new("lone", &config, endpoints).unwrap();
     for _ in 0..4 {
-        let error = client.get("/maybe-hang", "/maybe-hang").await.unwrap_err();
+        let error = client
+            .get("/maybe-hang")
+            .send()
+            .await
+            .map(Reply::into_response)
+            .unwrap_err();
         assert!(error.is_timeout(), "{error}");
     }
-    let error = client.get("/maybe-hang", "/maybe-hang").await.unwrap_err();
+    let error = client
+        .get("/maybe-hang")
+        .send()
+        .await
+        .map(Reply::into_response)
+        .unwrap_err();
     assert!(error.is_breaker_open(), "{error}");
     lone.shutdown().await;
 }
@@ -396,7 +445,12 @@ async fn an_ejected_endpoint_that_leaves_leaves_no_series_behind() {
         .iter()
         .any(|(addr, state)| *addr == bad_authority && *state == State::Open)
     {
-        let _ = client.get("/flaky", "/flaky").await.unwrap();
+        let _ = client
+            .get("/flaky")
+            .send()
+            .await
+            .map(Reply::into_response)
+            .unwrap();
         assert!(Instant::now() < deadline, "never ejected");
     }
     let metrics_at = good.addr();

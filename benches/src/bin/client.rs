@@ -11,7 +11,7 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use chassis::client::HttpClient;
+use chassis::client::{HttpClient, Route};
 use chassis::discovery::{Endpoint, Endpoints};
 use chassis::resilience::config::ClientResilienceConfig;
 use chassis_benches::{cli, fixtures, report, servers};
@@ -37,8 +37,9 @@ async fn bare_batch(client: &Bare, uri: &http::Uri, n: usize) -> Option<f64> {
 async fn chassis_batch(client: &HttpClient, n: usize) -> Option<f64> {
     let started = Instant::now();
     for _ in 0..n {
-        let response = client.get("/items/{id}", fixtures::PATH).await.ok()?;
-        std::hint::black_box(response.into_body().collect().await.ok()?);
+        let route = Route::new("/items/{id}").param("id", 1);
+        let reply = client.get(route).send().await.ok()?;
+        std::hint::black_box(reply.into_response().into_body().collect().await.ok()?);
     }
     Some(per_request(started, n))
 }

@@ -25,6 +25,11 @@ pub enum ClientErrorKind {
     Transport,
     /// The request could not be built.
     InvalidRequest,
+    /// The dependency answered, with a status that is not a success (reading a reply's body
+    /// as JSON or text checks it first; see [`Reply::error_for_status`](super::Reply::error_for_status)).
+    Status,
+    /// The reply's body could not be read: too large, cut, or not the expected JSON.
+    Body,
 }
 
 impl ClientErrorKind {
@@ -38,6 +43,8 @@ impl ClientErrorKind {
             Self::NoEndpoint => "no_endpoint",
             Self::Transport => "transport",
             Self::InvalidRequest => "invalid_request",
+            Self::Status => "status",
+            Self::Body => "body",
         }
     }
 }
@@ -48,7 +55,13 @@ pub struct ClientError {
     kind: ClientErrorKind,
     service: String,
     source: BoxError,
+    status: Option<http::StatusCode>,
 }
+
+/// The dependency answered a status that is not a success.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("answered {0}")]
+pub struct UnexpectedStatus(pub http::StatusCode);
 
 impl ClientError {
     pub(crate) fn new(service: &str, source: BoxError) -> Self {
@@ -56,6 +69,31 @@ impl ClientError {
             kind: classify(source.as_ref()),
             service: service.to_owned(),
             source,
+            status: None,
+        }
+    }
+
+    /// The dependency answered `status`, which is not a success.
+    pub(crate) fn status(service: &str, status: http::StatusCode) -> Self {
+        Self {
+            kind: ClientErrorKind::Status,
+            service: service.to_owned(),
+            source: Box::new(UnexpectedStatus(status)),
+            status: Some(status),
+        }
+    }
+
+    /// The reply's body could not be read or decoded.
+    pub(crate) fn body(
+        service: &str,
+        status: http::StatusCode,
+        source: impl Into<BoxError>,
+    ) -> Self {
+        Self {
+            kind: ClientErrorKind::Body,
+            service: service.to_owned(),
+            source: source.into(),
+            status: Some(status),
         }
     }
 
@@ -64,6 +102,7 @@ impl ClientError {
             kind: ClientErrorKind::InvalidRequest,
             service: service.to_owned(),
             source: Box::new(InvalidRequest::new(source)),
+            status: None,
         }
     }
 
@@ -72,10 +111,18 @@ impl ClientError {
         self.kind
     }
 
+    /// The status the dependency answered, when it answered.
+    pub fn http_status(&self) -> Option<http::StatusCode> {
+        self.status
+    }
+
     /// Who the failure is charged to: [`Verdict::Failure`] when the dependency failed (it
     /// counted against the breakers), [`Verdict::NotCharged`] when it did not.
     pub fn verdict(&self) -> Verdict {
-        Verdict::of_error(self.source.as_ref())
+        match self.status {
+            Some(status) => Verdict::of_status(status),
+            None => Verdict::of_error(self.source.as_ref()),
+        }
     }
 
     /// Whether a circuit breaker refused the call (answer with a fallback).
@@ -99,7 +146,10 @@ impl ClientError {
 
 impl fmt::Display for ClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "call to {} failed: {}", self.service, self.source)
+        match self.kind {
+            ClientErrorKind::Status => write!(f, "{} {}", self.service, self.source),
+            _ => write!(f, "call to {} failed: {}", self.service, self.source),
+        }
     }
 }
 

@@ -2,21 +2,39 @@
 //!
 //! ```no_run
 //! # async fn demo(ctx: chassis::service::Context<()>) -> Result<(), Box<dyn std::error::Error>> {
+//! use chassis::client::Route;
+//!
+//! #[derive(serde::Deserialize)]
+//! struct Item { name: String, price_cents: u64 }
+//!
 //! let catalog = ctx.client("catalog")?;
-//! let response = catalog.get("/items/{id}", "/items/espresso").await?;
-//! assert!(response.status().is_success());
-//! # Ok(()) }
+//! // A route template with its parameters, percent-encoded: the path and the metric label
+//! // (`http_route="/items/{id}"`) cannot disagree, and no value can change the path.
+//! let route = Route::new("/items/{id}").param("id", "espresso");
+//! let item: Item = catalog.get(route).send().await?.json().await?;
+//! # let _ = (item.name, item.price_cents); Ok(()) }
 //! ```
 //!
+//! [`HttpClient::get`] (`post`, `put`, `patch`, `delete`, `request`) gives a
+//! [`RequestBuilder`]: headers, a query, a JSON or raw body, a per-call timeout, marking a
+//! non-idempotent call retryable or giving it an `Idempotency-Key`. [`RequestBuilder::send`]
+//! answers a [`Reply`]: its status and headers, its body read as JSON, text or bytes within a
+//! size bound; reading it checks the status first (an error status is a
+//! [`ClientErrorKind::Status`] error). A [`ClientError`] answered by a handler becomes a
+//! problem response (`502`, `503`, `504`) with the request id and no internal text.
+//! `HttpClient` is also a `tower::Service<Request<Body>>` (the route template in the
+//! request's [`RouteTemplate`] extension), so a service stacks its own layers in front of it.
+//!
 //! A call goes, from the outside in, through: the client's circuit breaker (`breaker.*`; a
-//! retried or timed-out call counts once); the overall timeout (`clients.<name>.timeout`);
-//! retries with backoff and a budget (`retry.*`); the per-attempt timeout (`attempt_timeout`); deadline propagation (what
-//! is left of the inbound request's `x-request-timeout-ms`, failing fast when spent);
-//! trace-context and request-id propagation; the bulkhead (`bulkhead.*`); and
-//! power-of-two-choices balancing over the live endpoint set with a breaker per endpoint
-//! (outlier ejection, `outlier.*`), on pooled keep-alive HTTP/1.1 connections, or one
-//! multiplexed HTTP/2 connection per endpoint with `http2 = true` (prior knowledge; chassis
-//! servers accept it).
+//! retried or timed-out call counts once); the overall timeout (`clients.<name>.timeout`, or
+//! the call's own); retries with backoff and a budget (`retry.*`); the per-attempt timeout
+//! (`attempt_timeout`); deadline propagation (what is left of the inbound request's
+//! `x-request-timeout-ms`, failing fast when spent); trace-context and request-id
+//! propagation; the bulkhead (`bulkhead.*`); and power-of-two-choices balancing over the live
+//! endpoint set with a breaker per endpoint (outlier ejection, `outlier.*`), on pooled
+//! keep-alive HTTP/1.1 connections, or one multiplexed HTTP/2 connection per endpoint with
+//! `http2 = true` (prior knowledge; chassis servers accept it). Only the dependency's own
+//! failures count against the breakers ([blame](crate::resilience::blame)).
 //!
 //! Each call records `http_client_request_duration_seconds{http_request_method, http_route,
 //! http_response_status_code, server_address}`, where `http_route` is the route template the
@@ -26,22 +44,31 @@ mod balance;
 mod ejections;
 mod error;
 mod outcomes;
+mod reply;
+mod request;
+mod route;
 mod series;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use http::{Method, Request, Response, header};
+use http::{Method, Request, Response};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use tower::util::BoxCloneSyncService;
-use tower::{BoxError, ServiceBuilder, ServiceExt};
+use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
 
 use self::balance::{Balancer, Endpoints};
-pub use self::error::{ClientError, ClientErrorKind, NoEndpoint};
+pub use self::error::{ClientError, ClientErrorKind, NoEndpoint, UnexpectedStatus};
 use self::outcomes::OutcomeCounters;
+pub use self::reply::{DEFAULT_BODY_LIMIT, Reply};
+pub use self::request::{RequestBuilder, RouteTemplate};
+pub use self::route::{Route, RouteError};
 use self::series::{ClientSeries, Series};
 use crate::discovery::{DiscoveryError, Endpoints as Discovered};
 use crate::resilience::blame::{Cause, Verdict};
@@ -111,7 +138,11 @@ impl HttpClient {
         // failure (Resilience4j's TimeLimiter inside its CircuitBreaker).
         let service = ServiceBuilder::new()
             .layer(breaker.layer())
-            .option_layer(config.timeout.map(TimeoutLayer::overall))
+            .layer(
+                config
+                    .timeout
+                    .map_or(TimeoutLayer::per_call(), TimeoutLayer::overall),
+            )
             .layer(RetryLayer::from_config(name, &config.retry)?)
             .option_layer(config.attempt_timeout.map(TimeoutLayer::per_attempt))
             .layer(PropagateDeadlineLayer::new())
@@ -164,20 +195,51 @@ impl HttpClient {
             .collect()
     }
 
-    /// Sends `request` (its URI is a path such as `/items/1`; the client picks the endpoint).
-    /// `route` is the route template for metrics, such as `/items/{id}`.
-    ///
-    /// # Errors
-    ///
-    /// A [`ClientError`] whose [`kind`](ClientError::kind) tells a breaker refusal, a
-    /// timeout, a spent deadline, a full bulkhead, no endpoint, or a transport failure. An
-    /// HTTP error status is a response, not an error.
-    pub async fn send(
-        &self,
-        route: &'static str,
-        request: Request<Body>,
-    ) -> Result<Response<Body>, ClientError> {
+    /// A call of `method` on `route` (a template, with [`Route::param`] values for its
+    /// parameters); send it with [`RequestBuilder::send`].
+    pub fn request(&self, method: Method, route: impl Into<Route>) -> RequestBuilder {
+        RequestBuilder::new(self.clone(), method, route.into())
+    }
+
+    /// A `GET` of `route`.
+    pub fn get(&self, route: impl Into<Route>) -> RequestBuilder {
+        self.request(Method::GET, route)
+    }
+
+    /// A `POST` to `route` (not retried unless marked, as with
+    /// [`RequestBuilder::idempotency_key`]).
+    pub fn post(&self, route: impl Into<Route>) -> RequestBuilder {
+        self.request(Method::POST, route)
+    }
+
+    /// A `PUT` to `route`.
+    pub fn put(&self, route: impl Into<Route>) -> RequestBuilder {
+        self.request(Method::PUT, route)
+    }
+
+    /// A `PATCH` of `route` (not retried unless marked).
+    pub fn patch(&self, route: impl Into<Route>) -> RequestBuilder {
+        self.request(Method::PATCH, route)
+    }
+
+    /// A `DELETE` of `route`.
+    pub fn delete(&self, route: impl Into<Route>) -> RequestBuilder {
+        self.request(Method::DELETE, route)
+    }
+
+    /// The service name, shared.
+    pub(crate) fn shared_name(&self) -> Arc<str> {
+        Arc::clone(&self.name)
+    }
+
+    /// Sends `request` (its URI a path such as `/items/1`: the client picks the endpoint),
+    /// measured under its [`RouteTemplate`] (`_OTHER` without one).
+    pub(crate) async fn call(&self, request: Request<Body>) -> Result<Response<Body>, ClientError> {
         let method = method_label(request.method());
+        let route = request
+            .extensions()
+            .get::<RouteTemplate>()
+            .map_or(OTHER_ROUTE, |template| template.0);
         let start = Instant::now();
         let mut call = CallWatch::new(&self.outcomes);
         let result = self.service.clone().oneshot(request).await;
@@ -200,43 +262,43 @@ impl HttpClient {
         self.series.record(series, start.elapsed().as_secs_f64());
         result
     }
+}
 
-    /// `GET path`, measured under `route`.
-    ///
-    /// # Errors
-    ///
-    /// As [`HttpClient::send`].
-    pub async fn get(
-        &self,
-        route: &'static str,
-        path: &str,
-    ) -> Result<Response<Body>, ClientError> {
-        let request = Request::get(path)
-            .body(Body::empty())
-            .map_err(|e| ClientError::invalid(&self.name, e))?;
-        self.send(route, request).await
+/// The client as a `tower::Service`, so users stack their own layers (auth, signing) in
+/// front of it: the request's URI is a path, its [`RouteTemplate`] extension (set by
+/// [`RequestBuilder::build`]) names its route for metrics and spans.
+///
+/// ```
+/// # async fn demo(catalog: chassis::client::HttpClient) -> Result<(), tower::BoxError> {
+/// use tower::{ServiceBuilder, ServiceExt};
+///
+/// let signed = ServiceBuilder::new()
+///     .map_request(|mut request: http::Request<axum::body::Body>| {
+///         request.headers_mut().insert("x-signature", http::HeaderValue::from_static("sig"));
+///         request
+///     })
+///     .service(catalog.clone());
+/// let request = catalog.get("/items").build()?;
+/// let response = signed.oneshot(request).await?;
+/// # let _ = response; Ok(()) }
+/// ```
+impl Service<Request<Body>> for HttpClient {
+    type Response = Response<Body>;
+    type Error = ClientError;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, ClientError>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut std::task::Context<'_>) -> Poll<Result<(), ClientError>> {
+        Poll::Ready(Ok(()))
     }
 
-    /// `POST path` with a JSON body, measured under `route`.
-    ///
-    /// # Errors
-    ///
-    /// As [`HttpClient::send`]; [`ClientErrorKind::InvalidRequest`] when `body` does not
-    /// serialize.
-    pub async fn post_json<T: serde::Serialize + ?Sized>(
-        &self,
-        route: &'static str,
-        path: &str,
-        body: &T,
-    ) -> Result<Response<Body>, ClientError> {
-        let bytes = serde_json::to_vec(body).map_err(|e| ClientError::invalid(&self.name, e))?;
-        let request = Request::post(path)
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(bytes))
-            .map_err(|e| ClientError::invalid(&self.name, e))?;
-        self.send(route, request).await
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        let client = self.clone();
+        Box::pin(async move { client.call(request).await })
     }
 }
+
+/// The `http_route` of a request sent without a [`RouteTemplate`].
+const OTHER_ROUTE: &str = "_OTHER";
 
 /// Counts a call's verdict when it ends, and `cancelled` when the caller drops it first.
 struct CallWatch<'a> {

@@ -206,10 +206,12 @@ async fn hop(ctx: &Context<TestConfig>, rest: &str) -> (StatusCode, String) {
         Ok(client) => client,
         Err(error) => return (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()),
     };
-    match client.get("/hop", &format!("/{rest}")).await {
-        Ok(response) => {
-            let status = response.status();
-            let body = response
+    let route = chassis::client::Route::new("/{*rest}").param("rest", rest);
+    match client.get(route).send().await {
+        Ok(reply) => {
+            let status = reply.status();
+            let body = reply
+                .into_response()
                 .into_body()
                 .collect()
                 .await

@@ -15,10 +15,10 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use chassis::client::{ClientBuildError, HttpClient};
+use chassis::client::{ClientBuildError, HttpClient, Route, RouteTemplate};
 use chassis::server::Problem;
 use chassis::service::Context;
-use http_body_util::BodyExt;
+use tower::ServiceExt;
 
 use fallback::LastItems;
 
@@ -49,14 +49,19 @@ pub async fn gateway(ctx: Context<()>) -> Result<Router, ClientBuildError> {
 }
 
 async fn list_items(State(app): State<App>) -> Response {
-    match app.catalog.get("/items", "/items").await {
-        Ok(response) if response.status() == StatusCode::OK => {
-            let (parts, body) = response.into_parts();
-            match body.collect().await {
-                Ok(collected) => {
-                    let bytes = collected.to_bytes();
+    match app.catalog.get("/items").send().await {
+        Ok(reply) if reply.status() == StatusCode::OK => {
+            let content_type = reply.headers().get(header::CONTENT_TYPE).cloned();
+            match reply.bytes().await {
+                Ok(bytes) => {
                     app.last_items.remember(bytes.clone());
-                    Response::from_parts(parts, Body::from(bytes))
+                    let mut response = Response::new(Body::from(bytes));
+                    if let Some(content_type) = content_type {
+                        response
+                            .headers_mut()
+                            .insert(header::CONTENT_TYPE, content_type);
+                    }
+                    response
                 }
                 Err(error) => {
                     tracing::warn!(%error, "reading the catalog's item list failed");
@@ -64,8 +69,8 @@ async fn list_items(State(app): State<App>) -> Response {
                 }
             }
         }
-        Ok(response) if response.status().is_server_error() => app.last_items.answer(),
-        Ok(response) => relay(response),
+        Ok(reply) if reply.status().is_server_error() => app.last_items.answer(),
+        Ok(reply) => relay(reply.into_response()),
         Err(error) => {
             tracing::debug!(%error, "serving the item list fallback");
             app.last_items.answer()
@@ -74,13 +79,15 @@ async fn list_items(State(app): State<App>) -> Response {
 }
 
 async fn get_item(State(app): State<App>, Path(id): Path<String>) -> Response {
-    let path = format!("/items/{id}");
-    match app.catalog.get("/items/{id}", &path).await {
-        Ok(response) => relay(response),
+    let route = Route::new("/items/{id}").param("id", id);
+    match app.catalog.get(route).send().await {
+        Ok(reply) => relay(reply.into_response()),
         Err(error) => error.into_response(),
     }
 }
 
+/// Streams the caller's body on to orders: the client as a `tower::Service`, the route
+/// template in the request.
 async fn place_order(State(app): State<App>, headers: HeaderMap, body: Body) -> Response {
     let mut request = Request::post("/orders").body(body);
     if let Ok(request) = request.as_mut() {
@@ -92,20 +99,21 @@ async fn place_order(State(app): State<App>, headers: HeaderMap, body: Body) -> 
                 request.headers_mut().insert(name, value.clone());
             }
         }
+        request.extensions_mut().insert(RouteTemplate("/orders"));
     }
     let Ok(request) = request else {
         return Problem::new(StatusCode::BAD_REQUEST).into_response();
     };
-    match app.orders.send("/orders", request).await {
+    match app.orders.clone().oneshot(request).await {
         Ok(response) => relay(response),
         Err(error) => error.into_response(),
     }
 }
 
 async fn get_order(State(app): State<App>, Path(id): Path<String>) -> Response {
-    let path = format!("/orders/{id}");
-    match app.orders.get("/orders/{id}", &path).await {
-        Ok(response) => relay(response),
+    let route = Route::new("/orders/{id}").param("id", id);
+    match app.orders.get(route).send().await {
+        Ok(reply) => relay(reply.into_response()),
         Err(error) => error.into_response(),
     }
 }

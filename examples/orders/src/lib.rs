@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chassis::client::HttpClient;
+use chassis::client::{HttpClient, Route};
 use chassis::server::Problem;
 use chassis::service::Context;
 use serde::Deserialize;
@@ -119,24 +119,17 @@ async fn get_order(State(app): State<App>, Path(id): Path<String>) -> Response {
 async fn price(catalog: &HttpClient, request: &OrderRequest) -> Result<Vec<PricedLine>, Problem> {
     let mut priced = Vec::with_capacity(request.lines.len());
     for line in &request.lines {
-        let path = format!("/items/{}", line.item_id);
-        let response = catalog.get("/items/{id}", &path).await.map_err(|error| {
-            tracing::warn!(%error, "pricing: the catalog call failed");
-            cannot_price()
-        })?;
-        match response.status() {
-            StatusCode::OK => {}
-            StatusCode::NOT_FOUND => {
+        let route = Route::new("/items/{id}").param("id", &line.item_id);
+        let item = match catalog.get(route).send().await {
+            Ok(reply) if reply.status() == StatusCode::NOT_FOUND => {
                 return Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY)
                     .detail(format!("unknown item {:?}", line.item_id)));
             }
-            status => {
-                tracing::warn!(%status, "pricing: the catalog answered an error");
-                return Err(cannot_price());
-            }
-        }
-        let item = model::read_item(response).await.map_err(|error| {
-            tracing::warn!(%error, "pricing: the catalog's answer does not read as an item");
+            Ok(reply) => reply.json::<model::Item>().await,
+            Err(error) => Err(error),
+        };
+        let item = item.map_err(|error| {
+            tracing::warn!(%error, "pricing: the catalog call failed");
             cannot_price()
         })?;
         priced.push(PricedLine::new(line, item));

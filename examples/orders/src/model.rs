@@ -1,9 +1,7 @@
 //! Orders, their lines and their validation.
 
-use axum::body::Body;
-use axum::http::{Response, StatusCode};
+use axum::http::StatusCode;
 use chassis::server::Problem;
-use http_body_util::BodyExt;
 use serde::{Deserialize, Serialize};
 
 /// Most of one item in one line.
@@ -56,16 +54,6 @@ pub(crate) struct Item {
     name: String,
     price_cents: u64,
     currency: String,
-}
-
-pub(crate) async fn read_item(response: Response<Body>) -> Result<Item, String> {
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| e.to_string())?
-        .to_bytes();
-    serde_json::from_slice(&bytes).map_err(|e| e.to_string())
 }
 
 /// A priced line.

@@ -8,7 +8,7 @@ use super::{Timeout, TimeoutKind};
 #[derive(Debug, Clone, Copy)]
 #[must_use]
 pub struct TimeoutLayer {
-    timeout: Duration,
+    timeout: Option<Duration>,
     kind: TimeoutKind,
 }
 
@@ -16,7 +16,16 @@ impl TimeoutLayer {
     /// A timeout for the whole call, retries and backoff included (outside the retry layer).
     pub const fn overall(timeout: Duration) -> Self {
         Self {
-            timeout,
+            timeout: Some(timeout),
+            kind: TimeoutKind::Overall,
+        }
+    }
+
+    /// An overall timeout only for calls whose request carries a
+    /// [`CallTimeout`](super::CallTimeout) (a client configured without one).
+    pub const fn per_call() -> Self {
+        Self {
+            timeout: None,
             kind: TimeoutKind::Overall,
         }
     }
@@ -25,7 +34,7 @@ impl TimeoutLayer {
     /// is retryable.
     pub const fn per_attempt(timeout: Duration) -> Self {
         Self {
-            timeout,
+            timeout: Some(timeout),
             kind: TimeoutKind::Attempt,
         }
     }
@@ -35,6 +44,9 @@ impl<S> Layer<S> for TimeoutLayer {
     type Service = Timeout<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Timeout::new(inner, self.timeout, self.kind)
+        match self.timeout {
+            Some(timeout) => Timeout::new(inner, timeout, self.kind),
+            None => Timeout::per_call_only(inner),
+        }
     }
 }

@@ -27,8 +27,8 @@
 //! **per-attempt** timeout is how long one try may take before a retry is worth more than
 //! waiting. Order them overall > retry > per-attempt.
 //!
-//! Both wrap [`tower::timeout::Timeout`] (the inner future is polled before the timer, so a
-//! ready response always wins), replace its error with [`Elapsed`], and record the resulting
+//! Both poll the inner future before their timer (as [`tower::timeout::Timeout`] does, so a
+//! ready response always wins), fail with [`Elapsed`], and record the resulting
 //! [`Deadline`] in the request's extensions (tightening any deadline already there or
 //! current), so that the retry layer stops in time and
 //! [`PropagateDeadline`](crate::resilience::deadline::PropagateDeadline) tells the callee.
@@ -68,11 +68,16 @@ impl OwnTimer {
     }
 }
 
+/// A timeout for one call, in the request's extensions: the overall timeout uses it instead
+/// of its configured one (the client's request builder sets it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallTimeout(pub Duration);
+
 /// The service of [`TimeoutLayer`].
 #[derive(Debug, Clone)]
 pub struct Timeout<S> {
-    inner: tower::timeout::Timeout<S>,
-    limit: Duration,
+    inner: S,
+    limit: Option<Duration>,
     kind: TimeoutKind,
 }
 
@@ -80,14 +85,23 @@ impl<S> Timeout<S> {
     /// Wraps `inner` with a timeout of the given kind.
     pub const fn new(inner: S, timeout: Duration, kind: TimeoutKind) -> Self {
         Self {
-            inner: tower::timeout::Timeout::new(inner, timeout),
-            limit: timeout,
+            inner,
+            limit: Some(timeout),
             kind,
         }
     }
 
-    /// The timeout.
-    pub const fn timeout(&self) -> Duration {
+    /// An overall timeout only for calls that carry a [`CallTimeout`].
+    pub(crate) const fn per_call_only(inner: S) -> Self {
+        Self {
+            inner,
+            limit: None,
+            kind: TimeoutKind::Overall,
+        }
+    }
+
+    /// The configured timeout.
+    pub const fn timeout(&self) -> Option<Duration> {
         self.limit
     }
 }
@@ -102,11 +116,18 @@ where
     type Future = ResponseFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
+        self.inner.poll_ready(cx).map_err(Into::into)
     }
 
     fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
-        let own = Deadline::after(self.limit);
+        let per_call = match self.kind {
+            TimeoutKind::Overall => req.extensions().get::<CallTimeout>().map(|t| t.0),
+            TimeoutKind::Attempt => None,
+        };
+        let Some(limit) = per_call.or(self.limit) else {
+            return ResponseFuture::unbounded(self.inner.call(req));
+        };
+        let own = Deadline::after(limit);
         let timer = match req.extensions().get::<OwnTimer>() {
             Some(outer) if outer.0 <= own.instant() => *outer,
             _ => OwnTimer(own.instant()),
@@ -119,7 +140,8 @@ where
         let owns_deadline = deadline == own;
         ResponseFuture::new(
             self.inner.call(req),
-            Elapsed::new(self.limit, self.kind),
+            own,
+            Elapsed::new(limit, self.kind),
             owns_deadline.then_some(own),
         )
     }
