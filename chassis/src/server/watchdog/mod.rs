@@ -9,17 +9,22 @@
 //! of a next request came, and looks [`LOOKS`] times per `server.header_read_timeout` (or
 //! per `server.idle_timeout`, when shorter).
 //!
-//! A connection that has had no new request, none in flight, nothing written and no write
-//! waiting for long enough is asked to close gracefully (an idle HTTP/1 connection closes
+//! A connection that has had no new request, none in flight, no bytes of answers written and
+//! no write waiting for long enough is asked to close gracefully (an idle HTTP/1 connection closes
 //! at once, HTTP/2 gets `GOAWAY`) and is cut at the next look if it is still open and quiet.
 //! Long enough is:
 //!
 //! - the head timeout on a new connection, and from the first bytes of a later head
 //!   (HTTP/1), so a client that trickles a head is gone within one and a half of it;
-//! - the idle timeout after a request when no next head began (on HTTP/2, control frames
-//!   do not count; a ping, which the server answers, is activity), so that kept-alive
+//! - the idle timeout after a request when no next head began, so that kept-alive
 //!   connections outlive the idle timeout of a load balancer in front, which must close
 //!   first.
+//!
+//! Over HTTP/2 the peer's control frames are not a head, and what the server writes in
+//! answer to them (a ping's answer, a `SETTINGS` acknowledgement) is not an answer's bytes:
+//! only the payloads of `DATA` frames are (see `frames`). A peer that pings without asking
+//! anything is closed at the head timeout, and after a request at the idle timeout, as a
+//! silent one is.
 //!
 //! Slow handlers, long polls, streamed responses that pause (SSE) and large answers read
 //! slowly are not cut. (Over HTTP/2 a peer that grants no flow-control window for a whole
@@ -34,6 +39,7 @@
 //! grants a streamed answer no flow-control window is not caught: hyper holds the next
 //! chunk, so the request stays in flight and no write waits.)
 
+mod frames;
 mod io;
 mod service;
 
@@ -294,9 +300,10 @@ impl Watchdog {
             false
         };
         self.looked_at = at;
-        // A request that started or finished since the last look, bytes written since, a
-        // request still in flight or a write waiting is activity: the quiet time starts again.
-        // Bytes read are not: a head trickled byte by byte must not keep the connection.
+        // A request that started or finished since the last look, bytes of answers written
+        // since, a request still in flight or a write waiting is activity: the quiet time
+        // starts again. Bytes read are not: a head trickled byte by byte must not keep the
+        // connection, nor pings answered.
         if now != self.last || now.in_flight() > 0 || now.write_waiting {
             self.last = now;
             self.quiet_since = at;

@@ -1,0 +1,171 @@
+//! Peers that try to exhaust the server's connections or memory, held over real loopback
+//! sockets: each attack ends within its timeout, the server's connections come back to
+//! none, and the service answers others during and after.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::Path;
+use axum::routing::get;
+use bytes::Bytes;
+use chassis::config::ServerConfig;
+use chassis::server::{Serving, standard_stack};
+use common::eventually;
+use http::{Request, StatusCode};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+const DEADLINE: Duration = Duration::from_secs(10);
+
+fn ms(ms: u64) -> Duration {
+    Duration::from_millis(ms)
+}
+
+/// A few routes: a small answer, a large one, one that pauses.
+fn routes() -> Router {
+    Router::new()
+        .route("/hello", get(|| async { "hello" }))
+        .route(
+            "/big/{kib}",
+            get(|Path(kib): Path<usize>| async move { vec![b'x'; kib << 10] }),
+        )
+        .route(
+            "/pause/{ms}",
+            get(|Path(pause): Path<u64>| async move {
+                let parts = futures_util::stream::unfold(0u8, move |part| async move {
+                    match part {
+                        0 => Some((Ok::<_, Infallible>(Bytes::from_static(b"before ")), 1)),
+                        1 => {
+                            tokio::time::sleep(ms(pause)).await;
+                            Some((Ok(Bytes::from_static(b"after")), 2))
+                        }
+                        _ => None,
+                    }
+                });
+                Body::from_stream(parts)
+            }),
+        )
+}
+
+/// [`routes`] served on loopback with the standard stack and the settings `configure`
+/// makes, so that the test can count the server's open connections.
+async fn serve(configure: impl FnOnce(&mut ServerConfig)) -> Serving {
+    let mut config = ServerConfig::default();
+    configure(&mut config);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let service = standard_stack(&config, routes());
+    Serving::start(listener, service, &config, CancellationToken::new()).unwrap()
+}
+
+/// Waits until the server has no connection open.
+async fn all_closed(serving: &Serving) {
+    eventually(DEADLINE, "the server's connections to close", || {
+        std::future::ready(serving.open_connections() == 0)
+    })
+    .await;
+}
+
+/// A plain HTTP/1 `GET /hello` on a connection of its own is answered.
+async fn still_answers(addr: SocketAddr) {
+    let reply = common::get(addr, "/hello").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.text(), "hello");
+}
+
+/// A `GET path` for the `h2` client.
+fn h2_get(addr: SocketAddr, path: &str) -> Request<()> {
+    Request::get(format!("http://{addr}{path}"))
+        .body(())
+        .unwrap()
+}
+
+/// Sends pings over `connection` until it ends; what ended it.
+async fn ping_until_closed(
+    mut connection: h2::client::Connection<TcpStream>,
+) -> Result<(), h2::Error> {
+    let mut pings = connection.ping_pong().unwrap();
+    let pinging = async {
+        while pings.ping(h2::Ping::opaque()).await.is_ok() {
+            tokio::time::sleep(ms(20)).await;
+        }
+        std::future::pending::<()>().await;
+    };
+    tokio::select! {
+        ended = connection => ended,
+        () = pinging => unreachable!(),
+    }
+}
+
+/// Ends of `connections`, each polled on a task of its own, within [`DEADLINE`]: how long
+/// after `start` the first and the last ended, and what ended them.
+async fn ends<T: Send + 'static>(
+    start: Instant,
+    connections: Vec<tokio::task::JoinHandle<T>>,
+) -> (Duration, Duration, Vec<T>) {
+    let mut first = None;
+    let mut results = Vec::new();
+    for connection in connections {
+        let result = tokio::time::timeout_at(start + DEADLINE, connection)
+            .await
+            .expect("the connection ended in time")
+            .unwrap();
+        first.get_or_insert(start.elapsed());
+        results.push(result);
+    }
+    (first.unwrap_or_default(), start.elapsed(), results)
+}
+
+/// An HTTP/2 connection that only pings, never asking anything, is closed at the
+/// header-read timeout: an answered ping is not activity.
+#[tokio::test]
+async fn http2_pings_without_a_request_close_at_the_header_timeout() {
+    const CONNECTIONS: usize = 20;
+    const TIMEOUT: Duration = Duration::from_millis(300);
+    let serving = serve(|c| c.header_read_timeout = TIMEOUT).await;
+    let addr = serving.local_addr();
+    let start = Instant::now();
+    let mut senders = Vec::new();
+    let mut connections = Vec::new();
+    for _ in 0..CONNECTIONS {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let (sender, connection) = h2::client::handshake(stream).await.unwrap();
+        // Kept: an h2 client ends its connection once its last sender is dropped.
+        senders.push(sender);
+        connections.push(tokio::spawn(ping_until_closed(connection)));
+    }
+    still_answers(addr).await;
+    let (first, last, _) = ends(start, connections).await;
+    assert!(first >= TIMEOUT, "closed after {first:?}");
+    assert!(last < DEADLINE, "{last:?}");
+    all_closed(&serving).await;
+    still_answers(addr).await;
+}
+
+/// After a request, pings do not keep an HTTP/2 connection past the idle timeout either.
+#[tokio::test]
+async fn http2_pings_after_a_request_do_not_keep_an_idle_connection() {
+    const IDLE: Duration = Duration::from_millis(300);
+    let serving = serve(|c| c.idle_timeout = IDLE).await;
+    let addr = serving.local_addr();
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (sender, connection) = h2::client::handshake(stream).await.unwrap();
+    let connection = tokio::spawn(ping_until_closed(connection));
+    let mut sender = sender.ready().await.unwrap();
+    let start = Instant::now();
+    let (response, _) = sender.send_request(h2_get(addr, "/hello"), true).unwrap();
+    let response = response.await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    drop(response);
+    // The sender is kept: the connection is the server's to end.
+    let (_, last, _) = ends(start, vec![connection]).await;
+    assert!(last >= IDLE, "closed after {last:?}");
+    all_closed(&serving).await;
+}
