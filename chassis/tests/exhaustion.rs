@@ -169,3 +169,55 @@ async fn http2_pings_after_a_request_do_not_keep_an_idle_connection() {
     assert!(last >= IDLE, "closed after {last:?}");
     all_closed(&serving).await;
 }
+
+/// HTTP/2 peers that grant no flow-control window: hundreds of answers wait for one, on
+/// several connections. No byte goes out, so each connection is reset at the send
+/// timeout, however many answers it holds in flight, and the server holds none after.
+#[tokio::test]
+async fn http2_answers_granted_no_window_are_reset_at_the_send_timeout() {
+    const CONNECTIONS: usize = 4;
+    const STREAMS: usize = 200;
+    const SEND_TIMEOUT: Duration = Duration::from_millis(500);
+    let serving = serve(|c| {
+        c.header_read_timeout = ms(300);
+        c.send_timeout = SEND_TIMEOUT;
+    })
+    .await;
+    let addr = serving.local_addr();
+    let start = Instant::now();
+    let mut held = Vec::new();
+    let mut senders = Vec::new();
+    let mut connections = Vec::new();
+    for _ in 0..CONNECTIONS {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let (mut sender, connection) = h2::client::Builder::new()
+            .initial_window_size(0)
+            .handshake::<_, Bytes>(stream)
+            .await
+            .unwrap();
+        connections.push(tokio::spawn(connection));
+        let mut responses = Vec::new();
+        for _ in 0..STREAMS {
+            sender = sender.ready().await.unwrap();
+            let (response, _) = sender.send_request(h2_get(addr, "/hello"), true).unwrap();
+            responses.push(response);
+        }
+        // Each answer's head comes (headers are not flow-controlled); its body cannot.
+        for response in responses {
+            let response = response.await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            held.push(response);
+        }
+        senders.push(sender);
+    }
+    still_answers(addr).await;
+    let (first, last, results) = ends(start, connections).await;
+    assert!(first >= SEND_TIMEOUT, "cut after {first:?}");
+    for result in results {
+        let error = result.expect_err("the server resets the connection");
+        assert!(error.is_io(), "{error:?}");
+    }
+    assert!(last < DEADLINE);
+    all_closed(&serving).await;
+    still_answers(addr).await;
+}

@@ -240,7 +240,7 @@ where
                     }
                     () = cut.cancelled(), if stopping => {
                         // What a peer that stopped reading has not taken is dropped.
-                        if activity.is_write_waiting() {
+                        if activity.is_waiting_on_peer() {
                             activity.reset_on_close();
                         }
                         break None;
