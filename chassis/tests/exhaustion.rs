@@ -19,6 +19,7 @@ use chassis::config::ServerConfig;
 use chassis::server::{Serving, standard_stack};
 use common::eventually;
 use http::{Request, StatusCode};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -220,4 +221,187 @@ async fn http2_answers_granted_no_window_are_reset_at_the_send_timeout() {
     assert!(last < DEADLINE);
     all_closed(&serving).await;
     still_answers(addr).await;
+}
+
+/// The state and send queue (bytes unsent or unacknowledged) of the server's end of the
+/// connection between `server` and `client`, as `/proc/net/tcp` shows it; `None` once the
+/// kernel has forgotten it.
+fn server_end(server: SocketAddr, client: SocketAddr) -> Option<(u8, u64)> {
+    let hex = |addr: SocketAddr| match addr {
+        SocketAddr::V4(v4) => format!(
+            "{:08X}:{:04X}",
+            u32::from_le_bytes(v4.ip().octets()),
+            v4.port()
+        ),
+        SocketAddr::V6(_) => unreachable!("the tests bind 127.0.0.1"),
+    };
+    let (local, remote) = (hex(server), hex(client));
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields[1] != local || fields[2] != remote {
+            return None;
+        }
+        let state = u8::from_str_radix(fields[3], 16).unwrap();
+        let queue = fields[4].split(':').next().unwrap();
+        Some((state, u64::from_str_radix(queue, 16).unwrap()))
+    })
+}
+
+/// Connects with a small receive buffer, asks for `kib` KiB and reads nothing.
+async fn ask_and_read_nothing(addr: SocketAddr, kib: usize) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stream = socket.connect(addr).await.unwrap();
+    let head = format!("GET /big/{kib} HTTP/1.1\r\nhost: x\r\n\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream
+}
+
+/// The client preface of HTTP/2 and an empty `SETTINGS` frame.
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0";
+/// A `PING` frame.
+const H2_PING: &[u8] = b"\0\0\x08\x06\0\0\0\0\0pingping";
+
+/// Pings over a raw HTTP/2 connection until the server says `GOAWAY`, answering none of
+/// its frames, then reads until the connection ends; how it ended.
+async fn ping_ignoring_goaway(mut stream: TcpStream) -> std::io::Result<()> {
+    stream.write_all(H2_PREFACE).await?;
+    let mut pings = tokio::time::interval(ms(20));
+    let mut read = Vec::new();
+    let mut buf = [0u8; 4096];
+    let mut going_away = false;
+    loop {
+        tokio::select! {
+            // Reads first: a ping written once the reset came would take its error.
+            biased;
+            n = stream.read(&mut buf) => match n? {
+                0 => return Ok(()),
+                n => {
+                    read.extend_from_slice(&buf[..n]);
+                    going_away |= has_goaway(&read);
+                }
+            },
+            _ = pings.tick(), if !going_away => stream.write_all(H2_PING).await?,
+        }
+    }
+}
+
+/// Whether the frames in `read` include a `GOAWAY`.
+fn has_goaway(mut read: &[u8]) -> bool {
+    const GOAWAY: u8 = 7;
+    while read.len() >= 9 {
+        if read[3] == GOAWAY {
+            return true;
+        }
+        let len = usize::from(read[0]) << 16 | usize::from(read[1]) << 8 | usize::from(read[2]);
+        read = read.get(9 + len..).unwrap_or_default();
+    }
+    false
+}
+
+/// An HTTP/2 connection that ignores the server's `GOAWAY`, never answering its ping,
+/// stays open when asked to close: it is cut at the next look, with a reset, not a polite
+/// close that could linger.
+#[tokio::test]
+async fn a_connection_that_stays_when_asked_to_close_is_reset() {
+    const TIMEOUT: Duration = Duration::from_millis(300);
+    let serving = serve(|c| c.header_read_timeout = TIMEOUT).await;
+    let addr = serving.local_addr();
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let start = Instant::now();
+    let end = tokio::time::timeout(DEADLINE, ping_ignoring_goaway(stream))
+        .await
+        .expect("the connection ended in time");
+    let error = end.expect_err("a reset, not an end of stream");
+    assert_eq!(error.kind(), std::io::ErrorKind::ConnectionReset);
+    assert!(start.elapsed() >= TIMEOUT, "{:?}", start.elapsed());
+    all_closed(&serving).await;
+    still_answers(addr).await;
+}
+
+/// The `tcp_states` of Linux's `include/net/tcp_states.h` that the tests look for.
+const TCP_FIN_WAIT1: u8 = 4;
+
+/// A peer that reads nothing of answers that fit in the server's socket buffer: no write
+/// waits, so only the kernel sees that they do not go out. It aborts the connection once
+/// the peer's window has stayed shut past the send timeout, long before the idle timeout.
+#[tokio::test]
+async fn a_peer_that_reads_nothing_of_answers_that_fit_is_aborted() {
+    const SEND_TIMEOUT: Duration = Duration::from_millis(500);
+    let serving = serve(|c| {
+        c.header_read_timeout = ms(300);
+        c.send_timeout = SEND_TIMEOUT;
+        c.idle_timeout = Duration::from_secs(60);
+    })
+    .await;
+    let addr = serving.local_addr();
+    let mut stream = ask_and_read_nothing(addr, 256).await;
+    let client = stream.local_addr().unwrap();
+    let start = Instant::now();
+    eventually(
+        DEADLINE,
+        "the answer to wait in the server's socket",
+        || std::future::ready(server_end(addr, client).is_some_and(|(_, queued)| queued > 0)),
+    )
+    .await;
+    still_answers(addr).await;
+    eventually(DEADLINE, "the server's end to be gone", || {
+        std::future::ready(server_end(addr, client).is_none())
+    })
+    .await;
+    assert!(start.elapsed() >= SEND_TIMEOUT, "{:?}", start.elapsed());
+    all_closed(&serving).await;
+    // The kernel told the peer nothing; what it sends now is refused.
+    let _ = stream.write_all(b"x").await;
+    assert_reset(&stream).await;
+    still_answers(addr).await;
+}
+
+/// A connection closed while its peer reads nothing leaves no orphan holding the unsent
+/// answer (in `FIN-WAIT-1`, for minutes of zero-window probes): the kernel aborts it once
+/// the window has stayed shut past the send timeout.
+#[tokio::test]
+async fn a_closed_connection_leaves_no_orphan_holding_its_unsent_answer() {
+    let serving = serve(|c| {
+        c.header_read_timeout = ms(300);
+        c.idle_timeout = ms(300);
+        c.send_timeout = ms(500);
+    })
+    .await;
+    let addr = serving.local_addr();
+    let stream = ask_and_read_nothing(addr, 256).await;
+    let client = stream.local_addr().unwrap();
+    // Idle once the answer is in the socket: closed, the answer still queued.
+    eventually(
+        DEADLINE,
+        "the server's end to close with data queued",
+        || {
+            std::future::ready(
+                server_end(addr, client)
+                    .is_some_and(|(state, queued)| state == TCP_FIN_WAIT1 && queued > 0),
+            )
+        },
+    )
+    .await;
+    all_closed(&serving).await;
+    eventually(DEADLINE, "the orphan to be gone", || {
+        std::future::ready(server_end(addr, client).is_none())
+    })
+    .await;
+}
+
+/// Polls until the socket of `stream` reports a reset.
+async fn assert_reset(stream: &TcpStream) {
+    eventually(DEADLINE, "the connection reset", || {
+        std::future::ready(match stream.take_error() {
+            Ok(Some(error)) => {
+                assert_eq!(error.kind(), std::io::ErrorKind::ConnectionReset);
+                true
+            }
+            Ok(None) => false,
+            Err(error) => panic!("{error}"),
+        })
+    })
+    .await;
 }

@@ -12,7 +12,8 @@
 //! A connection that has had no new request, none in flight, no bytes of answers written and
 //! no answer waiting for the peer for long enough is asked to close gracefully (an idle
 //! HTTP/1 connection closes at once, HTTP/2 gets `GOAWAY`) and is cut at the next look if it
-//! is still open and quiet. Long enough is:
+//! is still open and quiet, with a reset: it was asked, and a polite close would leave what
+//! it has not taken lingering in the kernel. Long enough is:
 //!
 //! - the head timeout on a new connection, and from the first bytes of a later head
 //!   (HTTP/1), so a client that trickles a head is gone within one and a half of it;
@@ -42,6 +43,13 @@
 //! and hold as many answers as it may open streams. Progress is the connection's: a peer
 //! that lets a byte out now and then keeps it, held answers and all, as an HTTP/1 peer that
 //! reads a byte now and then keeps its one.
+//!
+//! What waits in the kernel, no write sees: the answers that fit in the socket's send
+//! buffer of a peer that reads nothing. The kernel aborts such a connection itself: its
+//! socket has `TCP_USER_TIMEOUT` set a little past the send timeout
+//! ([`Timeouts::kernel_send_timeout`]), which counts how long the peer's receive window has
+//! stayed shut (or what was sent unacknowledged) and also ends the orphans a close leaves
+//! in `FIN-WAIT-1` with their unsent answers, which would otherwise probe for minutes.
 
 mod frames;
 mod io;
@@ -233,6 +241,20 @@ pub(super) struct Timeouts {
     pub(super) stalled: Duration,
 }
 
+impl Timeouts {
+    /// The send timeout the kernel enforces on the connection's socket: a backstop, a
+    /// second or two looks (whichever is longer) after the send timeout, so that a stall
+    /// the watchdog sees ends with its reset, which tells the peer.
+    pub(super) fn kernel_send_timeout(&self) -> Duration {
+        self.stalled + (period(self) * 2).max(Duration::from_secs(1))
+    }
+}
+
+/// The time between two looks at a connection with these `timeouts`.
+fn period(timeouts: &Timeouts) -> Duration {
+    (timeouts.head.min(timeouts.idle) / LOOKS).max(MIN_PERIOD)
+}
+
 /// Why a connection should go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Verdict {
@@ -270,7 +292,7 @@ pub(super) struct Watchdog {
 impl Watchdog {
     /// A watchdog for a connection with these `timeouts`.
     pub(super) fn new(activity: Arc<Activity>, timeouts: Timeouts) -> Self {
-        let period = (timeouts.head.min(timeouts.idle) / LOOKS).max(MIN_PERIOD);
+        let period = period(&timeouts);
         let now = Instant::now();
         Self {
             activity,
@@ -668,6 +690,25 @@ mod tests {
         assert_eq!(activity.held.load(Ordering::Relaxed), 1);
         drop(http2);
         assert!(!activity.is_waiting_on_peer());
+    }
+
+    #[test]
+    fn the_kernel_aborts_after_the_watchdog_would_reset() {
+        let timeouts = Timeouts {
+            head: TIMEOUT,
+            idle: IDLE_TIMEOUT,
+            stalled: SEND_TIMEOUT,
+        };
+        // Two looks after the send timeout, the latest the watchdog resets.
+        assert_eq!(timeouts.kernel_send_timeout(), SEND_TIMEOUT + LOOK * 2);
+        let short = Timeouts {
+            head: Duration::from_millis(200),
+            ..timeouts
+        };
+        assert_eq!(
+            short.kernel_send_timeout(),
+            SEND_TIMEOUT + Duration::from_secs(1)
+        );
     }
 
     #[tokio::test(start_paused = true)]
