@@ -405,3 +405,117 @@ async fn assert_reset(stream: &TcpStream) {
     })
     .await;
 }
+
+/// The status of an HTTP/2 `GET /hello` with `count` headers (the pseudo-headers aside).
+async fn h2_status_with_headers(addr: SocketAddr, count: usize) -> StatusCode {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (sender, connection) = h2::client::handshake(stream).await.unwrap();
+    tokio::spawn(connection);
+    let mut request = h2_get(addr, "/hello");
+    for i in 0..count {
+        let name = http::HeaderName::try_from(format!("x-h{i}")).unwrap();
+        request
+            .headers_mut()
+            .insert(name, http::HeaderValue::from(i));
+    }
+    let mut sender = sender.ready().await.unwrap();
+    let (response, _) = sender.send_request(request, true).unwrap();
+    response.await.unwrap().status()
+}
+
+/// `server.max_headers` holds over HTTP/2 too, where hyper counts no headers.
+#[tokio::test]
+async fn too_many_headers_over_http2_get_431() {
+    let service = common::spawn(&[]).await;
+    let addr = service.addr();
+    assert_eq!(h2_status_with_headers(addr, 100).await, StatusCode::OK);
+    assert_eq!(
+        h2_status_with_headers(addr, 101).await,
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+    );
+    assert_eq!(
+        h2_status_with_headers(addr, 300).await,
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+    );
+    still_answers(addr).await;
+    service.shutdown().await;
+}
+
+/// Reads `stream` until what came ends with `end` (or the server closed it); what came.
+async fn read_until(stream: &mut TcpStream, end: &str) -> String {
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !answer.ends_with(end.as_bytes()) {
+        let n = tokio::time::timeout(DEADLINE, stream.read(&mut buf))
+            .await
+            .expect("an answer in time")
+            .unwrap();
+        if n == 0 {
+            break;
+        }
+        answer.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// A kept-alive connection to `addr` that has had one request answered.
+async fn kept_alive(addr: SocketAddr) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(HELLO).await.unwrap();
+    let answer = read_until(&mut stream, "hello").await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    stream
+}
+
+const HELLO: &[u8] = b"GET /hello HTTP/1.1\r\nhost: x\r\n\r\n";
+
+/// How many times accepting paused at `server.max_connections`, from the service's
+/// metrics.
+async fn pauses(client: &common::HttpClient, admin: SocketAddr) -> u64 {
+    let request = Request::get(format!("http://{admin}/metrics"))
+        .body(http_body_util::Full::default())
+        .unwrap();
+    let metrics = common::send(client, request).await.unwrap().text();
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("chassis_server_connections_limited_total "))
+        .map_or(0, |count| count.trim().parse().unwrap())
+}
+
+/// At `server.max_connections`, idle connections held open make accepting pause: a further
+/// connection waits, unserved, until one of them closes, and the pause is counted. (The
+/// metrics are read on the admin port, which has slots of its own: without one, probes
+/// and metrics share the service port's slots, and wait too.)
+#[tokio::test]
+async fn at_the_connection_limit_a_further_connection_waits_for_a_slot() {
+    const LIMIT: usize = 3;
+    let limit = LIMIT.to_string();
+    let service = common::spawn(&[
+        ("server.max_connections", &limit),
+        ("server.admin_port", "0"),
+    ])
+    .await;
+    let addr = service.addr();
+    let admin = service.admin_addr().unwrap();
+    // One kept-alive connection for every look at the metrics.
+    let metrics = common::client();
+    let before = pauses(&metrics, admin).await;
+    let mut held = Vec::new();
+    for _ in 0..LIMIT {
+        held.push(kept_alive(addr).await);
+    }
+    eventually(DEADLINE, "accepting to pause", || async {
+        pauses(&metrics, admin).await > before
+    })
+    .await;
+    // The kernel completes the handshake; the server does not take the connection.
+    let mut waiting = TcpStream::connect(addr).await.unwrap();
+    waiting.write_all(HELLO).await.unwrap();
+    let mut buf = [0u8; 64];
+    let early = tokio::time::timeout(ms(300), waiting.read(&mut buf)).await;
+    assert!(early.is_err(), "served beyond the limit: {early:?}");
+    drop(held.pop());
+    let answer = read_until(&mut waiting, "hello").await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    service.shutdown().await;
+}
