@@ -105,23 +105,37 @@ async fn ping_until_closed(
     }
 }
 
-/// Ends of `connections`, each polled on a task of its own, within [`DEADLINE`]: how long
+/// Polls `connection` on a task of its own, noting when it ends.
+fn watch<F>(connection: F) -> tokio::task::JoinHandle<(Instant, F::Output)>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send,
+{
+    tokio::spawn(async move {
+        let ended = connection.await;
+        (Instant::now(), ended)
+    })
+}
+
+/// Waits for the [`watch`]ed `connections` to end, within [`DEADLINE`] of `start`: how long
 /// after `start` the first and the last ended, and what ended them.
-async fn ends<T: Send + 'static>(
+async fn ends<T>(
     start: Instant,
-    connections: Vec<tokio::task::JoinHandle<T>>,
+    connections: Vec<tokio::task::JoinHandle<(Instant, T)>>,
 ) -> (Duration, Duration, Vec<T>) {
-    let mut first = None;
+    let mut times = Vec::new();
     let mut results = Vec::new();
     for connection in connections {
-        let result = tokio::time::timeout_at(start + DEADLINE, connection)
+        let (at, result) = tokio::time::timeout_at(start + DEADLINE, connection)
             .await
             .expect("the connection ended in time")
             .unwrap();
-        first.get_or_insert(start.elapsed());
+        times.push(at.duration_since(start));
         results.push(result);
     }
-    (first.unwrap_or_default(), start.elapsed(), results)
+    let first = times.iter().min().copied().unwrap_or_default();
+    let last = times.iter().max().copied().unwrap_or_default();
+    (first, last, results)
 }
 
 /// An HTTP/2 connection that only pings, never asking anything, is closed at the
@@ -140,7 +154,7 @@ async fn http2_pings_without_a_request_close_at_the_header_timeout() {
         let (sender, connection) = h2::client::handshake(stream).await.unwrap();
         // Kept: an h2 client ends its connection once its last sender is dropped.
         senders.push(sender);
-        connections.push(tokio::spawn(ping_until_closed(connection)));
+        connections.push(watch(ping_until_closed(connection)));
     }
     still_answers(addr).await;
     let (first, last, _) = ends(start, connections).await;
@@ -158,7 +172,7 @@ async fn http2_pings_after_a_request_do_not_keep_an_idle_connection() {
     let addr = serving.local_addr();
     let stream = TcpStream::connect(addr).await.unwrap();
     let (sender, connection) = h2::client::handshake(stream).await.unwrap();
-    let connection = tokio::spawn(ping_until_closed(connection));
+    let connection = watch(ping_until_closed(connection));
     let mut sender = sender.ready().await.unwrap();
     let start = Instant::now();
     let (response, _) = sender.send_request(h2_get(addr, "/hello"), true).unwrap();
@@ -196,7 +210,7 @@ async fn http2_answers_granted_no_window_are_reset_at_the_send_timeout() {
             .handshake::<_, Bytes>(stream)
             .await
             .unwrap();
-        connections.push(tokio::spawn(connection));
+        connections.push(watch(connection));
         let mut responses = Vec::new();
         for _ in 0..STREAMS {
             sender = sender.ready().await.unwrap();
