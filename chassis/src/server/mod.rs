@@ -12,9 +12,12 @@
 //! | body too large | `413` | `server.max_body_size` |
 //! | body stalls | `400` | `server.body_read_timeout` |
 //! | too many or too large headers | `431` | `server.max_headers`, `server.max_header_size` |
-//! | headers too slow | connection closed | `server.header_read_timeout` |
-//! | kept-alive connection idle | connection closed | `server.idle_timeout` |
-//! | peer stops reading the answer | connection reset | `server.send_timeout` |
+//! | headers too slow (HTTP/2 pings alone are no request) | connection closed | `server.header_read_timeout` |
+//! | kept-alive connection idle (pings alone are not activity) | connection closed | `server.idle_timeout` |
+//! | connection asked to close stays open | connection reset at the next look | `server.header_read_timeout` (pace) |
+//! | peer stops reading the answer, or grants it no HTTP/2 window | connection reset | `server.send_timeout` |
+//! | peer's window stays shut on answers in the socket buffer | connection aborted by the kernel | `server.send_timeout` (`TCP_USER_TIMEOUT`, a look or a second later) |
+//! | too many connections | accepting pauses | `server.max_connections` |
 //!
 //! ```
 //! use axum::{Router, routing::get};

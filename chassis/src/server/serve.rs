@@ -214,6 +214,7 @@ where
 
     fn spawn_connection(&self, stream: TcpStream, peer: SocketAddr, slot: OwnedSemaphorePermit) {
         let _ = stream.set_nodelay(true);
+        abort_unacknowledged_after(&stream, self.timeouts.kernel_send_timeout());
         let activity = Arc::<Activity>::default();
         let service = Watched::new(
             TowerToHyperService::new(self.service.for_connection(peer)),
@@ -247,7 +248,7 @@ where
                     }
                     () = cut.cancelled(), if stopping => {
                         // What a peer that stopped reading has not taken is dropped.
-                        if activity.is_write_waiting() {
+                        if activity.is_waiting_on_peer() {
                             activity.reset_on_close();
                         }
                         break None;
@@ -259,7 +260,9 @@ where
                             break None;
                         }
                         Verdict::Quiet if closing => {
-                            tracing::debug!("connection cut: no request for too long");
+                            // Asked to close and still open: no lingering either.
+                            tracing::debug!("connection reset: no request for too long");
+                            activity.reset_on_close();
                             break None;
                         }
                         Verdict::Quiet => {
@@ -276,6 +279,20 @@ where
             drop(slot);
         }));
     }
+}
+
+/// Has the kernel abort `stream` once what it sends stays unacknowledged, or the peer's
+/// receive window shut, for `timeout` (`TCP_USER_TIMEOUT`; zero-window probes count since
+/// Linux 6.5). It ends what the watchdog cannot see: answers that fit in the socket's send
+/// buffer while the peer reads nothing, and closed sockets' unsent leftovers, which would
+/// otherwise wait in `FIN-WAIT-1` for minutes.
+fn abort_unacknowledged_after(stream: &TcpStream, timeout: Duration) {
+    #[cfg(any(target_os = "linux", target_os = "android", target_os = "fuchsia"))]
+    if let Err(error) = socket2::SockRef::from(stream).set_tcp_user_timeout(Some(timeout)) {
+        tracing::debug!(%error, "setting TCP_USER_TIMEOUT failed");
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "fuchsia")))]
+    let _ = (stream, timeout);
 }
 
 /// A connection slot, waiting for one while `server.max_connections` are open; `None` when a

@@ -10,6 +10,9 @@
 //! - over HTTP/2 the answer waits for the peer's flow-control window instead, with the
 //!   socket free: the bytes written as the window opens are the progress that keeps it.
 //!
+//! Over HTTP/2 only the bytes of answers' bodies count (see [`AnswerBytes`]): the frames
+//! the peer asks for, such as answers to its pings, are not progress.
+//!
 //! Reads are noted, but only to tell an idle connection from one whose next request head
 //! has begun to come: a head trickled byte by byte must not keep a connection.
 //!
@@ -26,29 +29,42 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 use super::Activity;
+use super::frames::AnswerBytes;
 
-/// A connection's socket that notes in the connection's [`Activity`] the bytes it writes,
-/// whether its last write waits for the peer and the reads that bring bytes; it closes with
-/// a reset (`SO_LINGER` 0) when the activity asks for one.
+/// A connection's socket that notes in the connection's [`Activity`] the bytes of answers
+/// it writes, whether its last write waits for the peer and the reads that bring bytes; it
+/// closes with a reset (`SO_LINGER` 0) when the activity asks for one.
 #[derive(Debug)]
 pub(in crate::server) struct CountedIo {
     inner: TokioIo<TcpStream>,
     activity: Arc<Activity>,
+    /// Finds the bytes of answers among those written.
+    answers: AnswerBytes,
 }
 
 impl CountedIo {
     pub(in crate::server) fn new(stream: TcpStream, activity: Arc<Activity>) -> Self {
         let inner = TokioIo::new(stream);
-        Self { inner, activity }
+        Self {
+            inner,
+            activity,
+            answers: AnswerBytes::default(),
+        }
     }
 
-    fn note(&self, written: &Poll<std::io::Result<usize>>) {
+    /// Notes a write of `bufs`: whether it waits, and the bytes of answers among those it
+    /// wrote.
+    fn note<'a>(
+        &mut self,
+        written: &Poll<std::io::Result<usize>>,
+        bufs: impl Iterator<Item = &'a [u8]> + Clone,
+    ) {
         match written {
             Poll::Pending => self.activity.write_waits(true),
             Poll::Ready(result) => {
                 self.activity.write_waits(false);
                 if let Ok(bytes) = result {
-                    self.activity.wrote(*bytes);
+                    self.activity.wrote(self.answers.among(bufs, *bytes));
                 }
             }
         }
@@ -76,7 +92,7 @@ impl Write for CountedIo {
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
         let written = Pin::new(&mut self.inner).poll_write(cx, buf);
-        self.note(&written);
+        self.note(&written, std::iter::once(buf));
         written
     }
 
@@ -86,7 +102,7 @@ impl Write for CountedIo {
         bufs: &[IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
         let written = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        self.note(&written);
+        self.note(&written, bufs.iter().map(|buf| &**buf));
         written
     }
 

@@ -9,31 +9,49 @@
 //! of a next request came, and looks [`LOOKS`] times per `server.header_read_timeout` (or
 //! per `server.idle_timeout`, when shorter).
 //!
-//! A connection that has had no new request, none in flight, nothing written and no write
-//! waiting for long enough is asked to close gracefully (an idle HTTP/1 connection closes
-//! at once, HTTP/2 gets `GOAWAY`) and is cut at the next look if it is still open and quiet.
-//! Long enough is:
+//! A connection that has had no new request, none in flight, no bytes of answers written and
+//! no answer waiting for the peer for long enough is asked to close gracefully (an idle
+//! HTTP/1 connection closes at once, HTTP/2 gets `GOAWAY`) and is cut at the next look if it
+//! is still open and quiet, with a reset: it was asked, and a polite close would leave what
+//! it has not taken lingering in the kernel. Long enough is:
 //!
 //! - the head timeout on a new connection, and from the first bytes of a later head
 //!   (HTTP/1), so a client that trickles a head is gone within one and a half of it;
-//! - the idle timeout after a request when no next head began (on HTTP/2, control frames
-//!   do not count; a ping, which the server answers, is activity), so that kept-alive
+//! - the idle timeout after a request when no next head began, so that kept-alive
 //!   connections outlive the idle timeout of a load balancer in front, which must close
 //!   first.
+//!
+//! Over HTTP/2 the peer's control frames are not a head, and what the server writes in
+//! answer to them (a ping's answer, a `SETTINGS` acknowledgement) is not an answer's bytes:
+//! only the payloads of `DATA` frames are (see `frames`). A peer that pings without asking
+//! anything is closed at the head timeout, and after a request at the idle timeout, as a
+//! silent one is.
 //!
 //! Slow handlers, long polls, streamed responses that pause (SSE) and large answers read
 //! slowly are not cut. (Over HTTP/2 a peer that grants no flow-control window for a whole
 //! idle timeout to an answer hyper has queued in full counts as gone.)
 //!
-//! A peer that stops reading is the other slow client: a write waits for it and no byte
-//! goes out. Once the looks have found that for `server.send_timeout` (so up to two looks
-//! after the last byte went out), the connection is cut at once, with a reset, as nginx's
-//! `send_timeout` with `reset_timedout_connection` does: asking it to close gracefully
-//! would wait on the same full socket, and a plain close would leave the unsent answer in
-//! the kernel until its retries run out. (Over HTTP/2 a peer that reads the connection but
-//! grants a streamed answer no flow-control window is not caught: hyper holds the next
-//! chunk, so the request stays in flight and no write waits.)
+//! A peer that stops reading is the other slow client: an answer waits for it and no byte
+//! goes out. The answer waits in a write, for room in the socket, or over HTTP/2 in hyper,
+//! which holds a chunk of it until the peer's flow-control window has room (see `service`).
+//! Once the looks have found an answer waiting and no byte of answers written for
+//! `server.send_timeout` (so up to two looks after the last byte went out), the connection
+//! is cut at once, with a reset, as nginx's `send_timeout` with `reset_timedout_connection`
+//! does: asking it to close gracefully would wait on the same full socket, and a plain
+//! close would leave the unsent answer in the kernel until its retries run out. Requests
+//! that come meanwhile do not excuse it: over HTTP/2 a peer could otherwise keep asking,
+//! and hold as many answers as it may open streams. Progress is the connection's: a peer
+//! that lets a byte out now and then keeps it, held answers and all, as an HTTP/1 peer that
+//! reads a byte now and then keeps its one.
+//!
+//! What waits in the kernel, no write sees: the answers that fit in the socket's send
+//! buffer of a peer that reads nothing. The kernel aborts such a connection itself: its
+//! socket has `TCP_USER_TIMEOUT` set a little past the send timeout
+//! ([`Timeouts::kernel_send_timeout`]), which counts how long the peer's receive window has
+//! stayed shut (or what was sent unacknowledged) and also ends the orphans a close leaves
+//! in `FIN-WAIT-1` with their unsent answers, which would otherwise probe for minutes.
 
+mod frames;
 mod io;
 mod service;
 
@@ -73,18 +91,23 @@ pub(super) struct Activity {
     http2: AtomicBool,
     /// Whether the last write waited for the peer (its socket full).
     write_waiting: AtomicBool,
+    /// HTTP/2 answers whose next chunk hyper holds, waiting for the peer's flow-control
+    /// window.
+    held: AtomicU32,
     /// Whether the connection is to be closed with a reset, dropping what is unsent.
     reset: AtomicBool,
 }
 
 impl Activity {
-    /// Counts a request in, one `with_body` or not; it counts out when the returned guard
-    /// drops.
-    fn start(self: &Arc<Self>, with_body: bool) -> InFlight {
+    /// Counts a request in, one `with_body` or not, over HTTP/2 or not; it counts out when
+    /// the returned guard drops.
+    fn start(self: &Arc<Self>, with_body: bool, http2: bool) -> InFlight {
         self.started.fetch_add(1, Ordering::Relaxed);
         InFlight {
             activity: Arc::clone(self),
             with_body,
+            http2,
+            holding: false,
         }
     }
 
@@ -120,9 +143,10 @@ impl Activity {
         self.reset.store(true, Ordering::Relaxed);
     }
 
-    /// Whether the connection's last write waits for the peer.
-    pub(super) fn is_write_waiting(&self) -> bool {
-        self.write_waiting.load(Ordering::Relaxed)
+    /// Whether an answer waits for the peer: a write for room in its socket, or over
+    /// HTTP/2 a chunk for its flow-control window.
+    pub(super) fn is_waiting_on_peer(&self) -> bool {
+        self.write_waiting.load(Ordering::Relaxed) || self.held.load(Ordering::Relaxed) > 0
     }
 
     /// Whether bytes of a next HTTP/1 request head came since a request last counted out.
@@ -143,7 +167,7 @@ impl Activity {
             started: self.started.load(Ordering::Relaxed),
             finished: self.finished.load(Ordering::Relaxed),
             written: self.written.load(Ordering::Relaxed),
-            write_waiting: self.write_waiting.load(Ordering::Relaxed),
+            waiting: self.is_waiting_on_peer(),
         }
     }
 }
@@ -154,7 +178,8 @@ struct Counts {
     started: u64,
     finished: u64,
     written: u64,
-    write_waiting: bool,
+    /// Whether an answer waits for the peer (see [`Activity::is_waiting_on_peer`]).
+    waiting: bool,
 }
 
 impl Counts {
@@ -169,10 +194,36 @@ pub(super) struct InFlight {
     activity: Arc<Activity>,
     /// Whether the request came with a body.
     with_body: bool,
+    /// Whether the request came over HTTP/2.
+    http2: bool,
+    /// Whether hyper holds a chunk of the answer it has not sent yet (HTTP/2).
+    holding: bool,
+}
+
+impl InFlight {
+    /// Notes that the answer gave hyper a chunk of `len` bytes. Over HTTP/2 hyper holds a
+    /// chunk until the peer's flow-control window has room for it, and only then asks for
+    /// the next: the answer is held until [`asked_again`](Self::asked_again).
+    fn gave(&mut self, len: usize) {
+        if self.http2 && len > 0 && !self.holding {
+            self.holding = true;
+            self.activity.held.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Notes that hyper asks for more of the answer (or is done with it): what it held is
+    /// sent, or queued to be.
+    fn asked_again(&mut self) {
+        if self.holding {
+            self.holding = false;
+            self.activity.held.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
+        self.asked_again();
         self.activity.finish(self.with_body);
     }
 }
@@ -188,6 +239,20 @@ pub(super) struct Timeouts {
     pub(super) idle: Duration,
     /// A write waiting with no byte taken (`server.send_timeout`).
     pub(super) stalled: Duration,
+}
+
+impl Timeouts {
+    /// The send timeout the kernel enforces on the connection's socket: a backstop, a
+    /// second or two looks (whichever is longer) after the send timeout, so that a stall
+    /// the watchdog sees ends with its reset, which tells the peer.
+    pub(super) fn kernel_send_timeout(&self) -> Duration {
+        self.stalled + (period(self) * 2).max(Duration::from_secs(1))
+    }
+}
+
+/// The time between two looks at a connection with these `timeouts`.
+fn period(timeouts: &Timeouts) -> Duration {
+    (timeouts.head.min(timeouts.idle) / LOOKS).max(MIN_PERIOD)
 }
 
 /// Why a connection should go.
@@ -227,7 +292,7 @@ pub(super) struct Watchdog {
 impl Watchdog {
     /// A watchdog for a connection with these `timeouts`.
     pub(super) fn new(activity: Arc<Activity>, timeouts: Timeouts) -> Self {
-        let period = (timeouts.head.min(timeouts.idle) / LOOKS).max(MIN_PERIOD);
+        let period = period(&timeouts);
         let now = Instant::now();
         Self {
             activity,
@@ -284,9 +349,9 @@ impl Watchdog {
     /// stalled long enough.
     fn look(&mut self, at: Instant) -> Option<Verdict> {
         let now = self.activity.counts();
-        // A write waiting and nothing written since the last look: the peer takes nothing,
-        // and may have taken nothing since that look.
-        let stalled = if now.write_waiting && now.written == self.last.written {
+        // An answer waiting for the peer and nothing of it written since the last look: the
+        // peer takes nothing, and may have taken nothing since that look.
+        let stalled = if now.waiting && now.written == self.last.written {
             let since = *self.stalled_since.get_or_insert(self.looked_at);
             at.saturating_duration_since(since) >= self.timeouts.stalled
         } else {
@@ -294,10 +359,11 @@ impl Watchdog {
             false
         };
         self.looked_at = at;
-        // A request that started or finished since the last look, bytes written since, a
-        // request still in flight or a write waiting is activity: the quiet time starts again.
-        // Bytes read are not: a head trickled byte by byte must not keep the connection.
-        if now != self.last || now.in_flight() > 0 || now.write_waiting {
+        // A request that started or finished since the last look, bytes of answers written
+        // since, a request still in flight or an answer waiting is activity: the quiet time
+        // starts again (a waiting answer is the send timeout's to judge). Bytes read are not:
+        // a head trickled byte by byte must not keep the connection, nor pings answered.
+        if now != self.last || now.in_flight() > 0 || now.waiting {
             self.last = now;
             self.quiet_since = at;
             self.head_since = None;
@@ -387,7 +453,7 @@ mod tests {
         let mut watchdog = watchdog(&activity);
         for _ in 0..3 {
             assert!(!fires_within(&mut watchdog, GAP).await);
-            drop(activity.start(false));
+            drop(activity.start(false, false));
         }
         quiet_after(&mut watchdog, IDLE_TIMEOUT).await;
     }
@@ -398,7 +464,7 @@ mod tests {
         let mut watchdog = watchdog(&activity);
         // A request whose body was read: those bytes were its own, not the next head's; so
         // is one read after the answer, hyper draining the rest of the body.
-        let in_flight = activity.start(true);
+        let in_flight = activity.start(true, false);
         activity.received();
         drop(in_flight);
         activity.received();
@@ -412,7 +478,7 @@ mod tests {
         let activity = Arc::<Activity>::default();
         let mut watchdog = watchdog(&activity);
         activity.speaks_http2();
-        drop(activity.start(false));
+        drop(activity.start(false, false));
         // Window updates or a settings acknowledgement after the stream: still idle.
         activity.received();
         activity.received();
@@ -424,7 +490,7 @@ mod tests {
     async fn the_first_bytes_of_a_head_start_the_head_timeout() {
         let activity = Arc::<Activity>::default();
         let mut watchdog = watchdog(&activity);
-        drop(activity.start(false));
+        drop(activity.start(false, false));
         assert!(!fires_within(&mut watchdog, GAP).await);
         activity.received();
         // More bytes keep coming, but no whole head: they do not keep the connection.
@@ -450,7 +516,7 @@ mod tests {
     async fn a_request_in_flight_keeps_the_connection_however_long() {
         let activity = Arc::<Activity>::default();
         let mut watchdog = watchdog(&activity);
-        let in_flight = activity.start(false);
+        let in_flight = activity.start(false, false);
         assert!(!fires_within(&mut watchdog, TIMEOUT * 10 + GAP).await);
         drop(in_flight);
         quiet_after(&mut watchdog, IDLE_TIMEOUT).await;
@@ -502,7 +568,7 @@ mod tests {
     async fn a_write_the_peer_takes_nothing_of_is_stalled_after_the_send_timeout() {
         let activity = Arc::<Activity>::default();
         let mut watchdog = watchdog(&activity);
-        drop(activity.start(false));
+        drop(activity.start(false, false));
         activity.wrote(16 << 10);
         activity.write_waits(true);
         let start = Instant::now();
@@ -522,7 +588,7 @@ mod tests {
     async fn a_write_stalled_with_a_request_in_flight_is_stalled_too() {
         let activity = Arc::<Activity>::default();
         let mut watchdog = watchdog(&activity);
-        let _in_flight = activity.start(false);
+        let _in_flight = activity.start(false, false);
         activity.write_waits(true);
         assert_eq!(
             verdict_within(&mut watchdog, SEND_TIMEOUT * 2).await,
@@ -549,6 +615,102 @@ mod tests {
         assert_eq!(start.elapsed(), LOOK);
     }
 
+    /// An HTTP/2 request whose answer gave hyper a chunk, which hyper holds.
+    fn held(activity: &Arc<Activity>) -> InFlight {
+        let mut in_flight = activity.start(false, true);
+        in_flight.gave(5);
+        in_flight
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_answer_held_for_the_peers_window_is_stalled_after_the_send_timeout() {
+        let activity = Arc::<Activity>::default();
+        let mut watchdog = watchdog(&activity);
+        let _held = held(&activity);
+        let start = Instant::now();
+        // In flight, but waiting on the peer: not a reason to keep the connection.
+        assert_eq!(
+            verdict_within(&mut watchdog, SEND_TIMEOUT * 2).await,
+            Some(Verdict::Stalled)
+        );
+        let waited = start.elapsed();
+        assert!(
+            waited >= SEND_TIMEOUT && waited <= SEND_TIMEOUT + LOOK,
+            "{waited:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn new_requests_do_not_keep_a_held_answer() {
+        let activity = Arc::<Activity>::default();
+        let mut watchdog = watchdog(&activity);
+        let _held = held(&activity);
+        // A request every half look, answered without a byte of body going out.
+        let requests = async {
+            loop {
+                tokio::time::sleep(LOOK / 2).await;
+                drop(activity.start(false, true));
+            }
+        };
+        let verdict = tokio::select! {
+            verdict = watchdog.verdict() => Some(verdict),
+            () = requests => None,
+            () = tokio::time::sleep(SEND_TIMEOUT * 2) => None,
+        };
+        assert_eq!(verdict, Some(Verdict::Stalled));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_held_answer_whose_bytes_go_out_keeps_the_connection() {
+        let activity = Arc::<Activity>::default();
+        let mut watchdog = watchdog(&activity);
+        // hyper holds the next chunk while the window lets the previous one out slowly.
+        let mut held = held(&activity);
+        for _ in 0..10 {
+            assert!(!fires_within(&mut watchdog, SEND_TIMEOUT / 2 + GAP).await);
+            activity.wrote(1);
+        }
+        held.asked_again();
+        assert!(!activity.is_waiting_on_peer());
+        drop(held);
+        quiet_after(&mut watchdog, IDLE_TIMEOUT).await;
+    }
+
+    #[test]
+    fn only_http2_answers_with_bytes_are_held() {
+        let activity = Arc::<Activity>::default();
+        let mut http1 = activity.start(false, false);
+        http1.gave(5);
+        let mut empty = activity.start(false, true);
+        empty.gave(0);
+        assert!(!activity.is_waiting_on_peer());
+        let mut http2 = activity.start(false, true);
+        http2.gave(5);
+        http2.gave(5);
+        assert_eq!(activity.held.load(Ordering::Relaxed), 1);
+        drop(http2);
+        assert!(!activity.is_waiting_on_peer());
+    }
+
+    #[test]
+    fn the_kernel_aborts_after_the_watchdog_would_reset() {
+        let timeouts = Timeouts {
+            head: TIMEOUT,
+            idle: IDLE_TIMEOUT,
+            stalled: SEND_TIMEOUT,
+        };
+        // Two looks after the send timeout, the latest the watchdog resets.
+        assert_eq!(timeouts.kernel_send_timeout(), SEND_TIMEOUT + LOOK * 2);
+        let short = Timeouts {
+            head: Duration::from_millis(200),
+            ..timeouts
+        };
+        assert_eq!(
+            short.kernel_send_timeout(),
+            SEND_TIMEOUT + Duration::from_secs(1)
+        );
+    }
+
     #[tokio::test(start_paused = true)]
     async fn bytes_written_keep_the_connection() {
         let activity = Arc::<Activity>::default();
@@ -563,8 +725,8 @@ mod tests {
     #[test]
     fn counts_never_show_more_finished_than_started() {
         let activity = Arc::<Activity>::default();
-        let first = activity.start(false);
-        let second = activity.start(false);
+        let first = activity.start(false, false);
+        let second = activity.start(false, false);
         assert_eq!(activity.counts().in_flight(), 2);
         drop(first);
         assert_eq!(activity.counts().in_flight(), 1);

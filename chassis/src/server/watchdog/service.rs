@@ -1,9 +1,16 @@
 //! [`Watched`]: counts a connection's requests in and out for its [`Watchdog`](super::Watchdog),
-//! and tells it when the connection speaks HTTP/2.
+//! and tells it which HTTP/2 answers wait for the peer's flow-control window.
 //!
 //! A request counts in when hyper hands it to the service and out when hyper drops its
 //! response body: once the last chunk is queued for writing, or when the request is
 //! abandoned. A response that streams (or pauses between events) keeps its request in flight.
+//!
+//! Over HTTP/2, hyper takes a chunk of the body and holds it until the stream's
+//! flow-control window has room, and only then asks the body for more. A body that gave a
+//! chunk and is not asked again is therefore held by the peer, while a body that was asked
+//! and has nothing yet (an event stream between events) is the service's own pause: the
+//! first waits on the peer and counts against `server.send_timeout`, the second is
+//! activity as before.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -45,10 +52,11 @@ where
     type Future = WatchedFuture<S::Future>;
 
     fn call(&self, request: Request<B>) -> Self::Future {
-        if request.version() == Version::HTTP_2 {
+        let http2 = request.version() == Version::HTTP_2;
+        if http2 {
             self.activity.speaks_http2();
         }
-        let in_flight = self.activity.start(!request.body().is_end_stream());
+        let in_flight = self.activity.start(!request.body().is_end_stream(), http2);
         WatchedFuture {
             inner: self.inner.call(request),
             in_flight: Some(in_flight),
@@ -77,21 +85,19 @@ where
         let this = self.project();
         let response = ready!(this.inner.poll(cx))?;
         let in_flight = this.in_flight.take();
-        Poll::Ready(Ok(response.map(|inner| WatchedBody {
-            inner,
-            _in_flight: in_flight,
-        })))
+        Poll::Ready(Ok(response.map(|inner| WatchedBody { inner, in_flight })))
     }
 }
 
 pin_project! {
-    /// A response body that keeps its request counted in flight until it is dropped.
+    /// A response body that keeps its request counted in flight until it is dropped, and
+    /// notes whether hyper holds a chunk of it.
     #[derive(Debug)]
     pub(in crate::server) struct WatchedBody {
         #[pin]
         inner: Body,
         // Counts the request out when hyper drops the body.
-        _in_flight: Option<InFlight>,
+        in_flight: Option<InFlight>,
     }
 }
 
@@ -103,7 +109,17 @@ impl http_body::Body for WatchedBody {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
-        self.project().inner.poll_frame(cx)
+        let this = self.project();
+        if let Some(in_flight) = this.in_flight.as_mut() {
+            in_flight.asked_again();
+        }
+        let frame = ready!(this.inner.poll_frame(cx));
+        if let (Some(in_flight), Some(Ok(frame))) = (this.in_flight.as_mut(), &frame)
+            && let Some(data) = frame.data_ref()
+        {
+            in_flight.gave(data.len());
+        }
+        Poll::Ready(frame)
     }
 
     fn is_end_stream(&self) -> bool {
@@ -126,8 +142,8 @@ mod tests {
 
     use super::*;
 
-    /// Answers every request with a small body.
-    struct Answer;
+    /// Answers every request with the body its function makes.
+    struct Answer(fn() -> Body);
 
     impl hyper::service::Service<Request<Empty<Bytes>>> for Answer {
         type Response = Response<Body>;
@@ -135,18 +151,46 @@ mod tests {
         type Future = std::future::Ready<Result<Response<Body>, Infallible>>;
 
         fn call(&self, _request: Request<Empty<Bytes>>) -> Self::Future {
-            std::future::ready(Ok(Response::new(Body::from("streamed"))))
+            std::future::ready(Ok(Response::new((self.0)())))
         }
     }
 
-    fn watched() -> (Watched<Answer>, Arc<Activity>) {
+    fn small() -> Body {
+        Body::from("streamed")
+    }
+
+    /// A chunk, then nothing more for ever: an event stream between events.
+    fn pausing() -> Body {
+        let chunk = futures_util::stream::once(async { Ok::<_, Infallible>("event") });
+        Body::from_stream(futures_util::StreamExt::chain(
+            chunk,
+            futures_util::stream::pending(),
+        ))
+    }
+
+    fn watched(answer: fn() -> Body) -> (Watched<Answer>, Arc<Activity>) {
         let activity = Arc::<Activity>::default();
-        (Watched::new(Answer, Arc::clone(&activity)), activity)
+        (
+            Watched::new(Answer(answer), Arc::clone(&activity)),
+            activity,
+        )
+    }
+
+    fn request(version: Version) -> Request<Empty<Bytes>> {
+        let mut request = Request::new(Empty::new());
+        *request.version_mut() = version;
+        request
+    }
+
+    /// The response body to a request of `version`.
+    async fn answer(service: &Watched<Answer>, version: Version) -> WatchedBody {
+        let Ok(response) = service.call(request(version)).await;
+        response.into_body()
     }
 
     #[tokio::test]
     async fn a_request_is_in_flight_until_its_body_is_dropped() {
-        let (service, activity) = watched();
+        let (service, activity) = watched(small);
         let future = service.call(Request::new(Empty::new()));
         assert_eq!(activity.counts().in_flight(), 1);
         let Ok(response) = future.await;
@@ -164,20 +208,66 @@ mod tests {
         assert_eq!(activity.counts().in_flight(), 0);
     }
 
+    #[tokio::test]
+    async fn an_http2_chunk_is_held_until_hyper_asks_again() {
+        let (service, activity) = watched(small);
+        let mut body = answer(&service, Version::HTTP_2).await;
+        assert!(!activity.is_waiting_on_peer(), "nothing given yet");
+        assert!(body.frame().await.is_some());
+        assert!(activity.is_waiting_on_peer());
+        assert!(body.frame().await.is_none());
+        assert!(!activity.is_waiting_on_peer());
+    }
+
+    #[tokio::test]
+    async fn an_http1_chunk_is_never_held() {
+        let (service, activity) = watched(small);
+        let mut body = answer(&service, Version::HTTP_11).await;
+        assert!(body.frame().await.is_some());
+        assert!(
+            !activity.is_waiting_on_peer(),
+            "hyper writes it to the socket"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_held_answer_dropped_is_held_no_more() {
+        let (service, activity) = watched(small);
+        let mut first = answer(&service, Version::HTTP_2).await;
+        let mut second = answer(&service, Version::HTTP_2).await;
+        assert!(first.frame().await.is_some());
+        assert!(second.frame().await.is_some());
+        drop(first);
+        assert!(activity.is_waiting_on_peer(), "the second is still held");
+        drop(second);
+        assert!(!activity.is_waiting_on_peer());
+        assert_eq!(activity.counts().in_flight(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_body_that_pauses_is_not_held() {
+        let (service, activity) = watched(pausing);
+        let mut body = answer(&service, Version::HTTP_2).await;
+        assert!(body.frame().await.is_some());
+        // hyper sent the event and asks for the next, which does not come yet.
+        let next = tokio::time::timeout(std::time::Duration::from_millis(10), body.frame());
+        assert!(next.await.is_err());
+        assert!(!activity.is_waiting_on_peer());
+        assert_eq!(activity.counts().in_flight(), 1);
+    }
+
     #[test]
     fn an_http2_request_marks_the_connection() {
-        let (service, activity) = watched();
-        drop(service.call(Request::new(Empty::new())));
+        let (service, activity) = watched(small);
+        drop(service.call(request(Version::HTTP_11)));
         assert!(!activity.http2.load(Ordering::Relaxed));
-        let mut request = Request::new(Empty::new());
-        *request.version_mut() = Version::HTTP_2;
-        drop(service.call(request));
+        drop(service.call(request(Version::HTTP_2)));
         assert!(activity.http2.load(Ordering::Relaxed));
     }
 
     #[test]
     fn a_dropped_request_is_counted_out() {
-        let (service, activity) = watched();
+        let (service, activity) = watched(small);
         drop(service.call(Request::new(Empty::new())));
         let counts = activity.counts();
         assert_eq!((counts.started, counts.in_flight()), (1, 0));
