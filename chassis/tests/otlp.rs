@@ -48,9 +48,11 @@ impl Microservice for Traced {
     const NAME: &'static str = "traced";
     const VERSION: &'static str = "0.9.1";
 
-    async fn router(_ctx: Context<()>) -> Result<Router, tower::BoxError> {
+    async fn router(ctx: Context<()>) -> Result<Router, tower::BoxError> {
         Ok(Router::new()
             .route("/items/{id}", get(|| async { "item" }))
+            .route("/record/{key}", get(record))
+            .route("/fanout/{run}", get(move |path| fanout(ctx.clone(), path)))
             .route("/outbound", get(outbound))
             .route(
                 "/nested",
@@ -60,6 +62,50 @@ impl Microservice for Traced {
                 }),
             ))
     }
+}
+
+/// The `traceparent` each call of a run to `/record` carried, by key.
+static RECORDED: std::sync::LazyLock<Mutex<Vec<(String, String)>>> =
+    std::sync::LazyLock::new(Mutex::default);
+
+/// Records the caller's `traceparent`; a key starting with `retry` fails its first call
+/// with 503 (a retryable answer).
+async fn record(
+    axum::extract::Path(key): axum::extract::Path<String>,
+    headers: http::HeaderMap,
+) -> StatusCode {
+    let traceparent = headers
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let mut recorded = RECORDED.lock().unwrap();
+    let seen_before = recorded.iter().any(|(k, _)| *k == key);
+    recorded.push((key.clone(), traceparent));
+    if key.starts_with("retry") && !seen_before {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    }
+}
+
+/// Three calls to the `down` service from one request, the third retried once.
+async fn fanout(
+    ctx: Context<()>,
+    axum::extract::Path(run): axum::extract::Path<String>,
+) -> StatusCode {
+    let Ok(down) = ctx.client("down") else {
+        return StatusCode::INTERNAL_SERVER_ERROR;
+    };
+    for key in ["a", "b", "retry-c"] {
+        let route =
+            chassis::client::Route::new("/record/{key}").param("key", format!("{key}-{run}"));
+        match down.get(route).send().await {
+            Ok(reply) if reply.status().is_success() => {}
+            _ => return StatusCode::BAD_GATEWAY,
+        }
+    }
+    StatusCode::OK
 }
 
 async fn outbound() -> String {
@@ -350,6 +396,94 @@ async fn an_untrusted_edge_starts_a_new_trace_linked_to_the_callers() {
     assert_eq!(hex(&link.trace_id), TRACE);
     assert_eq!(hex(&link.span_id), PARENT);
     handle.shutdown().await;
+    stop.cancel();
+}
+
+/// Three calls (one retried) from one inbound request: four distinct parent-ids downstream,
+/// and four CLIENT spans, children of the one SERVER span, whose ids they are.
+#[tokio::test]
+async fn each_attempt_is_a_client_span_whose_id_the_callee_sees() {
+    let stop = CancellationToken::new();
+    let (received, collector) = grpc_receiver(stop.clone()).await;
+    let endpoint = format!("http://{collector}");
+    let batch = ("telemetry.otlp.batch_delay", "50ms");
+    let down = spawn_traced(&endpoint, &[batch]).await;
+    let down_addr = format!("127.0.0.1:{}", down.addr().port());
+    let up = spawn_traced(&endpoint, &[batch, ("discovery.static.down", &down_addr)]).await;
+    let run = "spans";
+    let reply = get_with(up.addr(), &format!("/fanout/{run}"), Some(TP)).await;
+    assert_eq!(reply.status, StatusCode::OK);
+
+    let parents: Vec<TraceParent> = RECORDED
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(key, _)| key.ends_with(run))
+        .map(|(_, tp)| TraceParent::parse(&HeaderValue::from_str(tp).unwrap()).unwrap())
+        .collect();
+    assert_eq!(parents.len(), 4, "three calls and one retry");
+    let ids: std::collections::HashSet<String> =
+        parents.iter().map(|p| p.parent_id.to_string()).collect();
+    assert_eq!(
+        ids.len(),
+        4,
+        "every attempt has its own parent-id: {parents:?}"
+    );
+    assert!(parents.iter().all(|p| p.trace_id.to_string() == TRACE));
+
+    let server = received
+        .wait_for("the fanout's server span", |g| {
+            str_attr(&g.span.attributes, "url.path").as_deref() == Some("/fanout/spans")
+        })
+        .await;
+    let server_id = hex(&server.span.span_id);
+    for id in &ids {
+        let client = received
+            .wait_for("a client span", |g| hex(&g.span.span_id) == *id)
+            .await;
+        let span = &client.span;
+        assert_eq!(span.kind, SpanKind::Client as i32);
+        assert_eq!(hex(&span.trace_id), TRACE);
+        assert_eq!(
+            hex(&span.parent_span_id),
+            server_id,
+            "a child of the server span"
+        );
+        assert_eq!(span.name, "GET /record/{key}");
+        assert_eq!(
+            str_attr(&span.attributes, "url.template").as_deref(),
+            Some("/record/{key}")
+        );
+        assert_eq!(
+            str_attr(&span.attributes, "server.address").as_deref(),
+            Some("127.0.0.1")
+        );
+    }
+    let statuses: Vec<(Option<i64>, Option<i64>)> = ids
+        .iter()
+        .map(|id| {
+            let g = received.find(|g| hex(&g.span.span_id) == *id).unwrap();
+            (
+                int_attr(&g.span.attributes, "http.response.status_code"),
+                int_attr(&g.span.attributes, "http.request.resend_count"),
+            )
+        })
+        .collect();
+    assert!(statuses.contains(&(Some(503), None)), "{statuses:?}");
+    assert!(
+        statuses.contains(&(Some(200), Some(1))),
+        "the retry: {statuses:?}"
+    );
+    // Downstream, each server span's parent is the attempt's client span.
+    for id in &ids {
+        received
+            .wait_for("a downstream server span under the client span", |g| {
+                hex(&g.span.parent_span_id) == *id && g.span.kind == SpanKind::Server as i32
+            })
+            .await;
+    }
+    up.shutdown().await;
+    down.shutdown().await;
     stop.cancel();
 }
 

@@ -31,11 +31,13 @@ use tower::{BoxError, Service};
 use super::ejections::{Ejections, Mark};
 use super::error::NoEndpoint;
 use super::outcomes::OutcomeCounters;
+use super::request::RouteTemplate;
 use crate::discovery::{EndpointSet, Endpoints as Discovered};
 use crate::resilience::blame::{Cause, Failure, InvalidRequest, Verdict};
 use crate::resilience::breaker::{BreakerConfig, CircuitBreaker, OwnedPermit, State};
-use crate::resilience::retry::RetryBody;
+use crate::resilience::retry::{ResendCount, RetryBody};
 use crate::resilience::timeout::OwnTimer;
+use crate::telemetry::client_span::{AttemptSpan, Call};
 
 /// The request body the balancer sends (replayable by the retry layer).
 pub(crate) type OutBody = RetryBody<Body>;
@@ -326,16 +328,25 @@ impl Service<Request<OutBody>> for Balancer {
             }
         };
         *request.uri_mut() = uri;
-        let timer = request.extensions().get::<OwnTimer>().copied();
-        let mut attempt = InFlight::start(endpoint, permit, epoch, start, timer);
+        let (mut parts, body) = request.into_parts();
+        let timer = parts.extensions.get::<OwnTimer>().copied();
+        // Each attempt is its own request to the callee: its own span id as the
+        // `traceparent` parent-id, and its own CLIENT span when traces are exported.
+        let call = Call {
+            template: parts.extensions.get::<RouteTemplate>().map(|t| t.0),
+            resends: parts.extensions.get::<ResendCount>().map_or(0, |r| r.0),
+            authority: endpoint.authority(),
+        };
+        let span = AttemptSpan::start(&mut parts, &call);
+        let mut attempt = InFlight::start(endpoint, permit, epoch, start, timer, span);
         // The client's future holds what it needs; no clone of the client here.
-        let response = self.http.request(request);
+        let response = self.http.request(Request::from_parts(parts, body));
         Box::pin(async move {
             let result = response.await;
-            attempt.finish(match &result {
-                Ok(response) => Verdict::of_status(response.status()),
-                Err(error) => Verdict::of_error(error),
-            });
+            match &result {
+                Ok(response) => attempt.answered(response.status()),
+                Err(error) => attempt.failed(Verdict::of_error(error)),
+            }
             result
                 .map(|response| response.map(Body::new))
                 .map_err(BoxError::from)
@@ -356,6 +367,7 @@ struct InFlight {
     start: Instant,
     /// When the client's own tightest timer fires, if it has one.
     timer: Option<OwnTimer>,
+    span: AttemptSpan,
 }
 
 impl InFlight {
@@ -365,6 +377,7 @@ impl InFlight {
         epoch: Instant,
         start: Instant,
         timer: Option<OwnTimer>,
+        span: AttemptSpan,
     ) -> Self {
         endpoint.in_flight.fetch_add(1, Ordering::Relaxed);
         Self {
@@ -373,7 +386,20 @@ impl InFlight {
             epoch,
             start,
             timer,
+            span,
         }
+    }
+
+    /// The endpoint answered `status`.
+    fn answered(&mut self, status: http::StatusCode) {
+        self.span.answered(status.as_u16());
+        self.finish(Verdict::of_status(status));
+    }
+
+    /// The attempt failed with no answer.
+    fn failed(&mut self, verdict: Verdict) {
+        self.span.failed(verdict.kind());
+        self.finish(verdict);
     }
 
     fn finish(&mut self, verdict: Verdict) {
@@ -406,10 +432,14 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         self.endpoint.in_flight.fetch_sub(1, Ordering::Relaxed);
         if self.permit.is_none() {
+            // Its span, if it is still open, ends as `timeout` or `cancelled` below.
+            if self.timer.is_some_and(OwnTimer::has_fired) {
+                self.span.failed("timeout");
+            }
             return;
         }
         if self.timer.is_some_and(OwnTimer::has_fired) {
-            self.finish(Verdict::Failure(Failure::Timeout));
+            self.failed(Verdict::Failure(Failure::Timeout));
         } else {
             // Dropping the permit unrecorded gives a half-open trial slot back.
             self.permit = None;
@@ -585,9 +615,16 @@ mod tests {
         list[1].observe(Duration::from_millis(1), 0);
         for _ in 0..3 {
             let start = Instant::now();
-            let mut attempt = InFlight::start(Arc::clone(&list[0]), None, epoch, start, None);
+            let mut attempt = InFlight::start(
+                Arc::clone(&list[0]),
+                None,
+                epoch,
+                start,
+                None,
+                AttemptSpan::default(),
+            );
             // It refused at once: a transport failure in well under a millisecond.
-            attempt.finish(Verdict::Failure(Failure::Transport));
+            attempt.failed(Verdict::Failure(Failure::Transport));
         }
         // 5 ms, then doubled twice.
         assert!(list[0].latency(0) >= Some(micros(FAILURE_FLOOR) * 4));

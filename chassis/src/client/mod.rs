@@ -29,12 +29,14 @@
 //! retried or timed-out call counts once); the overall timeout (`clients.<name>.timeout`, or
 //! the call's own); retries with backoff and a budget (`retry.*`); the per-attempt timeout
 //! (`attempt_timeout`); deadline propagation (what is left of the inbound request's
-//! `x-request-timeout-ms`, failing fast when spent); trace-context and request-id
-//! propagation; the bulkhead (`bulkhead.*`); and power-of-two-choices balancing over the live
+//! `x-request-timeout-ms`, failing fast when spent); the bulkhead (`bulkhead.*`); and power-of-two-choices balancing over the live
 //! endpoint set with a breaker per endpoint (outlier ejection, `outlier.*`), on pooled
 //! keep-alive HTTP/1.1 connections, or one multiplexed HTTP/2 connection per endpoint with
-//! `http2 = true` (prior knowledge; chassis servers accept it). Only the dependency's own
-//! failures count against the breakers ([blame](crate::resilience::blame)).
+//! `http2 = true` (prior knowledge; chassis servers accept it). Each attempt carries the
+//! trace context and request id with a `traceparent` of its own: a fresh span id, the id of
+//! its CLIENT span when traces are exported, so every call and every retry shows in the
+//! trace. Only the dependency's own failures count against the breakers
+//! ([blame](crate::resilience::blame)).
 //!
 //! Each call records `http_client_request_duration_seconds{http_request_method, http_route,
 //! http_response_status_code, server_address}`, where `http_route` is the route template the
@@ -78,7 +80,6 @@ use crate::resilience::config::{ClientResilienceConfig, InvalidResilienceConfig}
 use crate::resilience::deadline::PropagateDeadlineLayer;
 use crate::resilience::retry::RetryLayer;
 use crate::resilience::timeout::TimeoutLayer;
-use crate::telemetry::propagation::PropagateLayer;
 
 /// How long connecting to an endpoint may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -146,7 +147,6 @@ impl HttpClient {
             .layer(RetryLayer::from_config(name, &config.retry)?)
             .option_layer(config.attempt_timeout.map(TimeoutLayer::per_attempt))
             .layer(PropagateDeadlineLayer::new())
-            .layer(PropagateLayer::new())
             .option_layer(
                 config
                     .bulkhead

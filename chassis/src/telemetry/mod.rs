@@ -35,6 +35,7 @@
 //! - [`admin_routes`]: the run-time log level.
 
 mod admin;
+pub(crate) mod client_span;
 pub mod config;
 mod error;
 pub mod http;

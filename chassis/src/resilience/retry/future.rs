@@ -20,6 +20,11 @@ use super::{
 };
 use crate::resilience::deadline::Deadline;
 
+/// How many times a request was sent before this attempt, in a retried attempt's extensions
+/// (the `http.request.resend_count` of its span).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResendCount(pub u32);
+
 /// What each attempt sends: the request head and the buffered body.
 #[derive(Debug)]
 pub(crate) struct Template {
@@ -176,7 +181,9 @@ where
                     let service = this.service.as_mut().expect("retry keeps a service");
                     ready!(service.poll_ready(cx)).map_err(Into::into)?;
                     let template = this.template.as_ref().expect("retry keeps the request");
-                    let future = service.call(template.request());
+                    let mut request = template.request();
+                    request.extensions_mut().insert(ResendCount(*this.attempts));
+                    let future = service.call(request);
                     this.state.set(State::Called { future });
                 }
             }

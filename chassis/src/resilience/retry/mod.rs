@@ -76,7 +76,7 @@ pub use backoff::Backoff;
 pub use body::RetryBody;
 pub use budget::RetryBudget;
 pub use classify::{Attempt, DefaultClassifier, RetryClassifier};
-pub use future::ResponseFuture;
+pub use future::{ResendCount, ResponseFuture};
 pub use layer::{RetryLayer, RetryLayerBuilder};
 pub use policy::{
     Decision, Outcome, RetryPolicy, Retryable, is_idempotent, is_retryable_request,

@@ -53,7 +53,7 @@ use tracing::Subscriber;
 use tracing_opentelemetry::OpenTelemetryLayer;
 use tracing_subscriber::registry::LookupSpan;
 
-pub(crate) use route::{is_active, link};
+pub(crate) use route::{client_span, is_active, link};
 
 use super::TelemetryError;
 use super::config::TelemetryConfig;
@@ -134,6 +134,7 @@ pub fn install(
         runtime,
     )?;
     let slot = route::register(provider.tracer("chassis"));
+    route::name(service.name, slot);
     tracing::info!(
         service = service.name,
         endpoint = %shown,

@@ -24,6 +24,10 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::telemetry::propagation::{CallerLink, TraceContext};
 
+/// The slot of each installed service, by service name (a client span's tracer is found
+/// through the service scope it is made in).
+static SLOTS: RwLock<Vec<(&'static str, u32)>> = RwLock::new(Vec::new());
+
 /// Tracers of the installed services, by slot; `None` once a service shut its provider down.
 static TRACERS: RwLock<Vec<Option<SdkTracer>>> = RwLock::new(Vec::new());
 /// Number of installed (not yet shut down) providers.
@@ -52,6 +56,57 @@ pub(super) fn register(tracer: SdkTracer) -> u32 {
     tracers.push(Some(tracer));
     ACTIVE.fetch_add(1, Ordering::Relaxed);
     u32::try_from(tracers.len() - 1).unwrap_or(u32::MAX)
+}
+
+/// Names the service whose tracer is in `slot`.
+pub(super) fn name(service: &str, slot: u32) {
+    let name = crate::telemetry::metrics::ServiceScope::new(service).name();
+    let mut slots = SLOTS.write().unwrap_or_else(PoisonError::into_inner);
+    slots.retain(|(known, _)| *known != name);
+    slots.push((name, slot));
+}
+
+/// Starts a CLIENT span with the ids given (its trace and span ids, and its parent, the
+/// server span or whatever span the call is made under), exported by the tracer of the
+/// service current now (else the first installed one). `None` when no tracer records it.
+pub(crate) fn client_span(
+    ids: (u128, u64),
+    parent: (u64, u8),
+    name: String,
+    attributes: Vec<opentelemetry::KeyValue>,
+) -> Option<Span> {
+    let (trace, span) = ids;
+    let (parent_id, flags) = parent;
+    let trace_id = TraceId::from(trace);
+    let slot = crate::telemetry::metrics::ServiceScope::current().and_then(|scope| {
+        SLOTS
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .find(|(name, _)| *name == scope.name())
+            .map(|(_, slot)| *slot)
+    });
+    let tracers = TRACERS.read().unwrap_or_else(PoisonError::into_inner);
+    let tracer = match slot {
+        Some(slot) => tracers.get(slot as usize).and_then(Option::as_ref),
+        None => tracers.iter().find_map(Option::as_ref),
+    }?;
+    let parent = SpanContext::new(
+        trace_id,
+        SpanId::from(parent_id),
+        TraceFlags::new(flags),
+        true,
+        TraceState::NONE,
+    );
+    let cx = Context::new().with_remote_span_context(parent);
+    let builder = tracer
+        .span_builder(name)
+        .with_kind(opentelemetry::trace::SpanKind::Client)
+        .with_attributes(attributes);
+    NEXT.set(Some((trace_id, SpanId::from(span))));
+    let built = tracer.build_with_context(builder, &cx);
+    NEXT.set(None);
+    opentelemetry::trace::Span::is_recording(&built).then_some(built)
 }
 
 /// Removes a service's tracer: its later spans are not recorded.

@@ -168,7 +168,17 @@ impl TraceContext {
 
     /// Writes `traceparent`, `tracestate`, `baggage` and (unless already set) `x-request-id`.
     pub fn inject(&self, headers: &mut HeaderMap) {
-        headers.insert(TRACEPARENT, self.traceparent().to_header_value());
+        self.inject_as(headers, self.span_id);
+    }
+
+    /// As [`inject`](Self::inject), for an outbound request known to the caller as
+    /// `request_span`: the callee's parent is that span (one per attempt), not this one.
+    pub fn inject_as(&self, headers: &mut HeaderMap, request_span: SpanId) {
+        let traceparent = TraceParent {
+            parent_id: request_span,
+            ..self.traceparent()
+        };
+        headers.insert(TRACEPARENT, traceparent.to_header_value());
         if let Some(state) = self.tracestate() {
             headers.insert(TRACESTATE, state.clone());
         }
