@@ -2,18 +2,13 @@
 //!
 //! Every path goes through `::chassis::__private`, so the user's crate needs `chassis` only.
 
-use std::path::Path;
-
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Attribute, Ident, ItemFn, Type};
 
-use crate::args::{Args, Defaults};
+use crate::args::Args;
 use crate::signature::Checked;
-
-/// The default file embedded as configuration defaults, relative to the package root.
-const DEFAULT_CONFIG: &str = "config/default.toml";
 
 /// Everything the expansion is made from.
 pub(crate) struct Service<'a> {
@@ -25,6 +20,8 @@ pub(crate) struct Service<'a> {
     pub(crate) checked: Checked<'a>,
     /// The generated type's name.
     pub(crate) ty: Ident,
+    /// The `include_str!` of the defaults file, if any.
+    pub(crate) defaults: Option<TokenStream>,
 }
 
 impl Service<'_> {
@@ -121,28 +118,11 @@ impl Service<'_> {
         }
     }
 
-    /// `fn embedded_defaults` when there is a file to embed.
+    /// `fn embedded_defaults` when there is a file to embed (checked by [`defaults`]).
+    ///
+    /// [`defaults`]: crate::defaults
     fn embedded_defaults(&self) -> Option<TokenStream> {
-        let include = match &self.args.defaults {
-            Defaults::Off => return None,
-            Defaults::Auto => {
-                let dir = std::env::var_os("CARGO_MANIFEST_DIR")?;
-                if !Path::new(&dir).join(DEFAULT_CONFIG).is_file() {
-                    return None;
-                }
-                let file = format!("/{DEFAULT_CONFIG}");
-                quote!(::core::include_str!(::core::concat!(
-                    ::core::env!("CARGO_MANIFEST_DIR"),
-                    #file
-                )))
-            }
-            Defaults::Path(path) if Path::new(&path.value()).is_absolute() => {
-                quote_spanned!(path.span()=> ::core::include_str!(#path))
-            }
-            Defaults::Path(path) => quote_spanned! {path.span()=>
-                ::core::include_str!(::core::concat!(::core::env!("CARGO_MANIFEST_DIR"), "/", #path))
-            },
-        };
+        let include = self.defaults.as_ref()?;
         Some(quote! {
             fn embedded_defaults() -> ::core::option::Option<&'static str> {
                 ::core::option::Option::Some(#include)

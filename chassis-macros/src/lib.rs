@@ -1,6 +1,7 @@
 //! Procedural macros of `chassis`. Use them through the `chassis` crate: `#[chassis::service]`.
 
 mod args;
+mod defaults;
 mod expand;
 mod service;
 mod signature;
@@ -24,7 +25,7 @@ use proc_macro::TokenStream;
 /// }
 ///
 /// /// Builds the greeter's routes. The macro adds the type `Greeter` and `fn main`.
-/// #[chassis::service(name = "greeter", main)]
+/// #[chassis::service(name = "greeter", main, defaults = false)]
 /// async fn greeter(ctx: Context<Settings>) -> Result<Router, std::convert::Infallible> {
 ///     let greeting = ctx.config().greeting.clone();
 ///     Ok(Router::new().route("/", get(move || async move { greeting })))
@@ -43,7 +44,7 @@ use proc_macro::TokenStream;
 /// | `name` | the service name: lowercase letters, digits and `-`, starting with a letter (it names the `{NAME}__SECTION__KEY` environment variables and the discovery keys) | the package name, `env!("CARGO_PKG_NAME")`, checked when the crate compiles |
 /// | `version` | a string shown by `GET /info` | the package version, `env!("CARGO_PKG_VERSION")` |
 /// | `config` | the settings type; optional, since the parameter `Context<C>` already names it, but when given it must be written the same way | `C` of the parameter |
-/// | `defaults` | a TOML file, relative to the package root, compiled in as the service's default settings; `false` for none | `config/default.toml` when that file exists as the crate compiles |
+/// | `defaults` | a TOML file, relative to the package root, compiled in as the service's default settings (checked: not TOML fails the build with its line); `false` for none | `config/default.toml`, which must then exist (an empty file will do) |
 /// | `main` | flag: also generate `fn main` | no `main` |
 ///
 /// The function must be a free `async fn` with one parameter, the service
@@ -69,7 +70,7 @@ use proc_macro::TokenStream;
 ///     type Config = CatalogConfig;
 ///     const NAME: &'static str = "catalog";              // or env!("CARGO_PKG_NAME")
 ///     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
-///     fn embedded_defaults() -> Option<&'static str> {   // only when there is a file
+///     fn embedded_defaults() -> Option<&'static str> {   // unless `defaults = false`
 ///         Some(include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/config/default.toml")))
 ///     }
 ///     async fn router(ctx: Context<Self::Config>) -> Result<Router, BoxError> {
@@ -89,11 +90,17 @@ use proc_macro::TokenStream;
 /// ```
 ///
 /// `#[cfg]` attributes of the function are repeated on every generated item. When the
-/// attribute is misused the function is still emitted as written, next to the errors, so
-/// editors keep working.
+/// attribute is misused the function is still emitted as written, next to the errors (and,
+/// with `main`, an empty `fn main`), so editors keep working and the only errors shown are
+/// the ones that point at the mistake.
 ///
-/// The default `config/default.toml` is looked for when the macro expands: after creating that
-/// file, touch the source (or `cargo clean -p`) so that the crate recompiles and embeds it.
+/// # The defaults file
+///
+/// `config/default.toml` (or the `defaults` path) is embedded with `include_str!` and
+/// checked when the macro expands: a file that is not TOML fails the build with its path,
+/// line and column, and a change to it rebuilds the crate. It must exist unless
+/// `defaults = false` (an empty file will do): a file created after the first build could
+/// not be seen, as a stable proc-macro cannot ask to re-run when a file appears.
 #[proc_macro_attribute]
 pub fn service(args: TokenStream, item: TokenStream) -> TokenStream {
     service::service(args.into(), item.into()).into()

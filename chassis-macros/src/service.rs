@@ -1,18 +1,20 @@
 //! `#[chassis::service]`: parse, check, emit (like tokio-macros' `entry.rs`).
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, format_ident};
 use syn::ext::IdentExt;
 use syn::parse::Parser;
 use syn::{Item, ItemFn};
 
 use crate::args::Args;
+use crate::defaults;
 use crate::expand::{Service, camel_case};
 use crate::signature::{self, Errors};
 
 /// The attribute: the expansion, or the user's item unchanged plus `compile_error!`s so that
 /// editors keep resolving the function while the attribute is wrong.
 pub(crate) fn service(args: TokenStream, item: TokenStream) -> TokenStream {
+    let wants_main = has_main_flag(&args);
     let function = match syn::parse2::<Item>(item.clone()) {
         Ok(Item::Fn(function)) => function,
         Ok(other) => {
@@ -20,14 +22,32 @@ pub(crate) fn service(args: TokenStream, item: TokenStream) -> TokenStream {
                 other,
                 "`#[chassis::service]` goes on an `async fn` that builds the service's router",
             );
-            return with_error(item, error);
+            return with_error(item, error, wants_main);
         }
-        Err(error) => return with_error(item, error),
+        Err(error) => return with_error(item, error, wants_main),
     };
     match expand(args, &function) {
         Ok(tokens) => tokens,
-        Err(error) => with_error(function.into_token_stream(), error),
+        Err(error) => {
+            // A `fn main` of the user's own is not doubled.
+            let wants_main = wants_main && function.sig.ident != "main";
+            with_error(function.into_token_stream(), error, wants_main)
+        }
     }
+}
+
+/// Whether the attribute asks for `main` (read from its tokens, so that it is known even
+/// when the rest of the attribute does not parse).
+fn has_main_flag(args: &TokenStream) -> bool {
+    let mut at_key = true;
+    for token in args.clone() {
+        match token {
+            proc_macro2::TokenTree::Ident(ident) if at_key && ident == "main" => return true,
+            proc_macro2::TokenTree::Punct(punct) if punct.as_char() == ',' => at_key = true,
+            _ => at_key = false,
+        }
+    }
+    false
 }
 
 fn expand(args: TokenStream, function: &ItemFn) -> syn::Result<TokenStream> {
@@ -73,11 +93,14 @@ fn expand(args: TokenStream, function: &ItemFn) -> syn::Result<TokenStream> {
         ));
     }
     let checked = errors.finish(checked, ident.span())?;
+    // Only once the rest is right, so that a mistake elsewhere is the only error shown.
+    let defaults = defaults::resolve(&parsed.defaults, Span::call_site())?;
     Ok(Service {
         args: &parsed,
         item: function,
         checked,
         ty,
+        defaults,
     }
     .expand())
 }
@@ -98,7 +121,15 @@ fn tokens(ty: &syn::Type) -> String {
         .replace(" ,", ",")
 }
 
-fn with_error(mut tokens: TokenStream, error: syn::Error) -> TokenStream {
+/// The user's item unchanged, the errors, and, when `main` was asked for, an empty `fn main`
+/// so that the only errors are the ones that point at the mistake (no "`main` function not
+/// found" after them).
+fn with_error(mut tokens: TokenStream, error: syn::Error, wants_main: bool) -> TokenStream {
     tokens.extend(error.into_compile_error());
+    if wants_main {
+        tokens.extend(quote::quote!(
+            fn main() {}
+        ));
+    }
     tokens
 }

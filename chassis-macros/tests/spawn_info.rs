@@ -20,14 +20,14 @@ struct Settings {
     greeting: String,
 }
 
-#[chassis::service(name = "spawned-info", version = "3.2.1-test")]
+#[chassis::service(name = "spawned-info", version = "3.2.1-test", defaults = false)]
 async fn greeter(ctx: Context<Settings>) -> Result<Router, Infallible> {
     let greeting = ctx.config().greeting.clone();
     Ok(Router::new().route("/greet", get(move || async move { greeting })))
 }
 
-/// No keys: the package's name and version.
-#[chassis::service]
+/// No name or version: the package's.
+#[chassis::service(defaults = false)]
 async fn packaged(_ctx: Context<()>) -> Result<Router, Infallible> {
     Ok(Router::new())
 }

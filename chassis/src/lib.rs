@@ -11,7 +11,7 @@
 //! use axum::{Router, routing::get};
 //! use chassis::service::Context;
 //!
-//! #[chassis::service(name = "hello", main)]
+//! #[chassis::service(name = "hello", main, defaults = false)] // no config/default.toml
 //! async fn hello(_ctx: Context<()>) -> Result<Router, std::convert::Infallible> {
 //!     Ok(Router::new().route("/", get(|| async { "hello" })))
 //! }

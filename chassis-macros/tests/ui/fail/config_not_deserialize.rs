@@ -3,7 +3,7 @@ use chassis::service::Context;
 
 struct Settings;
 
-#[chassis::service]
+#[chassis::service(defaults = false)]
 async fn catalog(_ctx: Context<Settings>) -> Result<Router, std::io::Error> {
     Ok(Router::new())
 }

@@ -3,7 +3,7 @@ use chassis::service::Context;
 
 struct NotAnError;
 
-#[chassis::service]
+#[chassis::service(defaults = false)]
 async fn catalog(_ctx: Context<()>) -> Result<Router, NotAnError> {
     Ok(Router::new())
 }

@@ -1,3 +1,4 @@
+// `main` asked for (with a value by mistake): one error, and no "`main` function not found".
 use axum::Router;
 use chassis::service::Context;
 
@@ -5,5 +6,3 @@ use chassis::service::Context;
 async fn catalog(_ctx: Context<()>) -> Result<Router, std::io::Error> {
     Ok(Router::new())
 }
-
-fn main() {}

@@ -16,7 +16,7 @@ mod service {
     }
 
     #[cfg(any())]
-    #[chassis::service(name = "never")]
+    #[chassis::service(name = "never", defaults = false)]
     pub(crate) async fn never(_ctx: Context<()>) -> Result<axum::Router> {
         Ok(axum::Router::new())
     }

@@ -4,7 +4,7 @@
 use axum::Router;
 use chassis::service::Context;
 
-#[chassis::service(name = "hello", main)]
+#[chassis::service(name = "hello", main, defaults = false)]
 async fn hello(_ctx: Context<()>) -> Result<Router, std::convert::Infallible> {
     let flavor = tokio::runtime::Handle::current().runtime_flavor();
     let code = if flavor == tokio::runtime::RuntimeFlavor::MultiThread { 0 } else { 3 };

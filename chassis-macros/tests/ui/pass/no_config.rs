@@ -1,8 +1,9 @@
-// The least a service needs: no keys, no settings; name and version from the package.
+// The least a service needs: no settings, no defaults file; name and version from the
+// package.
 use axum::Router;
 use chassis::service::{Context, Microservice};
 
-#[chassis::service]
+#[chassis::service(defaults = false)]
 async fn hello(_ctx: Context<()>) -> Result<Router, Box<dyn std::error::Error + Send + Sync>> {
     Ok(Router::new())
 }

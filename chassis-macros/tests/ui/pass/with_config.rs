@@ -9,7 +9,7 @@ pub struct Settings {
     pub greeting: String,
 }
 
-#[chassis::service(name = "order-service2", version = "2.1.0-rc.1", config = Settings)]
+#[chassis::service(name = "order-service2", version = "2.1.0-rc.1", config = Settings, defaults = false)]
 pub async fn order_service(
     ctx: chassis::service::Context<Settings>,
 ) -> ::core::result::Result<axum::Router<()>, String> {
