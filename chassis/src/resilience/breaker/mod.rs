@@ -75,7 +75,8 @@
 //! Admission and recording in the closed state are a few atomic operations, no lock and no
 //! allocation; transitions take a lock. Slow-call detection and time windows read the clock
 //! twice per call; the default [`CoarseClock`] makes that an atomic load (a 1 ms resolution,
-//! refreshed by one background thread per process). [`MonotonicClock`] is precise at a few
+//! refreshed by one background thread per process, which parks while no breaker is used, so
+//! an idle service costs no CPU). [`MonotonicClock`] is precise at a few
 //! nanoseconds per read on bare metal; with `slow_call_duration = ""` and a count window the
 //! closed path never reads a clock.
 //!
