@@ -219,16 +219,51 @@ impl fmt::Debug for CoarseClock {
     }
 }
 
-impl Clock for CoarseClock {
+impl CoarseClock {
+    /// [`Clock::now`] in whole nanoseconds.
     #[inline]
-    fn now(&self) -> Duration {
+    fn now_nanos(&self) -> u64 {
         let ticker = &*self.ticker;
-        let nanos = if ticker.mode.load(Ordering::Acquire) == RUNNING {
+        if ticker.mode.load(Ordering::Acquire) == RUNNING {
             ticker.nanos.load(Ordering::Relaxed)
         } else {
             ticker.read_slow()
-        };
-        Duration::from_nanos(nanos)
+        }
+    }
+}
+
+impl Clock for CoarseClock {
+    #[inline]
+    fn now(&self) -> Duration {
+        Duration::from_nanos(self.now_nanos())
+    }
+}
+
+/// The breaker's clock: the default one read without a virtual call (inlined into the closed
+/// path: two loads), any other through the trait.
+#[derive(Debug)]
+pub(crate) enum TimeSource {
+    Coarse(CoarseClock),
+    Custom(Arc<dyn Clock>),
+}
+
+impl TimeSource {
+    /// `clock`, as a [`TimeSource::Coarse`] when it is a [`CoarseClock`].
+    pub(crate) fn new<C: Clock>(clock: C) -> Self {
+        let any: &dyn std::any::Any = &clock;
+        match any.downcast_ref::<CoarseClock>() {
+            Some(coarse) => TimeSource::Coarse(coarse.clone()),
+            None => TimeSource::Custom(Arc::new(clock)),
+        }
+    }
+
+    /// The time since the clock's origin, in whole nanoseconds (saturating).
+    #[inline]
+    pub(crate) fn now_nanos(&self) -> u64 {
+        match self {
+            TimeSource::Coarse(clock) => clock.now_nanos(),
+            TimeSource::Custom(clock) => saturating_nanos(clock.now()),
+        }
     }
 }
 

@@ -22,6 +22,7 @@ pub(crate) struct CallPermit {
 }
 
 impl CallPermit {
+    #[inline]
     pub(crate) fn new(breaker: Arc<CircuitBreaker>, ticket: Ticket) -> Self {
         Self {
             breaker,
@@ -30,6 +31,7 @@ impl CallPermit {
         }
     }
 
+    #[inline]
     fn record(mut self, outcome: Outcome) {
         self.done = true;
         self.breaker.shared.record(self.ticket, outcome, None);
@@ -49,35 +51,39 @@ pin_project! {
     #[derive(Debug)]
     pub struct ResponseFuture<F, C> {
         #[pin]
-        kind: Kind<F>,
-        permit: Option<CallPermit>,
-        classifier: C,
+        kind: Kind<F, C>,
     }
 }
 
 pin_project! {
     #[project = KindProj]
     #[derive(Debug)]
-    enum Kind<F> {
-        Called { #[pin] future: F },
+    enum Kind<F, C> {
+        Called {
+            #[pin]
+            future: F,
+            permit: Option<CallPermit>,
+            classifier: C,
+        },
         Rejected { error: Option<BreakerOpen> },
     }
 }
 
 impl<F, C> ResponseFuture<F, C> {
+    #[inline]
     pub(crate) fn called(future: F, permit: CallPermit, classifier: C) -> Self {
         Self {
-            kind: Kind::Called { future },
-            permit: Some(permit),
-            classifier,
+            kind: Kind::Called {
+                future,
+                permit: Some(permit),
+                classifier,
+            },
         }
     }
 
-    pub(crate) fn rejected(error: BreakerOpen, classifier: C) -> Self {
+    pub(crate) fn rejected(error: BreakerOpen) -> Self {
         Self {
             kind: Kind::Rejected { error: Some(error) },
-            permit: None,
-            classifier,
         }
     }
 }
@@ -90,13 +96,17 @@ where
 {
     type Output = Result<T, BoxError>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        match this.kind.project() {
-            KindProj::Called { future } => {
+        match self.project().kind.project() {
+            KindProj::Called {
+                future,
+                permit,
+                classifier,
+            } => {
                 let result = ready!(future.poll(cx));
-                if let Some(permit) = this.permit.take() {
-                    permit.record(this.classifier.classify(result.as_ref()));
+                if let Some(permit) = permit.take() {
+                    permit.record(classifier.classify(result.as_ref()));
                 }
                 Poll::Ready(result.map_err(Into::into))
             }

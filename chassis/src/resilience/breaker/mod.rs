@@ -175,17 +175,19 @@ where
     type Error = BoxError;
     type Future = ResponseFuture<S::Future, C>;
 
+    #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
+    #[inline]
     fn call(&mut self, req: Req) -> Self::Future {
         match self.breaker.shared.acquire() {
             Ok(ticket) => {
                 let permit = future::CallPermit::new(Arc::clone(&self.breaker), ticket);
                 ResponseFuture::called(self.inner.call(req), permit, self.classifier.clone())
             }
-            Err(open) => ResponseFuture::rejected(open, self.classifier.clone()),
+            Err(open) => ResponseFuture::rejected(open),
         }
     }
 }

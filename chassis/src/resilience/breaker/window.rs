@@ -119,7 +119,7 @@ impl CountWindow {
     #[inline]
     #[allow(clippy::cast_possible_truncation)]
     pub(crate) fn record(&self, kind: Kind) -> Option<Counts> {
-        if kind == OK && self.head.load(Relaxed) >= self.size && self.bad.load(Relaxed) == 0 {
+        if kind == OK && self.full_and_clean() {
             return None;
         }
         let idx = self.head.fetch_add(1, Relaxed);
@@ -140,6 +140,12 @@ impl CountWindow {
             }
         };
         Some(Counts::new(calls, bad_word))
+    }
+
+    /// Whether the window is full of fast successes (so one more changes nothing).
+    #[inline]
+    pub(crate) fn full_and_clean(&self) -> bool {
+        self.head.load(Relaxed) >= self.size && self.bad.load(Relaxed) == 0
     }
 
     pub(crate) fn snapshot(&self) -> Counts {
