@@ -4,44 +4,46 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use std::sync::Arc;
-
 use pin_project_lite::pin_project;
 use tower::BoxError;
 
 use super::core::Ticket;
+use super::spare;
 use super::{BreakerOpen, CircuitBreaker, Classify, Outcome};
 
-/// The permit of an in-flight call. It holds the service clone's own `Arc` (not the
-/// breaker's), so calls from services cloned per task do not contend on one reference count.
+/// The permit of an in-flight call, with its own handle on the breaker (taken from the
+/// thread's [spare](super::spare) and left there again when done).
 #[derive(Debug)]
 pub(crate) struct CallPermit {
-    breaker: Arc<CircuitBreaker>,
+    /// `None` once the outcome is recorded.
+    breaker: Option<CircuitBreaker>,
     ticket: Ticket,
-    done: bool,
 }
 
 impl CallPermit {
     #[inline]
-    pub(crate) fn new(breaker: Arc<CircuitBreaker>, ticket: Ticket) -> Self {
+    pub(crate) fn new(breaker: CircuitBreaker, ticket: Ticket) -> Self {
         Self {
-            breaker,
+            breaker: Some(breaker),
             ticket,
-            done: false,
         }
     }
 
+    /// Records the outcome (once; later calls do nothing).
     #[inline]
-    fn record(mut self, outcome: Outcome) {
-        self.done = true;
-        self.breaker.shared.record(self.ticket, outcome, None);
+    fn record(&mut self, outcome: Outcome) {
+        if let Some(breaker) = self.breaker.take() {
+            breaker.shared.record(self.ticket, outcome, None);
+            spare::keep(breaker);
+        }
     }
 }
 
 impl Drop for CallPermit {
     fn drop(&mut self) {
-        if !self.done {
-            self.breaker.shared.release(self.ticket);
+        if let Some(breaker) = self.breaker.take() {
+            breaker.shared.release(self.ticket);
+            spare::keep(breaker);
         }
     }
 }
@@ -62,7 +64,7 @@ pin_project! {
         Called {
             #[pin]
             future: F,
-            permit: Option<CallPermit>,
+            permit: CallPermit,
             classifier: C,
         },
         Rejected { error: Option<BreakerOpen> },
@@ -75,7 +77,7 @@ impl<F, C> ResponseFuture<F, C> {
         Self {
             kind: Kind::Called {
                 future,
-                permit: Some(permit),
+                permit,
                 classifier,
             },
         }
@@ -105,9 +107,7 @@ where
                 classifier,
             } => {
                 let result = ready!(future.poll(cx));
-                if let Some(permit) = permit.take() {
-                    permit.record(classifier.classify(result.as_ref()));
-                }
+                permit.record(classifier.classify(result.as_ref()));
                 Poll::Ready(result.map_err(Into::into))
             }
             KindProj::Rejected { error } => match error.take() {
