@@ -2,10 +2,12 @@
 //! service without clients and the `shop` example (three services in one process, each
 //! client with its breakers) start side by side, each in its own process; once all are
 //! ready and have settled, their CPU time and wake-ups are read from `/proc` over the same
-//! seconds.
+//! seconds. Before settling, the shop serves `--warm N` requests (100) to `GET /api/items`,
+//! which the gateway answers by calling the catalog through its client: its breakers and
+//! their clock have been used, and must go quiet again.
 //!
 //! Run: `cargo build --release -p shop && cargo run --release -p chassis-benches --bin idle
-//! [-- --seconds S] [--settle S] [--shop PATH]`
+//! [-- --seconds S] [--settle S] [--warm N] [--shop PATH]`
 //!
 //! `--shop` defaults to the `shop` binary beside this one (the same target directory). The
 //! shop's ports (service and admin) are free ones picked here, passed through its
@@ -40,12 +42,12 @@ fn main() -> ExitCode {
     let settle: f64 = value(&args, "--settle")
         .and_then(|s| s.parse().ok())
         .unwrap_or(3.0);
+    let warm: usize = value(&args, "--warm")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100);
     let shop = value(&args, "--shop").map_or_else(default_shop, PathBuf::from);
-    match measure(
-        &shop,
-        Duration::from_secs_f64(seconds),
-        Duration::from_secs_f64(settle),
-    ) {
+    let seconds = Duration::from_secs_f64(seconds);
+    match measure(&shop, seconds, Duration::from_secs_f64(settle), warm) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("idle: {error}");
@@ -61,11 +63,19 @@ fn default_shop() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("shop"))
 }
 
-fn measure(shop: &Path, seconds: Duration, settle: Duration) -> std::io::Result<()> {
+fn measure(shop: &Path, seconds: Duration, settle: Duration, warm: usize) -> std::io::Result<()> {
     let exe = std::env::current_exe()?;
     let bare = ServerProcess::start(&exe, Kind::Bare, None, false)?;
     let chassis = ServerProcess::start(&exe, Kind::Chassis, None, false)?;
     let mut shop = ShopProcess::start(shop)?;
+    for _ in 0..warm {
+        let status = get_status(shop.gateway, "/api/items")?;
+        if status != 200 {
+            return Err(std::io::Error::other(format!(
+                "GET /api/items on the shop answered {status}"
+            )));
+        }
+    }
     std::thread::sleep(settle);
     let pids = [
         ("bare axum", bare.pid()),
@@ -82,7 +92,8 @@ fn measure(shop: &Path, seconds: Duration, settle: Duration) -> std::io::Result<
     bare.stop();
 
     println!(
-        "idle for {:.1} s after {:.1} s to settle; ticks are utime + stime (100 a second)",
+        "idle for {:.1} s, {:.1} s after the shop served {warm} calls through its clients; \
+         ticks are utime + stime (100 a second)",
         wall.as_secs_f64(),
         settle.as_secs_f64()
     );
@@ -96,7 +107,7 @@ fn measure(shop: &Path, seconds: Duration, settle: Duration) -> std::io::Result<
         };
         let cpu = a.cpu.saturating_sub(b.cpu);
         println!(
-            "| {name} | {} | {:.1} | {:.2} | {:.0} |",
+            "| {name} | {} | {:.1} | {:.2} | {:.1} |",
             a.ticks.saturating_sub(b.ticks),
             cpu.as_secs_f64() * 1e3,
             cpu.as_secs_f64() * 100.0 / wall.as_secs_f64(),
@@ -126,6 +137,8 @@ impl Sample {
 /// The `shop` binary on free ports, ready (the gateway's readiness passes).
 struct ShopProcess {
     child: Child,
+    /// The gateway's public address.
+    gateway: SocketAddr,
 }
 
 impl ShopProcess {
@@ -137,21 +150,23 @@ impl ShopProcess {
             .stderr(Stdio::null())
             .env_remove("RUST_LOG");
         // The health endpoints are on the admin port; the gateway's is ready last.
-        let mut gateway_admin = 0;
+        let (mut gateway, mut gateway_admin) = (0, 0);
         for service in ["CATALOG", "ORDERS", "GATEWAY"] {
+            gateway = free_port()?;
             gateway_admin = free_port()?;
-            command.env(format!("{service}__SERVER__PORT"), free_port()?.to_string());
+            command.env(format!("{service}__SERVER__PORT"), gateway.to_string());
             command.env(
                 format!("{service}__SERVER__ADMIN_PORT"),
                 gateway_admin.to_string(),
             );
         }
+        let gateway = SocketAddr::from(([127, 0, 0, 1], gateway));
         let addr = SocketAddr::from(([127, 0, 0, 1], gateway_admin));
         let start = Instant::now();
         let mut child = command.spawn()?;
         loop {
             if get_status(addr, "/health/ready").ok() == Some(200) {
-                return Ok(Self { child });
+                return Ok(Self { child, gateway });
             }
             if let Some(status) = child.try_wait()? {
                 return Err(std::io::Error::other(format!(
