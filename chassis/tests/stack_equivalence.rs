@@ -50,15 +50,7 @@ fn config() -> ServerConfig {
 fn router(gate: Arc<Notify>) -> Router {
     Router::new()
         .route("/", get(|| async { "ok" }))
-        .route(
-            "/panic",
-            get(|| async {
-                if true {
-                    panic!("the handler failed");
-                }
-                "unreachable"
-            }),
-        )
+        .route("/panic", get(panicking))
         .route(
             "/slow",
             get(|| async {
@@ -82,6 +74,10 @@ fn router(gate: Arc<Notify>) -> Router {
             }),
         )
         .route("/echo", post(|body: Bytes| async move { body }))
+}
+
+async fn panicking() -> &'static str {
+    panic!("the handler failed")
 }
 
 /// Both stacks over the same kind of router, each with its own gate.

@@ -106,12 +106,17 @@ fn measure(shop: &Path, seconds: Duration, settle: Duration, warm: usize) -> std
             continue;
         };
         let cpu = a.cpu.saturating_sub(b.cpu);
+        #[allow(
+            clippy::cast_precision_loss,
+            reason = "a count of wake-ups, far below 2^52"
+        )]
+        let wakeups = a.switches.saturating_sub(b.switches) as f64;
         println!(
             "| {name} | {} | {:.1} | {:.2} | {:.1} |",
             a.ticks.saturating_sub(b.ticks),
             cpu.as_secs_f64() * 1e3,
             cpu.as_secs_f64() * 100.0 / wall.as_secs_f64(),
-            a.switches.saturating_sub(b.switches) as f64 / wall.as_secs_f64()
+            wakeups / wall.as_secs_f64()
         );
     }
     Ok(())
