@@ -1,6 +1,7 @@
 //! Closed-path cost of a circuit breaker call (admit + record success), single-threaded and
 //! with two threads contending on one breaker, against `failsafe` and `tower-resilience` in
-//! the same run.
+//! the same run: first through tower (the `Breaker` service around a service that answers at
+//! once, against that service alone), then through the breakers' own APIs.
 //!
 //! Run: `cargo bench -p chassis-benches --bench breaker -- --warm-up-time 1 --measurement-time 2`
 //!
@@ -72,9 +73,16 @@ where
     })
 }
 
-fn ok_service()
+fn unit_service()
 -> impl Service<(), Response = (), Error = std::io::Error, Future: Send> + Clone + Send {
     service_fn(|()| std::future::ready(Ok::<_, std::io::Error>(())))
+}
+
+/// Answers `200 OK` at once.
+fn ok_service()
+-> impl Service<(), Response = http::Response<()>, Error = std::io::Error, Future: Send> + Clone + Send
+{
+    service_fn(|()| std::future::ready(Ok::<_, std::io::Error>(http::Response::new(()))))
 }
 
 /// The default configuration; `clock` picks the time source (`None`: no slow-call detection,
@@ -95,6 +103,44 @@ fn chassis_breaker(clock: Option<&str>) -> CircuitBreaker {
 
 fn breaker(c: &mut Criterion) {
     let mut group = c.benchmark_group("breaker_closed_call");
+
+    // First the tower path, as services around a service that answers at once: what a user
+    // of `breaker.layer()` pays per call (default configuration). `unit`: the service answers
+    // `()` and the breaker judges with `ErrorClassifier`; `http`: it answers `200 OK` and the
+    // breaker judges with the default `HttpClassifier`. `tower_box_errors` is the floor of
+    // any layer with `BoxError` errors (`map_err(Into::into)`).
+    for threads in [1usize, 2] {
+        group.bench_function(format!("tower_bare/x{threads}"), |bench| {
+            bench.iter_custom(|iters| contended_tower(threads, iters, &unit_service()));
+        });
+        let b = chassis_breaker(Some("coarse"));
+        let svc = b
+            .layer()
+            .with_classifier(ErrorClassifier)
+            .layer(unit_service());
+        group.bench_function(format!("chassis_tower/x{threads}"), |bench| {
+            bench.iter_custom(|iters| contended_tower(threads, iters, &svc));
+        });
+        group.bench_function(format!("tower_bare_http/x{threads}"), |bench| {
+            bench.iter_custom(|iters| contended_tower(threads, iters, &ok_service()));
+        });
+        let svc = ok_service().map_err(Into::<tower::BoxError>::into);
+        group.bench_function(format!("tower_box_errors_http/x{threads}"), |bench| {
+            bench.iter_custom(|iters| contended_tower(threads, iters, &svc));
+        });
+        let b = chassis_breaker(Some("coarse"));
+        let svc = b.layer().layer(ok_service());
+        group.bench_function(format!("chassis_tower_http/x{threads}"), |bench| {
+            bench.iter_custom(|iters| contended_tower(threads, iters, &svc));
+        });
+        let layer = tower_resilience::circuitbreaker::CircuitBreakerLayer::builder()
+            .build()
+            .expect("valid config");
+        let svc = layer.layer(unit_service());
+        group.bench_function(format!("tower_resilience/x{threads}"), |bench| {
+            bench.iter_custom(|iters| contended_tower(threads, iters, &svc));
+        });
+    }
 
     for threads in [1usize, 2] {
         // The breakers' own APIs: admit, then record a success.
@@ -129,26 +175,6 @@ fn breaker(c: &mut Criterion) {
                     black_box(fs.call(|| Ok::<u32, ()>(black_box(1))).expect("closed"));
                 })
             });
-        });
-
-        // As tower services around a service that answers at once.
-        group.bench_function(format!("tower_bare/x{threads}"), |bench| {
-            bench.iter_custom(|iters| contended_tower(threads, iters, &ok_service()));
-        });
-        let b = chassis_breaker(Some("coarse"));
-        let svc = b
-            .layer()
-            .with_classifier(ErrorClassifier)
-            .layer(ok_service());
-        group.bench_function(format!("chassis_tower/x{threads}"), |bench| {
-            bench.iter_custom(|iters| contended_tower(threads, iters, &svc));
-        });
-        let layer = tower_resilience::circuitbreaker::CircuitBreakerLayer::builder()
-            .build()
-            .expect("valid config");
-        let svc = layer.layer(ok_service());
-        group.bench_function(format!("tower_resilience/x{threads}"), |bench| {
-            bench.iter_custom(|iters| contended_tower(threads, iters, &svc));
         });
     }
     group.finish();

@@ -33,6 +33,12 @@ fn scheduled_time(pid: u32) -> Option<Duration> {
 }
 
 fn ticked_time(pid: u32) -> Option<Duration> {
+    Some(Duration::from_millis(ticks(pid)? * 1000 / USER_HZ))
+}
+
+/// User plus system time of `pid` in clock ticks (`utime + stime` of `/proc/<pid>/stat`, 100
+/// a second), or `None` when it is gone.
+pub fn ticks(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name may contain spaces; fields resume after its closing parenthesis.
     let rest = &stat[stat.rfind(')')? + 2..];
@@ -40,7 +46,28 @@ fn ticked_time(pid: u32) -> Option<Duration> {
     // After the name: state(3) ... utime(14), stime(15); `rest` starts at field 3.
     let utime: u64 = fields.nth(11)?.parse().ok()?;
     let stime: u64 = fields.next()?.parse().ok()?;
-    Some(Duration::from_millis((utime + stime) * 1000 / USER_HZ))
+    Some(utime + stime)
+}
+
+/// Voluntary plus involuntary context switches of every thread of `pid` (how often its
+/// threads woke up and slept), or `None` when it is gone.
+pub fn context_switches(pid: u32) -> Option<u64> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let mut switches = 0;
+    for task in tasks.flatten() {
+        let Ok(status) = std::fs::read_to_string(task.path().join("status")) else {
+            continue;
+        };
+        switches += status
+            .lines()
+            .filter(|l| {
+                l.starts_with("voluntary_ctxt_switches:")
+                    || l.starts_with("nonvoluntary_ctxt_switches:")
+            })
+            .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .sum::<u64>();
+    }
+    Some(switches)
 }
 
 /// CPU time of this process.

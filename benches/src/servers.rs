@@ -227,12 +227,12 @@ impl ServerProcess {
 }
 
 /// An ephemeral loopback port that was free a moment ago.
-fn free_port() -> std::io::Result<u16> {
+pub fn free_port() -> std::io::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 /// The status code of `GET path` over a fresh connection.
-fn get_status(addr: SocketAddr, path: &str) -> std::io::Result<u16> {
+pub fn get_status(addr: SocketAddr, path: &str) -> std::io::Result<u16> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(200))?;
     stream.set_read_timeout(Some(Duration::from_secs(2)))?;
     write!(

@@ -1,7 +1,9 @@
 //! [`CatchPanicLayer`]: a panicking handler becomes a `500`, and the process lives on.
 //!
 //! tower-http has `CatchPanic`, but it boxes every response body; this one keeps axum's
-//! `Body`, so it costs nothing on the normal path but the unwind guard.
+//! `Body`, so it costs nothing on the normal path but the unwind guard and a copy of the
+//! request's `x-request-id` (a [`RequestIdLayer`](super::RequestIdLayer) outside it puts one
+//! there), which the `500` names, as the standard stack's does.
 
 use std::any::Any;
 use std::future::Future;
@@ -17,7 +19,7 @@ use http::{HeaderValue, Request, StatusCode};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
-use super::Problem;
+use super::{Problem, REQUEST_ID};
 
 /// Answers `500` when the wrapped service panics, in `call` or in its future.
 #[derive(Debug, Clone, Copy, Default)]
@@ -50,14 +52,17 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
+        let id = request.headers().get(REQUEST_ID).cloned();
         match std::panic::catch_unwind(AssertUnwindSafe(|| self.inner.call(request))) {
             Ok(future) => CatchPanicFuture {
                 kind: Kind::Running {
                     future: AssertUnwindSafe(future).catch_unwind(),
                 },
+                id,
             },
             Err(panic) => CatchPanicFuture {
                 kind: Kind::Panicked { panic: Some(panic) },
+                id,
             },
         }
     }
@@ -68,6 +73,8 @@ pin_project! {
     pub struct CatchPanicFuture<F> {
         #[pin]
         kind: Kind<F>,
+        // The request's id, for the `500`.
+        id: Option<HeaderValue>,
     }
 }
 
@@ -92,14 +99,16 @@ where
     type Output = Result<Response<Body>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().kind.project() {
+        let this = self.project();
+        let id = this.id.as_ref();
+        match this.kind.project() {
             KindProj::Running { future } => match ready!(future.poll(cx)) {
                 Ok(result) => Poll::Ready(result),
-                Err(panic) => Poll::Ready(Ok(panic_response(&*panic, None))),
+                Err(panic) => Poll::Ready(Ok(panic_response(&*panic, id))),
             },
             KindProj::Panicked { panic } => {
                 let message = panic.take();
-                Poll::Ready(Ok(panic_response(message.as_deref().unwrap_or(&()), None)))
+                Poll::Ready(Ok(panic_response(message.as_deref().unwrap_or(&()), id)))
             }
         }
     }

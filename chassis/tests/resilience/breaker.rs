@@ -516,6 +516,110 @@ fn concurrent_closed_calls_are_all_counted() {
     assert_eq!((m.calls, m.failed_calls), (40_000, 0));
 }
 
+/// Many threads race mixed outcomes (fast and slow, successes and failures; a quarter of the
+/// calls fail, a quarter are slow) over a window of 8 calls, so every slot is overwritten by several threads at
+/// once, round after round. After each round, a sequential replay must read exactly: 8 fast
+/// successes empty the window of failures and slow calls (a count that drifted up shows),
+/// then 7 slow failures read 7 and 7 (one that drifted down shows; the snapshot clamps only
+/// at the edges). The thresholds are 100 %: a round in which 8 failures (or slow calls) in a
+/// row opened the breaker (rare) is reset and not judged.
+///
+/// It fails when the aggregate is updated by a load and a store instead of one atomic add, or
+/// when a slot's replacement can be interleaved (a load and a store with a preemption between
+/// them). A plain load-then-store of a slot races in a window of a few nanoseconds that two
+/// cores rarely hit (one run in five here); the window's own stress test, which checks the
+/// aggregate against the slots, catches it every time.
+#[test]
+fn concurrent_mixed_outcomes_over_a_small_window_stay_consistent() {
+    const SIZE: u64 = 8;
+    const THREADS: usize = 8;
+    const CALLS: usize = 20_000;
+    const ROUNDS: usize = 10;
+    let config = BreakerConfig {
+        failure_rate_threshold: 100.0,
+        slow_call_rate_threshold: 100.0,
+        ..count_config(8, 8)
+    };
+    let (b, _) = build(config);
+    let record = |b: &CircuitBreaker, outcome: Outcome, slow: bool| {
+        let Ok(permit) = b.try_acquire() else {
+            return; // opened by 8 bad calls in a row
+        };
+        let took = if slow { 2 * SEC } else { Duration::ZERO };
+        permit.record_with_duration(outcome, took);
+    };
+    let counts = |b: &CircuitBreaker| {
+        let m = b.metrics();
+        (m.state, m.calls, m.failed_calls, m.slow_calls)
+    };
+    let start = Arc::new(Barrier::new(THREADS + 1));
+    let done = Arc::new(Barrier::new(THREADS + 1));
+    let handles: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let (b, start, done) = (b.clone(), start.clone(), done.clone());
+            std::thread::spawn(move || {
+                let mut x = 0x9E37_79B9_7F4A_7C15_u64 ^ (t as u64 + 1);
+                for _ in 0..ROUNDS {
+                    start.wait();
+                    for _ in 0..CALLS {
+                        // xorshift: failed and slow, each an eighth of the calls
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        let outcome = if x.is_multiple_of(8) {
+                            Outcome::Failure
+                        } else {
+                            Outcome::Success
+                        };
+                        record(&b, outcome, (x >> 8).is_multiple_of(8));
+                    }
+                    done.wait();
+                }
+            })
+        })
+        .collect();
+    let mut judged = 0;
+    for round in 0..ROUNDS {
+        start.wait();
+        done.wait();
+        if b.state() != State::Closed {
+            b.reset();
+            continue;
+        }
+        judged += 1;
+        let (_, calls, failed, slow) = counts(&b);
+        assert!(
+            calls == SIZE && failed <= SIZE && slow <= SIZE,
+            "round {round}: {calls} calls, {failed} failed, {slow} slow"
+        );
+        for _ in 0..SIZE {
+            record(&b, Outcome::Success, false);
+        }
+        assert_eq!(
+            counts(&b),
+            (State::Closed, SIZE, 0, 0),
+            "round {round}: after {SIZE} fast successes"
+        );
+        for _ in 0..SIZE - 1 {
+            record(&b, Outcome::Failure, true);
+        }
+        assert_eq!(
+            counts(&b),
+            (State::Closed, SIZE, SIZE - 1, SIZE - 1),
+            "round {round}: after {} slow failures",
+            SIZE - 1
+        );
+        // A clean window for the next round (one more failure would open it).
+        for _ in 0..SIZE {
+            record(&b, Outcome::Success, false);
+        }
+    }
+    for h in handles {
+        h.join().expect("thread");
+    }
+    assert!(judged >= ROUNDS / 2, "only {judged} rounds stayed closed");
+}
+
 #[test]
 fn concurrent_failures_open_the_breaker_exactly_once() {
     let opened = Arc::new(AtomicUsize::new(0));

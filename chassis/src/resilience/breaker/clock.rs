@@ -1,8 +1,9 @@
 //! Time sources: a cheap monotonic clock by default, a manual one for tests.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
+use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
 /// A monotonic time source for the breaker: slow-call detection, time-based windows and the
@@ -16,61 +17,184 @@ pub trait Clock: Send + Sync + fmt::Debug + 'static {
 }
 
 /// The default clock: a coarse monotonic time that a background thread refreshes every
-/// millisecond, so reading it is one atomic load (~1 ns) instead of a clock read (~20 ns for
-/// `Instant::now` on bare metal, far more on some VMs).
+/// millisecond while the clock is in use, so reading it is two atomic loads (~1 ns) instead of
+/// a clock read (~20 ns for `Instant::now` on bare metal, far more on some VMs).
 ///
 /// A millisecond is plenty for what the breaker times: slow calls (thresholds of tens of
-/// milliseconds and up), one-second window buckets and the wait in open. If the refresh thread
-/// cannot be started, every read falls back to `Instant::now`. The thread ends when the last
-/// clone of its clock is dropped; [`CoarseClock::shared`] is one per process that lives
-/// forever.
+/// milliseconds and up), one-second window buckets and the wait in open.
+///
+/// **Idle means idle.** When nobody has read the clock for 100 ms (at most 200 ms), the
+/// thread parks and costs no CPU at all; the next read finds it
+/// parked, reads the time itself (one `Instant::now`), and wakes the thread (one `unpark`),
+/// once. A service whose clients make no calls therefore wakes no more often than one without
+/// clients. Readers never lock, and a reader in steady use writes nothing but one flag per
+/// idle period.
+///
+/// If the refresh thread cannot be started, every read falls back to `Instant::now`. The
+/// thread ends when the last clone of its clock is dropped (parked or not);
+/// [`CoarseClock::shared`] is one per process that lives forever.
 #[derive(Clone)]
 pub struct CoarseClock {
     ticker: Arc<Ticker>,
 }
 
+/// How long a [`CoarseClock`] must go unread before its thread parks (at least; at most twice
+/// as long).
+pub(crate) const IDLE_AFTER: Duration = Duration::from_millis(100);
+
+/// The refresh thread runs and someone read the clock since its last idle check.
+const RUNNING: u8 = 0;
+/// The refresh thread runs and nobody has read the clock since its last idle check.
+const UNSEEN: u8 = 1;
+/// The refresh thread is parked; the next reader wakes it.
+const PARKED: u8 = 2;
+/// There is no refresh thread: every read is a clock read.
+const NO_THREAD: u8 = 3;
+
 #[repr(align(128))]
 struct Ticker {
     nanos: AtomicU64,
+    /// `RUNNING`, `UNSEEN`, `PARKED` or `NO_THREAD`; on the cache line of `nanos`.
+    mode: AtomicU8,
     origin: Instant,
-    /// False when the refresh thread could not be started.
-    ticking: AtomicBool,
+    /// The refresh thread, to wake it.
+    thread: OnceLock<Thread>,
+    /// Refreshes so far (the refresh thread's wake-ups).
+    ticks: AtomicU64,
 }
 
 impl Ticker {
     fn elapsed(&self) -> u64 {
         saturating_nanos(self.origin.elapsed())
     }
+
+    fn refresh(&self) {
+        self.nanos.fetch_max(self.elapsed(), Ordering::Relaxed);
+        self.ticks.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A read that found the thread not known to be running.
+    #[cold]
+    fn read_slow(&self) -> u64 {
+        loop {
+            match self.mode.load(Ordering::Acquire) {
+                RUNNING => return self.nanos.load(Ordering::Relaxed),
+                UNSEEN => {
+                    // Still running: say someone looked, and read its time (unless it parked
+                    // meanwhile: then wake it).
+                    let marked = self.mode.compare_exchange(
+                        UNSEEN,
+                        RUNNING,
+                        Ordering::Relaxed,
+                        Ordering::Acquire,
+                    );
+                    if marked != Err(PARKED) {
+                        return self.nanos.load(Ordering::Relaxed);
+                    }
+                }
+                PARKED => {
+                    let now = self.elapsed();
+                    self.nanos.fetch_max(now, Ordering::Relaxed);
+                    let woke = self
+                        .mode
+                        .compare_exchange(PARKED, RUNNING, Ordering::Release, Ordering::Relaxed)
+                        .is_ok();
+                    if woke && let Some(thread) = self.thread.get() {
+                        thread.unpark();
+                    }
+                    return now;
+                }
+                _ => return self.elapsed(),
+            }
+        }
+    }
+
+    /// The refresh thread's idle check, every `idle_ticks` refreshes: whether to park (nobody
+    /// read the clock since the previous check). Marks the clock unseen otherwise.
+    fn idle_check(&self) -> bool {
+        let unseen =
+            self.mode
+                .compare_exchange(RUNNING, UNSEEN, Ordering::Relaxed, Ordering::Relaxed);
+        unseen == Err(UNSEEN)
+            && self
+                .mode
+                .compare_exchange(UNSEEN, PARKED, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        // A parked refresh thread wakes to find its clock gone, and ends.
+        if let Some(thread) = self.thread.get() {
+            thread.unpark();
+        }
+    }
+}
+
+/// The refresh thread: refreshes every `resolution`, checks for idleness every `idle_ticks`
+/// refreshes, parks when idle, ends with its clock.
+fn run(weak: &Weak<Ticker>, resolution: Duration, idle_ticks: u64) {
+    let mut since_check = 0;
+    loop {
+        std::thread::sleep(resolution);
+        let Some(ticker) = weak.upgrade() else { return };
+        ticker.refresh();
+        since_check += 1;
+        if since_check < idle_ticks {
+            continue;
+        }
+        since_check = 0;
+        if !ticker.idle_check() {
+            continue;
+        }
+        // Parked: hold no reference, so the clock can still be dropped.
+        drop(ticker);
+        loop {
+            std::thread::park();
+            let Some(ticker) = weak.upgrade() else { return };
+            if ticker.mode.load(Ordering::Acquire) != PARKED {
+                ticker.refresh();
+                break;
+            }
+        }
+    }
 }
 
 impl CoarseClock {
-    /// A clock refreshed every `resolution` by a new thread named `chassis-clock`.
+    /// A clock refreshed every `resolution` (at least 100 µs) by a new thread named
+    /// `chassis-clock`, parked after 100 ms unread (or `resolution`, if longer).
     pub fn new(resolution: Duration) -> Self {
+        Self::start(resolution, IDLE_AFTER).0
+    }
+
+    /// The clock and its refresh thread's handle (`None` when it could not be started).
+    fn start(resolution: Duration, idle_after: Duration) -> (Self, Option<JoinHandle<()>>) {
         let ticker = Arc::new(Ticker {
             nanos: AtomicU64::new(0),
+            mode: AtomicU8::new(NO_THREAD),
             origin: Instant::now(),
-            ticking: AtomicBool::new(false),
+            thread: OnceLock::new(),
+            ticks: AtomicU64::new(0),
         });
         let weak = Arc::downgrade(&ticker);
         let resolution = resolution.max(Duration::from_micros(100));
+        let idle_ticks = u64::try_from(idle_after.as_nanos() / resolution.as_nanos())
+            .unwrap_or(u64::MAX)
+            .max(1);
         let spawned = std::thread::Builder::new()
             .name("chassis-clock".into())
-            .spawn(move || {
-                loop {
-                    std::thread::sleep(resolution);
-                    let Some(ticker) = weak.upgrade() else { break };
-                    ticker.nanos.fetch_max(ticker.elapsed(), Ordering::Relaxed);
-                }
-            });
-        if spawned.is_ok() {
-            ticker.nanos.store(ticker.elapsed(), Ordering::Relaxed);
-            ticker.ticking.store(true, Ordering::Release);
-        }
-        Self { ticker }
+            .spawn(move || run(&weak, resolution, idle_ticks));
+        let handle = spawned.ok().inspect(|handle| {
+            let _ = ticker.thread.set(handle.thread().clone());
+            ticker.nanos.fetch_max(ticker.elapsed(), Ordering::Relaxed);
+            ticker.mode.store(RUNNING, Ordering::Release);
+        });
+        (Self { ticker }, handle)
     }
 
-    /// The process-wide clock at a 1 ms resolution (one thread, started on first use). The
-    /// default for breakers.
+    /// The process-wide clock at a 1 ms resolution (one thread, started on first use, parked
+    /// while unused). The default for breakers.
     pub fn shared() -> Self {
         static SHARED: OnceLock<CoarseClock> = OnceLock::new();
         SHARED
@@ -81,19 +205,61 @@ impl CoarseClock {
 
 impl fmt::Debug for CoarseClock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mode = match self.ticker.mode.load(Ordering::Relaxed) {
+            RUNNING | UNSEEN => "ticking",
+            PARKED => "parked",
+            _ => "no thread",
+        };
         f.debug_struct("CoarseClock")
-            .field("ticking", &self.ticker.ticking.load(Ordering::Relaxed))
+            .field("mode", &mode)
             .finish_non_exhaustive()
+    }
+}
+
+impl CoarseClock {
+    /// [`Clock::now`] in whole nanoseconds.
+    #[inline]
+    fn now_nanos(&self) -> u64 {
+        let ticker = &*self.ticker;
+        if ticker.mode.load(Ordering::Acquire) == RUNNING {
+            ticker.nanos.load(Ordering::Relaxed)
+        } else {
+            ticker.read_slow()
+        }
     }
 }
 
 impl Clock for CoarseClock {
     #[inline]
     fn now(&self) -> Duration {
-        if self.ticker.ticking.load(Ordering::Relaxed) {
-            Duration::from_nanos(self.ticker.nanos.load(Ordering::Relaxed))
-        } else {
-            Duration::from_nanos(self.ticker.elapsed())
+        Duration::from_nanos(self.now_nanos())
+    }
+}
+
+/// The breaker's clock: the default one read without a virtual call (inlined into the closed
+/// path: two loads), any other through the trait.
+#[derive(Debug)]
+pub(crate) enum TimeSource {
+    Coarse(CoarseClock),
+    Custom(Arc<dyn Clock>),
+}
+
+impl TimeSource {
+    /// `clock`, as a [`TimeSource::Coarse`] when it is a [`CoarseClock`].
+    pub(crate) fn new<C: Clock>(clock: C) -> Self {
+        let any: &dyn std::any::Any = &clock;
+        match any.downcast_ref::<CoarseClock>() {
+            Some(coarse) => TimeSource::Coarse(coarse.clone()),
+            None => TimeSource::Custom(Arc::new(clock)),
+        }
+    }
+
+    /// The time since the clock's origin, in whole nanoseconds (saturating).
+    #[inline]
+    pub(crate) fn now_nanos(&self) -> u64 {
+        match self {
+            TimeSource::Coarse(clock) => clock.now_nanos(),
+            TimeSource::Custom(clock) => saturating_nanos(clock.now()),
         }
     }
 }
@@ -193,19 +359,106 @@ mod tests {
         assert_eq!(a.now(), Duration::from_secs(1));
     }
 
+    /// Waits (real time is the thing under test here) until `done`, for at most 10 s.
+    fn wait_until(mut done: impl FnMut() -> bool) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !done() {
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        true
+    }
+
+    fn mode(c: &CoarseClock) -> u8 {
+        c.ticker.mode.load(Ordering::SeqCst)
+    }
+
+    fn ticks(c: &CoarseClock) -> u64 {
+        c.ticker.ticks.load(Ordering::SeqCst)
+    }
+
     #[test]
     fn coarse_clock_advances_and_its_thread_ends_with_it() {
-        let c = CoarseClock::new(Duration::from_millis(1));
+        let (c, handle) = CoarseClock::start(Duration::from_millis(1), IDLE_AFTER);
+        let handle = handle.expect("the refresh thread starts");
         let weak = Arc::downgrade(&c.ticker);
         let t1 = c.now();
-        // Waits for the refresh thread (real time is the thing under test here).
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while c.now() == t1 && Instant::now() < deadline {
-            std::thread::yield_now();
-        }
-        assert!(c.now() > t1, "the refresh thread moves the clock");
+        assert!(
+            wait_until(|| c.now() > t1),
+            "the refresh thread moves the clock"
+        );
         drop(c);
         assert!(weak.upgrade().is_none());
+        assert!(wait_until(|| handle.is_finished()), "the thread ends");
+    }
+
+    /// The refresh thread, for real: unread, it parks and stops waking up; a read wakes it
+    /// with the current time; dropped while parked, it ends.
+    #[test]
+    fn an_unread_coarse_clock_stops_ticking_until_read_again() {
+        let (c, handle) = CoarseClock::start(Duration::from_millis(1), Duration::from_millis(5));
+        let handle = handle.expect("the refresh thread starts");
+        let _ = c.now();
+        assert!(
+            wait_until(|| mode(&c) == PARKED),
+            "an unread clock parks its thread"
+        );
+        let parked_at = ticks(&c);
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(ticks(&c), parked_at, "a parked clock does not tick");
+
+        let before = c.ticker.elapsed();
+        let woken = c.now();
+        assert!(
+            woken >= Duration::from_nanos(before),
+            "the read that wakes the clock has the current time"
+        );
+        assert!(
+            wait_until(|| ticks(&c) > parked_at),
+            "the thread ticks again"
+        );
+        assert!(c.now() >= woken, "and the time never goes back");
+
+        assert!(wait_until(|| mode(&c) == PARKED), "and parks again");
+        drop(c);
+        assert!(
+            wait_until(|| handle.is_finished()),
+            "dropping a parked clock ends its thread"
+        );
+    }
+
+    /// The park decision, driven by hand: the thread parks only after a whole idle period
+    /// without a read, and any read (a hot one, or the one that finds it parked) counts.
+    #[test]
+    fn the_clock_parks_only_after_an_idle_period_without_reads() {
+        let c = CoarseClock {
+            ticker: Arc::new(Ticker {
+                nanos: AtomicU64::new(0),
+                mode: AtomicU8::new(RUNNING),
+                origin: Instant::now(),
+                thread: OnceLock::new(),
+                ticks: AtomicU64::new(0),
+            }),
+        };
+        let t = &c.ticker;
+        assert!(!t.idle_check(), "read since the start");
+        assert_eq!(mode(&c), UNSEEN);
+        let _ = c.now();
+        assert_eq!(mode(&c), RUNNING, "a read marks the clock seen");
+        assert!(!t.idle_check());
+        assert!(t.idle_check(), "a whole period unread: park");
+        assert_eq!(mode(&c), PARKED);
+        std::thread::sleep(Duration::from_millis(2));
+        let woken = c.now();
+        assert!(
+            woken >= Duration::from_millis(2),
+            "a parked clock reads the time"
+        );
+        assert_eq!(mode(&c), RUNNING, "and wakes");
+        assert!(c.now() >= woken);
+        assert!(!t.idle_check());
     }
 
     #[test]

@@ -5,10 +5,10 @@
 //! is rare and may take the transition lock.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
 use super::classify::Outcome;
-use super::clock::{Clock, saturating_nanos};
+use super::clock::TimeSource;
 use super::config::{Settings, WindowKind};
 use super::error::BreakerOpen;
 use super::listener::{StateListener, Transition};
@@ -36,7 +36,7 @@ pub(crate) struct Shared {
     word: Padded<AtomicU64>,
     pub(crate) name: Box<str>,
     pub(crate) settings: Settings,
-    clock: Arc<dyn Clock>,
+    clock: TimeSource,
     /// Slow-call detection or a time window needs the time of every call.
     needs_clock: bool,
     window: Window,
@@ -64,7 +64,7 @@ impl Shared {
     pub(crate) fn new(
         name: Box<str>,
         settings: Settings,
-        clock: Arc<dyn Clock>,
+        clock: TimeSource,
         listener: Box<dyn StateListener>,
         metrics: bool,
     ) -> Self {
@@ -73,7 +73,7 @@ impl Shared {
         } else {
             State::Closed
         };
-        let now_sec = saturating_nanos(clock.now()) / NANOS_PER_SEC;
+        let now_sec = clock.now_nanos() / NANOS_PER_SEC;
         let window = match settings.window.kind {
             WindowKind::Count => Window::Count(CountWindow::new(settings.window.size)),
             WindowKind::Time => Window::Time(TimeWindow::new(settings.window.size, now_sec)),
@@ -109,7 +109,7 @@ impl Shared {
 
     #[inline]
     pub(crate) fn now_nanos(&self) -> u64 {
-        saturating_nanos(self.clock.now())
+        self.clock.now_nanos()
     }
 
     #[inline]
@@ -182,6 +182,35 @@ impl Shared {
     /// Records the outcome of an admitted call; `elapsed` overrides the measured duration.
     #[inline]
     pub(crate) fn record(&self, ticket: Ticket, outcome: Outcome, elapsed: Option<u64>) {
+        if outcome == Outcome::Success
+            && ticket.word.state() == State::Closed
+            && self.quiet_success(ticket.start, elapsed)
+        {
+            return;
+        }
+        self.record_any(ticket, outcome, elapsed);
+    }
+
+    /// Whether a success admitted while closed is a fast one into a full count window holding
+    /// no failure or slow call: it would replace a fast success, so there is nothing to write
+    /// (whatever the state is by now).
+    #[inline]
+    fn quiet_success(&self, start: u64, elapsed: Option<u64>) -> bool {
+        let Window::Count(window) = &self.window else {
+            return false;
+        };
+        if !window.full_and_clean() {
+            return false;
+        }
+        match self.settings.slow_nanos {
+            None => true,
+            Some(limit) => {
+                elapsed.unwrap_or_else(|| self.now_nanos().saturating_sub(start)) <= limit
+            }
+        }
+    }
+
+    fn record_any(&self, ticket: Ticket, outcome: Outcome, elapsed: Option<u64>) {
         let state = ticket.word.state();
         if state == State::Disabled {
             return;

@@ -4,42 +4,46 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use std::sync::Arc;
-
 use pin_project_lite::pin_project;
 use tower::BoxError;
 
 use super::core::Ticket;
+use super::spare;
 use super::{BreakerOpen, CircuitBreaker, Classify, Outcome};
 
-/// The permit of an in-flight call. It holds the service clone's own `Arc` (not the
-/// breaker's), so calls from services cloned per task do not contend on one reference count.
+/// The permit of an in-flight call, with its own handle on the breaker (taken from the
+/// thread's [spare](super::spare) and left there again when done).
 #[derive(Debug)]
 pub(crate) struct CallPermit {
-    breaker: Arc<CircuitBreaker>,
+    /// `None` once the outcome is recorded.
+    breaker: Option<CircuitBreaker>,
     ticket: Ticket,
-    done: bool,
 }
 
 impl CallPermit {
-    pub(crate) fn new(breaker: Arc<CircuitBreaker>, ticket: Ticket) -> Self {
+    #[inline]
+    pub(crate) fn new(breaker: CircuitBreaker, ticket: Ticket) -> Self {
         Self {
-            breaker,
+            breaker: Some(breaker),
             ticket,
-            done: false,
         }
     }
 
-    fn record(mut self, outcome: Outcome) {
-        self.done = true;
-        self.breaker.shared.record(self.ticket, outcome, None);
+    /// Records the outcome (once; later calls do nothing).
+    #[inline]
+    fn record(&mut self, outcome: Outcome) {
+        if let Some(breaker) = self.breaker.take() {
+            breaker.shared.record(self.ticket, outcome, None);
+            spare::keep(breaker);
+        }
     }
 }
 
 impl Drop for CallPermit {
     fn drop(&mut self) {
-        if !self.done {
-            self.breaker.shared.release(self.ticket);
+        if let Some(breaker) = self.breaker.take() {
+            breaker.shared.release(self.ticket);
+            spare::keep(breaker);
         }
     }
 }
@@ -49,35 +53,39 @@ pin_project! {
     #[derive(Debug)]
     pub struct ResponseFuture<F, C> {
         #[pin]
-        kind: Kind<F>,
-        permit: Option<CallPermit>,
-        classifier: C,
+        kind: Kind<F, C>,
     }
 }
 
 pin_project! {
     #[project = KindProj]
     #[derive(Debug)]
-    enum Kind<F> {
-        Called { #[pin] future: F },
+    enum Kind<F, C> {
+        Called {
+            #[pin]
+            future: F,
+            permit: CallPermit,
+            classifier: C,
+        },
         Rejected { error: Option<BreakerOpen> },
     }
 }
 
 impl<F, C> ResponseFuture<F, C> {
+    #[inline]
     pub(crate) fn called(future: F, permit: CallPermit, classifier: C) -> Self {
         Self {
-            kind: Kind::Called { future },
-            permit: Some(permit),
-            classifier,
+            kind: Kind::Called {
+                future,
+                permit,
+                classifier,
+            },
         }
     }
 
-    pub(crate) fn rejected(error: BreakerOpen, classifier: C) -> Self {
+    pub(crate) fn rejected(error: BreakerOpen) -> Self {
         Self {
             kind: Kind::Rejected { error: Some(error) },
-            permit: None,
-            classifier,
         }
     }
 }
@@ -90,14 +98,16 @@ where
 {
     type Output = Result<T, BoxError>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        match this.kind.project() {
-            KindProj::Called { future } => {
+        match self.project().kind.project() {
+            KindProj::Called {
+                future,
+                permit,
+                classifier,
+            } => {
                 let result = ready!(future.poll(cx));
-                if let Some(permit) = this.permit.take() {
-                    permit.record(this.classifier.classify(result.as_ref()));
-                }
+                permit.record(classifier.classify(result.as_ref()));
                 Poll::Ready(result.map_err(Into::into))
             }
             KindProj::Rejected { error } => match error.take() {

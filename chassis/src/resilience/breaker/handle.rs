@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::classify::Outcome;
-use super::clock::{Clock, CoarseClock, saturating_nanos};
+use super::clock::{Clock, CoarseClock, TimeSource, saturating_nanos};
 use super::config::BreakerConfig;
 use super::core::{Shared, Ticket};
 use super::error::{BreakerConfigError, BreakerOpen};
@@ -165,7 +165,7 @@ pub struct BreakerMetrics {
 pub struct BreakerBuilder {
     name: String,
     config: BreakerConfig,
-    clock: Option<Arc<dyn Clock>>,
+    clock: Option<TimeSource>,
     listener: Box<dyn StateListener>,
     metrics: bool,
 }
@@ -189,7 +189,7 @@ impl BreakerBuilder {
     /// The time source (default: [`CoarseClock::shared`]); tests pass a [`super::ManualClock`],
     /// [`super::MonotonicClock`] measures with nanosecond precision at a few ns per read.
     pub fn clock(mut self, clock: impl Clock) -> Self {
-        self.clock = Some(Arc::new(clock));
+        self.clock = Some(TimeSource::new(clock));
         self
     }
 
@@ -217,7 +217,7 @@ impl BreakerBuilder {
         let settings = self.config.settings()?;
         let clock = self
             .clock
-            .unwrap_or_else(|| Arc::new(CoarseClock::shared()));
+            .unwrap_or_else(|| TimeSource::Coarse(CoarseClock::shared()));
         let shared = Shared::new(
             self.name.into_boxed_str(),
             settings,

@@ -75,9 +75,16 @@
 //! Admission and recording in the closed state are a few atomic operations, no lock and no
 //! allocation; transitions take a lock. Slow-call detection and time windows read the clock
 //! twice per call; the default [`CoarseClock`] makes that an atomic load (a 1 ms resolution,
-//! refreshed by one background thread per process). [`MonotonicClock`] is precise at a few
+//! refreshed by one background thread per process, which parks while no breaker is used, so
+//! an idle service costs no CPU). [`MonotonicClock`] is precise at a few
 //! nanoseconds per read on bare metal; with `slow_call_duration = ""` and a count window the
 //! closed path never reads a clock.
+//!
+//! Through the tower [`Breaker`], a call's future holds its own handle on the breaker. So that
+//! this costs no reference-count traffic per call, a completed call leaves its handle as its
+//! thread's spare, and the next call through the same breaker on that thread takes it over.
+//! One consequence: a breaker dropped everywhere else lives on in a thread's spare until that
+//! thread completes a call through another breaker, or ends.
 //!
 //! # Observability
 //!
@@ -96,10 +103,10 @@ mod handle;
 mod layer;
 mod listener;
 mod observe;
+mod spare;
 mod state;
 mod window;
 
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use tower::{BoxError, Service};
@@ -117,25 +124,14 @@ pub use state::State;
 /// A service guarded by a [`CircuitBreaker`].
 ///
 /// `poll_ready` is the inner service's: admission happens in `call`, so a rejected call
-/// costs nothing downstream and fails with a boxed [`BreakerOpen`].
-#[derive(Debug)]
+/// costs nothing downstream and fails with a boxed [`BreakerOpen`]. Cloning the service
+/// clones the breaker's handle (one atomic increment), never its state.
+#[derive(Debug, Clone)]
 #[allow(clippy::struct_field_names)]
 pub struct Breaker<S, C = HttpClassifier> {
     inner: S,
-    /// Each clone of the service gets its own `Arc` (one allocation per clone, none per call),
-    /// so in-flight calls of different clones never share a reference count.
-    breaker: Arc<CircuitBreaker>,
+    breaker: CircuitBreaker,
     classifier: C,
-}
-
-impl<S: Clone, C: Clone> Clone for Breaker<S, C> {
-    fn clone(&self) -> Self {
-        Self {
-            inner: self.inner.clone(),
-            breaker: Arc::new(CircuitBreaker::clone(&self.breaker)),
-            classifier: self.classifier.clone(),
-        }
-    }
 }
 
 impl<S, C> Breaker<S, C> {
@@ -143,7 +139,7 @@ impl<S, C> Breaker<S, C> {
     pub fn new(inner: S, breaker: CircuitBreaker, classifier: C) -> Self {
         Self {
             inner,
-            breaker: Arc::new(breaker),
+            breaker,
             classifier,
         }
     }
@@ -174,17 +170,19 @@ where
     type Error = BoxError;
     type Future = ResponseFuture<S::Future, C>;
 
+    #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
+    #[inline]
     fn call(&mut self, req: Req) -> Self::Future {
         match self.breaker.shared.acquire() {
             Ok(ticket) => {
-                let permit = future::CallPermit::new(Arc::clone(&self.breaker), ticket);
+                let permit = future::CallPermit::new(spare::take(&self.breaker), ticket);
                 ResponseFuture::called(self.inner.call(req), permit, self.classifier.clone())
             }
-            Err(open) => ResponseFuture::rejected(open, self.classifier.clone()),
+            Err(open) => ResponseFuture::rejected(open),
         }
     }
 }

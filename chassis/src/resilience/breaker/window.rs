@@ -119,7 +119,7 @@ impl CountWindow {
     #[inline]
     #[allow(clippy::cast_possible_truncation)]
     pub(crate) fn record(&self, kind: Kind) -> Option<Counts> {
-        if kind == OK && self.head.load(Relaxed) >= self.size && self.bad.load(Relaxed) == 0 {
+        if kind == OK && self.full_and_clean() {
             return None;
         }
         let idx = self.head.fetch_add(1, Relaxed);
@@ -140,6 +140,12 @@ impl CountWindow {
             }
         };
         Some(Counts::new(calls, bad_word))
+    }
+
+    /// Whether the window is full of fast successes (so one more changes nothing).
+    #[inline]
+    pub(crate) fn full_and_clean(&self) -> bool {
+        self.head.load(Relaxed) >= self.size && self.bad.load(Relaxed) == 0
     }
 
     pub(crate) fn snapshot(&self) -> Counts {
@@ -342,6 +348,56 @@ mod tests {
         // the third call after the failure replaces it
         assert_eq!(w.record(OK), Some(counts(3, 0, 0)));
         assert_eq!(w.record(OK), None);
+    }
+
+    /// Many threads record random kinds into small windows, wrapping them thousands of
+    /// times; once they are done, the aggregate must be exactly what the slots hold (each slot
+    /// replaced atomically, and its old kind subtracted exactly once), and a sequential replay
+    /// must read exactly.
+    #[test]
+    fn racing_records_keep_the_aggregate_equal_to_the_slots() {
+        const KINDS: [Kind; 6] = [OK, OK, FAIL, SLOW_OK, SLOW_FAIL, FAIL];
+        for size in [4u32, 5, 8] {
+            let w = CountWindow::new(size);
+            let n = u64::from(size);
+            std::thread::scope(|s| {
+                for t in 0..8u64 {
+                    let w = &w;
+                    s.spawn(move || {
+                        let mut x = 0x9E37_79B9_7F4A_7C15_u64 ^ (t + 1);
+                        for _ in 0..200_000 {
+                            x ^= x << 13;
+                            x ^= x >> 7;
+                            x ^= x << 17;
+                            #[allow(clippy::cast_possible_truncation)]
+                            let kind = KINDS[(x % 6) as usize];
+                            if let Some(c) = w.record(kind) {
+                                assert!(c.calls <= n && c.failures <= c.calls && c.slow <= c.calls);
+                            }
+                        }
+                    });
+                }
+            });
+            let held = w
+                .slots
+                .iter()
+                .fold(0u64, |sum, slot| sum.wrapping_add(bad(slot.load(Relaxed))));
+            assert_eq!(
+                unpack_bad(w.bad.load(Relaxed)),
+                unpack_bad(held),
+                "size {size}: the aggregate (failures, slow) is what the slots hold"
+            );
+            assert_eq!(w.bad.load(Relaxed), held, "size {size}: to the bit");
+            assert_eq!(w.snapshot().calls, n);
+            for _ in 0..size {
+                w.record(OK);
+            }
+            assert_eq!(w.snapshot(), counts(n, 0, 0), "size {size}");
+            for _ in 0..size {
+                w.record(SLOW_FAIL);
+            }
+            assert_eq!(w.snapshot(), counts(n, n, n), "size {size}");
+        }
     }
 
     #[test]
