@@ -492,3 +492,22 @@ async fn an_ejected_endpoint_that_leaves_leaves_no_series_behind() {
     good.shutdown().await;
     bad.shutdown().await;
 }
+
+/// A connection error names the endpoint it was sent to, not only "client error (Connect)".
+#[tokio::test]
+async fn a_refused_connection_names_the_endpoint() {
+    let unused = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = unused.local_addr().unwrap();
+    drop(unused);
+    let (_tx, rx) = live(&[addr]);
+    let mut config = ClientResilienceConfig::default();
+    config.retry.max_attempts = 1;
+    let client = HttpClient::new("refused", &config, rx).unwrap();
+    let error = client.get("/hello").send().await.unwrap_err();
+    let shown = error.to_string();
+    assert!(
+        shown.contains(&format!("connection refused by {addr}")),
+        "{shown}"
+    );
+    assert_eq!(error.kind(), chassis::client::ClientErrorKind::Transport);
+}

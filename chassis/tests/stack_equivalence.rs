@@ -302,7 +302,8 @@ async fn over_the_concurrency_limit() {
         // Drawn from 1 to 3 s at random by both, so shed callers spread out.
         let wait = shed.retry_after.take();
         assert!(
-            wait.as_deref().is_some_and(|w| ["1", "2", "3"].contains(&w)),
+            wait.as_deref()
+                .is_some_and(|w| ["1", "2", "3"].contains(&w)),
             "{name}: {wait:?}"
         );
         shed.retry_after = Some("1 to 3".to_owned());

@@ -32,6 +32,7 @@ use super::ejections::{Ejections, Mark};
 use super::error::NoEndpoint;
 use super::outcomes::OutcomeCounters;
 use super::request::RouteTemplate;
+use super::transport::TransportError;
 use crate::discovery::{EndpointSet, Endpoints as Discovered};
 use crate::resilience::blame::{Cause, Failure, InvalidRequest, Verdict};
 use crate::resilience::breaker::{BreakerConfig, CircuitBreaker, OwnedPermit, State};
@@ -349,7 +350,12 @@ impl Service<Request<OutBody>> for Balancer {
             }
             result
                 .map(|response| response.map(Body::new))
-                .map_err(BoxError::from)
+                .map_err(|error| {
+                    // Named by its endpoint only when it failed: no copy on the way.
+                    let named: BoxError =
+                        Box::new(TransportError::new(attempt.endpoint.authority(), error));
+                    named
+                })
         })
     }
 }

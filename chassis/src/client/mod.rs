@@ -50,6 +50,7 @@ mod reply;
 mod request;
 mod route;
 mod series;
+mod transport;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -72,6 +73,7 @@ pub use self::reply::{DEFAULT_BODY_LIMIT, Reply};
 pub use self::request::{RequestBuilder, RouteTemplate};
 pub use self::route::{Route, RouteError};
 use self::series::{ClientSeries, Series};
+pub use self::transport::TransportError;
 use crate::discovery::{DiscoveryError, Endpoints as Discovered};
 use crate::resilience::blame::{Cause, Verdict};
 use crate::resilience::breaker::{BreakerConfigError, CircuitBreaker, State};
