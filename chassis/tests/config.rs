@@ -677,3 +677,131 @@ fn server_limits_out_of_range_are_refused_together() {
         .unwrap_err();
     assert_eq!(huge.problems()[0].key, "server.max_headers");
 }
+
+/// The service's own settings, as the first-day user's `pricing` service had them.
+#[derive(Debug, Deserialize)]
+#[allow(dead_code)]
+struct Pricing {
+    currency: String,
+    max_items: u32,
+    discount: u32,
+    name: String,
+    owner: String,
+    enabled: bool,
+}
+
+fn pricing_problems(file: &str, vars: &[(&str, &str)]) -> Vec<(String, String, Origin)> {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "default.toml", file);
+    let err = ConfigLoader::new("pricing")
+        .unwrap()
+        .dir(dir.path())
+        .env(env(vars))
+        .load::<Pricing>()
+        .unwrap_err();
+    err.problems()
+        .iter()
+        .map(|p| (p.key.clone(), p.message.clone(), p.origin.clone()))
+        .collect()
+}
+
+#[test]
+fn each_problem_of_the_services_settings_is_said_once_and_right() {
+    let problems = pricing_problems(
+        "currency = \"EUR\"\nmax_items = -5\nenabled = \"maybe\"\n",
+        &[("PRICING__DISCOUNT", "lots")],
+    );
+    let keys: Vec<&str> = problems.iter().map(|(k, ..)| k.as_str()).collect();
+    // Every missing key named, each bad value once (not again as "missing").
+    assert_eq!(
+        keys,
+        ["discount", "enabled", "max_items", "name", "owner"],
+        "{problems:#?}"
+    );
+    let message = |key: &str| {
+        problems
+            .iter()
+            .find(|(k, ..)| k == key)
+            .map(|(_, m, _)| m.clone())
+            .unwrap()
+    };
+    assert_eq!(
+        message("max_items"),
+        "expected a whole number of at least 0, found -5"
+    );
+    assert!(
+        message("discount").contains("found string \"lots\""),
+        "{}",
+        message("discount")
+    );
+    assert!(
+        message("enabled").contains("expected a boolean"),
+        "{}",
+        message("enabled")
+    );
+    assert_eq!(message("name"), "missing field `name`");
+    assert_eq!(message("owner"), "missing field `owner`");
+}
+
+#[test]
+fn a_negative_number_for_an_unsigned_key_says_so_from_an_env_var_too() {
+    let problems = pricing_problems(
+        "currency = \"EUR\"\ndiscount = 1\nname = \"n\"\nowner = \"o\"\nenabled = true\n",
+        &[("PRICING__MAX_ITEMS", "-5")],
+    );
+    assert_eq!(problems.len(), 1, "{problems:#?}");
+    let (key, message, origin) = &problems[0];
+    assert_eq!(key, "max_items");
+    assert_eq!(message, "expected a whole number of at least 0, found -5");
+    assert_eq!(*origin, Origin::Env("PRICING__MAX_ITEMS".into()));
+}
+
+/// A number where the service's type wants a string is accepted as its text: TOML's `3`
+/// and an environment variable's `3` read the same (environment variables have no types).
+#[test]
+fn a_number_for_a_string_is_accepted_as_its_text() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "default.toml",
+        "currency = 3\nmax_items = 1\ndiscount = 1\nname = \"n\"\nowner = \"o\"\nenabled = true\n",
+    );
+    let loaded = ConfigLoader::new("pricing")
+        .unwrap()
+        .dir(dir.path())
+        .load::<Pricing>()
+        .unwrap();
+    assert_eq!(loaded.app.currency, "3");
+}
+
+/// The chassis' own sections get the same treatment: a bad value said once, a negative
+/// number for an unsigned key said as such.
+#[test]
+fn chassis_sections_say_each_problem_once_and_right() {
+    let err = ConfigLoader::new("shop")
+        .unwrap()
+        .env(env(&[
+            ("SHOP__SERVER__PORT", "-1"),
+            ("SHOP__SERVER__MAX_HEADERS", "many"),
+        ]))
+        .load::<()>()
+        .unwrap_err();
+    let found: Vec<(&str, &str)> = err
+        .problems()
+        .iter()
+        .map(|p| (p.key.as_str(), p.message.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (
+                "server.max_headers",
+                "expected an integer, found string \"many\""
+            ),
+            (
+                "server.port",
+                "expected a whole number of at least 0, found -1"
+            ),
+        ]
+    );
+}

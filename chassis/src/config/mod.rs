@@ -38,6 +38,7 @@ mod sections;
 mod settings;
 mod size;
 mod source;
+mod stand_in;
 mod trust;
 
 pub use crate::discovery::{

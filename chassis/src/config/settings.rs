@@ -58,6 +58,10 @@ impl Settings {
 
     fn validate(&self, snapshot: &Value, problems: &mut Vec<ConfigProblem>) {
         let mut bad = |key: &str, message: &str| {
+            // A value that did not even parse was reported already; its stand-in is not judged.
+            if problems.iter().any(|p| p.key == key) {
+                return;
+            }
             let path: Vec<String> = key.split('.').map(str::to_owned).collect();
             let found = lookup(snapshot, &path);
             problems.push(ConfigProblem {
