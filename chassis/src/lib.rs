@@ -53,6 +53,7 @@ pub mod client;
 pub mod config;
 pub mod discovery;
 pub mod health;
+pub mod prelude;
 pub mod resilience;
 pub mod server;
 pub mod service;

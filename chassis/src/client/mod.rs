@@ -43,6 +43,7 @@
 //! caller names (never the raw path) and `server_address` the service name.
 
 mod balance;
+mod check;
 mod ejections;
 mod error;
 mod outcomes;
@@ -67,6 +68,7 @@ use tower::util::BoxCloneSyncService;
 use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
 
 use self::balance::{Balancer, Endpoints};
+pub use self::check::ClientCheck;
 pub use self::error::{ClientError, ClientErrorKind, NoEndpoint, UnexpectedStatus};
 use self::outcomes::OutcomeCounters;
 pub use self::reply::{DEFAULT_BODY_LIMIT, Reply};
@@ -171,6 +173,12 @@ impl HttpClient {
     /// The service this client calls.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// A health check on the dependency from what the client knows: `warn` while no
+    /// endpoint is known or the breaker is open (see [`ClientCheck`]).
+    pub fn check(&self) -> ClientCheck {
+        ClientCheck::new(self.clone())
     }
 
     /// The client-wide circuit breaker (state, forced states).

@@ -55,6 +55,26 @@ impl HealthRegistry {
         }
     }
 
+    /// Registers a readiness check: [`register`](Self::register) with
+    /// [`Probe::Readiness`].
+    pub fn readiness(
+        &self,
+        name: impl Into<Arc<str>>,
+        check: impl HealthCheck,
+    ) -> CheckRegistration {
+        self.register(name, Probe::Readiness, check)
+    }
+
+    /// Registers a liveness check (never a dependency's): [`register`](Self::register) with
+    /// [`Probe::Liveness`].
+    pub fn liveness(
+        &self,
+        name: impl Into<Arc<str>>,
+        check: impl HealthCheck,
+    ) -> CheckRegistration {
+        self.register(name, Probe::Liveness, check)
+    }
+
     /// Registers `check` under `name` for `probes` (one [`Probe`], `Probe::Readiness |
     /// Probe::Startup`, an array or slice of probes, or [`Probes`]).
     ///
