@@ -322,6 +322,9 @@ async fn an_untrusted_certificate_fails_the_call_as_tls_once_and_never_in_cleart
     let started = Instant::now();
     let error = api.get("/items").send().await.map(|_| ()).unwrap_err();
     let took = started.elapsed();
+    // One connection, one ClientHello: not retried, and no byte of HTTP in cleartext.
+    assert_eq!(server.first_bytes(), [TLS_HANDSHAKE]);
+    assert_eq!(server.served(), []);
     assert_eq!(error.kind(), ClientErrorKind::Tls, "{}", chain(&error));
     assert_eq!(error.kind().as_str(), "tls");
     assert!(
@@ -330,10 +333,13 @@ async fn an_untrusted_certificate_fails_the_call_as_tls_once_and_never_in_cleart
         chain(&error)
     );
     assert!(error.verdict().is_failure(), "charged to the dependency");
+    assert!(
+        error
+            .to_string()
+            .contains("tls: invalid peer certificate: UnknownIssuer"),
+        "the message says why: {error}"
+    );
     assert!(took < Duration::from_secs(1), "took {took:?}");
-    // One connection, one ClientHello: not retried, and no byte of HTTP in cleartext.
-    assert_eq!(server.first_bytes(), [TLS_HANDSHAKE]);
-    assert_eq!(server.served(), []);
 }
 
 /// (c) Mutual TLS: a server requiring a client certificate signed by the CA serves a client

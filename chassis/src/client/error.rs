@@ -155,6 +155,11 @@ impl fmt::Display for ClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.kind {
             ClientErrorKind::Status => write!(f, "{} {}", self.service, self.source),
+            // The connector's own message ("client error (Connect)") hides why.
+            ClientErrorKind::Tls => match tls_failure(self.source.as_ref()) {
+                Some(tls) => write!(f, "call to {} failed: tls: {tls}", self.service),
+                None => write!(f, "call to {} failed: tls: {}", self.service, self.source),
+            },
             _ => write!(f, "call to {} failed: {}", self.service, self.source),
         }
     }

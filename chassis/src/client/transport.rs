@@ -98,3 +98,33 @@ where
         .http2_only(http2)
         .build(connector)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::client::balance::OutBody;
+
+    /// The connector itself refuses `http://`: even a URI built wrongly cannot leave a TLS
+    /// client in cleartext.
+    #[tokio::test]
+    async fn a_tls_transport_sends_nothing_to_an_http_uri() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let mut config = ClientResilienceConfig::default();
+        config.tls.enabled = true;
+        let transport = Transport::new(&config).expect("the system's roots");
+        assert_eq!(transport.scheme(), Scheme::HTTPS);
+        let request = Request::get(format!("http://{addr}/items"))
+            .body(OutBody::replay(bytes::Bytes::new(), None))
+            .expect("request");
+        let sent = tokio::time::timeout(Duration::from_secs(2), transport.request(request)).await;
+        let error = sent.expect("refused at once").expect_err("refused");
+        assert!(error.is_connect(), "{error:?}");
+        let accepted = tokio::time::timeout(Duration::from_millis(200), listener.accept()).await;
+        assert!(accepted.is_err(), "a connection was opened");
+    }
+}
