@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::convert::Infallible;
+use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -239,8 +240,7 @@ fn chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&format!("{cause} {cause:?}"));
+        let _ = write!(text, ": {cause} {cause:?}");
         source = cause.source();
     }
     text
