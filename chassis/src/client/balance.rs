@@ -30,8 +30,8 @@ use super::base_url::under;
 use super::ejections::{Ejections, Mark};
 use super::error::{NoEndpoint, tls_failure};
 use super::outcomes::OutcomeCounters;
+use super::pool::Pool;
 use super::request::RouteTemplate;
-use super::transport::Transport;
 use crate::discovery::{EndpointSet, Endpoints as Discovered};
 use crate::resilience::blame::{Cause, Failure, InvalidRequest, Verdict};
 use crate::resilience::breaker::{BreakerConfig, CircuitBreaker, OwnedPermit, State};
@@ -292,13 +292,13 @@ pub(crate) struct Balancer {
     endpoints: Arc<Endpoints>,
     /// Behind an `Arc`: the retry layer clones the whole stack for every call, and
     /// hyper-util's `Client` is a large value holding several `Arc`s of its own.
-    http: Arc<Transport>,
+    http: Arc<Pool>,
     /// The base URL's path, every request's path goes under (empty for none).
     prefix: Arc<str>,
 }
 
 impl Balancer {
-    pub(crate) fn new(endpoints: Arc<Endpoints>, http: Transport, prefix: &str) -> Self {
+    pub(crate) fn new(endpoints: Arc<Endpoints>, http: Pool, prefix: &str) -> Self {
         Self {
             endpoints,
             http: Arc::new(http),

@@ -57,12 +57,12 @@ pub(crate) mod base_url;
 mod ejections;
 mod error;
 mod outcomes;
+mod pool;
 mod reply;
 mod request;
 mod route;
 mod series;
 pub(crate) mod tls;
-mod transport;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -79,12 +79,12 @@ use self::balance::{Balancer, Endpoints};
 use self::error::ClientRetries;
 pub use self::error::{ClientError, ClientErrorKind, NoEndpoint, UnexpectedStatus};
 use self::outcomes::OutcomeCounters;
+use self::pool::Pool;
 pub use self::reply::{DEFAULT_BODY_LIMIT, Reply};
 pub use self::request::{RequestBuilder, RouteTemplate};
 pub use self::route::{Route, RouteError};
 use self::series::{ClientSeries, Series};
 pub use self::tls::TlsConfigError;
-use self::transport::Transport;
 use crate::discovery::{DiscoveryError, Endpoints as Discovered};
 use crate::resilience::blame::{Cause, Verdict};
 use crate::resilience::breaker::{BreakerConfigError, CircuitBreaker, State};
@@ -148,7 +148,7 @@ impl HttpClient {
             .base_url()?
             .map(|url| url.prefix().to_owned())
             .unwrap_or_default();
-        let http = Transport::new(config)?;
+        let http = Pool::new(config)?;
         let breaker = CircuitBreaker::new(name, &config.breaker)?;
         let endpoints = Endpoints::follow(name, config.outlier.clone(), endpoints);
         let retry = RetryLayer::builder(name)

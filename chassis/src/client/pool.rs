@@ -1,4 +1,4 @@
-//! [`Transport`]: the client's pool of connections, cleartext or TLS, never both.
+//! [`Pool`]: the client's pooled connections, cleartext or TLS, never both.
 //!
 //! A cleartext client builds `http://` URIs over hyper-util's `HttpConnector`, which refuses
 //! any other scheme. A TLS client builds `https://` URIs over an https-only connector
@@ -28,14 +28,14 @@ const POOL_IDLE: Duration = Duration::from_secs(60);
 
 /// The pooled connections of one client.
 #[derive(Debug)]
-pub(crate) enum Transport {
+pub(crate) enum Pool {
     /// `http://`, cleartext.
     Cleartext(Client<HttpConnector, OutBody>),
     /// `https://` only.
     Tls(Client<HttpsConnector<HttpConnector>, OutBody>),
 }
 
-impl Transport {
+impl Pool {
     /// The transport `config` asks for: TLS when [`ClientResilienceConfig::uses_tls`], its
     /// rustls configuration built here, once.
     pub(crate) fn new(config: &ClientResilienceConfig) -> Result<Self, TlsConfigError> {
@@ -73,7 +73,7 @@ impl Transport {
         }
     }
 
-    /// Sends `request` (an absolute URI of [`Transport::scheme`]) on a pooled connection.
+    /// Sends `request` (an absolute URI of [`Pool::scheme`]) on a pooled connection.
     pub(crate) fn request(&self, request: Request<OutBody>) -> ResponseFuture {
         match self {
             Self::Cleartext(client) => client.request(request),
@@ -109,19 +109,19 @@ mod tests {
     /// The connector itself refuses `http://`: even a URI built wrongly cannot leave a TLS
     /// client in cleartext.
     #[tokio::test]
-    async fn a_tls_transport_sends_nothing_to_an_http_uri() {
+    async fn a_tls_pool_sends_nothing_to_an_http_uri() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("address");
         let mut config = ClientResilienceConfig::default();
         config.tls.enabled = true;
-        let transport = Transport::new(&config).expect("the system's roots");
-        assert_eq!(transport.scheme(), Scheme::HTTPS);
+        let pool = Pool::new(&config).expect("the system's roots");
+        assert_eq!(pool.scheme(), Scheme::HTTPS);
         let request = Request::get(format!("http://{addr}/items"))
             .body(OutBody::replay(bytes::Bytes::new(), None))
             .expect("request");
-        let sent = tokio::time::timeout(Duration::from_secs(2), transport.request(request)).await;
+        let sent = tokio::time::timeout(Duration::from_secs(2), pool.request(request)).await;
         let error = sent.expect("refused at once").expect_err("refused");
         assert!(error.is_connect(), "{error:?}");
         let accepted = tokio::time::timeout(Duration::from_millis(200), listener.accept()).await;
