@@ -10,8 +10,10 @@ export PATH="$PATH:/usr/sbin:/sbin"
 
 # Debian packages the build and the tests need. Installed with their recommends left out,
 # so every package a tool or file comes from is named here (libprotobuf-dev carries
-# google/protobuf/*.proto, which protobuf-compiler alone does not).
-PACKAGES=(etcd-server etcd-client prometheus dnsmasq-base protobuf-compiler libprotobuf-dev)
+# google/protobuf/*.proto, which protobuf-compiler alone does not; ca-certificates the
+# system roots a TLS client trusts by default).
+PACKAGES=(etcd-server etcd-client prometheus dnsmasq-base protobuf-compiler libprotobuf-dev
+  ca-certificates)
 
 missing=()
 for package in "${PACKAGES[@]}"; do
@@ -46,6 +48,9 @@ if command -v protoc >/dev/null 2>&1; then
     problems+=("protoc cannot import google/protobuf/descriptor.proto (package libprotobuf-dev): $(cat "$probe/err")")
   fi
   rm -rf "$probe"
+fi
+if [ ! -s /etc/ssl/certs/ca-certificates.crt ]; then
+  problems+=("the system's CA roots /etc/ssl/certs/ca-certificates.crt are missing or empty (package ca-certificates)")
 fi
 if [ "${#problems[@]}" -gt 0 ]; then
   echo "scripts/test.sh: the tests need tools that are missing and could not be installed:" >&2

@@ -23,14 +23,14 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use http::uri::{Authority, Parts, PathAndQuery, Scheme};
 use http::{Request, Response, Uri};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use tokio_util::sync::{CancellationToken, DropGuard};
 use tower::{BoxError, Service};
 
+use super::base_url::under;
 use super::ejections::{Ejections, Mark};
-use super::error::NoEndpoint;
+use super::error::{NoEndpoint, tls_failure};
 use super::outcomes::OutcomeCounters;
+use super::pool::Pool;
 use super::request::RouteTemplate;
 use super::transport::TransportError;
 use crate::discovery::{EndpointSet, Endpoints as Discovered};
@@ -293,14 +293,17 @@ pub(crate) struct Balancer {
     endpoints: Arc<Endpoints>,
     /// Behind an `Arc`: the retry layer clones the whole stack for every call, and
     /// hyper-util's `Client` is a large value holding several `Arc`s of its own.
-    http: Arc<Client<HttpConnector, OutBody>>,
+    http: Arc<Pool>,
+    /// The base URL's path, every request's path goes under (empty for none).
+    prefix: Arc<str>,
 }
 
 impl Balancer {
-    pub(crate) fn new(endpoints: Arc<Endpoints>, http: Client<HttpConnector, OutBody>) -> Self {
+    pub(crate) fn new(endpoints: Arc<Endpoints>, http: Pool, prefix: &str) -> Self {
         Self {
             endpoints,
             http: Arc::new(http),
+            prefix: Arc::from(prefix),
         }
     }
 }
@@ -321,7 +324,7 @@ impl Service<Request<OutBody>> for Balancer {
             Ok(picked) => picked,
             Err(error) => return Box::pin(std::future::ready(Err(error))),
         };
-        let uri = match absolute(request.uri(), &endpoint) {
+        let uri = match absolute(request.uri(), &endpoint, self.http.scheme(), &self.prefix) {
             Ok(uri) => uri,
             Err(error) => {
                 let invalid: BoxError = Box::new(InvalidRequest::new(error));
@@ -346,6 +349,10 @@ impl Service<Request<OutBody>> for Balancer {
             let result = response.await;
             match &result {
                 Ok(response) => attempt.answered(response.status()),
+                // A TLS failure is a transport failure, named apart in its span.
+                Err(error) if tls_failure(error).is_some() => {
+                    attempt.failed_as(Verdict::of_error(error), "tls");
+                }
                 Err(error) => attempt.failed(Verdict::of_error(error)),
             }
             result
@@ -404,7 +411,12 @@ impl InFlight {
 
     /// The attempt failed with no answer.
     fn failed(&mut self, verdict: Verdict) {
-        self.span.failed(verdict.kind());
+        self.failed_as(verdict, verdict.kind());
+    }
+
+    /// The attempt failed with no answer, its span's `error.type` being `error_type`.
+    fn failed_as(&mut self, verdict: Verdict, error_type: &str) {
+        self.span.failed(error_type);
         self.finish(verdict);
     }
 
@@ -482,19 +494,22 @@ fn addresses(set: &EndpointSet) -> Vec<String> {
         .collect()
 }
 
-fn absolute(uri: &Uri, endpoint: &Endpoint) -> Result<Uri, BoxError> {
+/// The URI of an attempt: `scheme://endpoint`, then the request's path (and query) under
+/// `prefix`.
+fn absolute(uri: &Uri, endpoint: &Endpoint, scheme: Scheme, prefix: &str) -> Result<Uri, BoxError> {
     let authority = match &endpoint.parsed {
         Some(parsed) => parsed.clone(),
         None => endpoint.authority.parse::<Authority>()?,
     };
+    let path_and_query = match uri.path_and_query() {
+        Some(path) if prefix.is_empty() => path.clone(),
+        None if prefix.is_empty() => PathAndQuery::from_static("/"),
+        path => PathAndQuery::try_from(under(prefix, path.map_or("/", PathAndQuery::as_str)))?,
+    };
     let mut parts = Parts::default();
-    parts.scheme = Some(Scheme::HTTP);
+    parts.scheme = Some(scheme);
     parts.authority = Some(authority);
-    parts.path_and_query = Some(
-        uri.path_and_query()
-            .cloned()
-            .unwrap_or_else(|| PathAndQuery::from_static("/")),
-    );
+    parts.path_and_query = Some(path_and_query);
     Ok(Uri::from_parts(parts)?)
 }
 
@@ -515,11 +530,23 @@ mod tests {
     #[test]
     fn the_endpoint_replaces_the_authority_and_keeps_path_and_query() {
         let uri: Uri = "/items/7?fields=name".parse().expect("uri");
-        let made = absolute(&uri, &endpoint("10.0.0.5:8081")).expect("absolute");
+        let made = absolute(&uri, &endpoint("10.0.0.5:8081"), Scheme::HTTP, "").expect("absolute");
         assert_eq!(made, "http://10.0.0.5:8081/items/7?fields=name");
         let bare: Uri = "http://elsewhere:1".parse().expect("uri");
-        let rooted = absolute(&bare, &endpoint("10.0.0.5:8081")).expect("absolute");
+        let rooted =
+            absolute(&bare, &endpoint("10.0.0.5:8081"), Scheme::HTTP, "").expect("absolute");
         assert_eq!(rooted, "http://10.0.0.5:8081/");
+    }
+
+    #[test]
+    fn a_base_url_gives_the_scheme_and_the_path_prefix() {
+        let uri: Uri = "/items/7?fields=name".parse().expect("uri");
+        let api = endpoint("api.example.com:443");
+        let made = absolute(&uri, &api, Scheme::HTTPS, "/v1").expect("absolute");
+        assert_eq!(made, "https://api.example.com:443/v1/items/7?fields=name");
+        let bare: Uri = "http://elsewhere:1".parse().expect("uri");
+        let rooted = absolute(&bare, &api, Scheme::HTTPS, "/v1").expect("absolute");
+        assert_eq!(rooted, "https://api.example.com:443/v1/");
     }
 
     #[test]
@@ -641,6 +668,6 @@ mod tests {
     #[test]
     fn an_unparsable_address_fails_the_call() {
         let uri: Uri = "/items/7".parse().expect("uri");
-        assert!(absolute(&uri, &endpoint("not an authority")).is_err());
+        assert!(absolute(&uri, &endpoint("not an authority"), Scheme::HTTP, "").is_err());
     }
 }

@@ -1,11 +1,14 @@
 //! [`ClientError`]: why an outbound call failed, classified once.
 
+use std::error::Error;
 use std::fmt;
 
 use tower::BoxError;
 
+use super::transport::TransportError;
 pub use crate::discovery::NoEndpoint;
 use crate::resilience::blame::{Cause, Failure, InvalidRequest, Verdict};
+use crate::resilience::retry::{Attempt, DefaultClassifier, RetryClassifier};
 
 /// The kind of a [`ClientError`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +26,10 @@ pub enum ClientErrorKind {
     NoEndpoint,
     /// Connecting or talking to the endpoint failed.
     Transport,
+    /// The TLS handshake or session failed: the server's certificate did not verify (not
+    /// trusted, expired, not for this name), it refused ours, or it spoke TLS wrongly. A
+    /// transport failure charged to the dependency, never retried.
+    Tls,
     /// The request could not be built.
     InvalidRequest,
     /// The dependency answered, with a status that is not a success (reading a reply's body
@@ -42,6 +49,7 @@ impl ClientErrorKind {
             Self::Rejected => "rejected",
             Self::NoEndpoint => "no_endpoint",
             Self::Transport => "transport",
+            Self::Tls => "tls",
             Self::InvalidRequest => "invalid_request",
             Self::Status => "status",
             Self::Body => "body",
@@ -148,6 +156,17 @@ impl fmt::Display for ClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.kind {
             ClientErrorKind::Status => write!(f, "{} {}", self.service, self.source),
+            // The connector's own message ("client error (Connect)") hides why.
+            ClientErrorKind::Tls => {
+                write!(f, "call to {} failed: tls", self.service)?;
+                if let Some(transport) = self.source.downcast_ref::<TransportError>() {
+                    write!(f, " with {}", transport.endpoint())?;
+                }
+                match tls_failure(self.source.as_ref()) {
+                    Some(tls) => write!(f, ": {tls}"),
+                    None => write!(f, ": {}", self.source),
+                }
+            }
             _ => write!(f, "call to {} failed: {}", self.service, self.source),
         }
     }
@@ -168,7 +187,40 @@ fn classify(error: &(dyn std::error::Error + 'static)) -> ClientErrorKind {
         Verdict::NotCharged(Cause::NoEndpoint) => ClientErrorKind::NoEndpoint,
         Verdict::NotCharged(Cause::InvalidRequest) => ClientErrorKind::InvalidRequest,
         Verdict::NotCharged(Cause::BreakerOpen) => ClientErrorKind::BreakerOpen,
+        _ if tls_failure(error).is_some() => ClientErrorKind::Tls,
         _ => ClientErrorKind::Transport,
+    }
+}
+
+/// The rustls error in `error`'s chain, if TLS is why it failed. An `io::Error` wraps it
+/// where a connector or a stream reports it, and `io::Error::source` skips what it wraps:
+/// each is looked into.
+pub(crate) fn tls_failure<'a>(error: &'a (dyn Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut current = Some(error);
+    while let Some(err) = current {
+        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        current = match err.downcast_ref::<std::io::Error>() {
+            Some(io) => io.get_ref().map(|inner| inner as &(dyn Error + 'static)),
+            None => err.source(),
+        };
+    }
+    None
+}
+
+/// The client's retry classifier: [`DefaultClassifier`], but a TLS failure is not retried. A
+/// certificate that does not verify, or a handshake refused, gives the same answer on every
+/// attempt; with several endpoints the one failing is ejected by its breaker instead.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ClientRetries;
+
+impl RetryClassifier for ClientRetries {
+    fn is_retryable(&self, attempt: Attempt<'_>) -> bool {
+        match attempt {
+            Attempt::Error(error) if tls_failure(error).is_some() => false,
+            _ => DefaultClassifier.is_retryable(attempt),
+        }
     }
 }
 
@@ -177,5 +229,44 @@ fn classify(error: &(dyn std::error::Error + 'static)) -> ClientErrorKind {
 impl axum::response::IntoResponse for ClientError {
     fn into_response(self) -> axum::response::Response {
         crate::server::client_error_response(&self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rustls_error_is_found_inside_the_io_errors_that_wrap_it() {
+        let tls = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        // As hyper-rustls reports a handshake: an io error wrapping tokio-rustls' io error.
+        let inner = std::io::Error::new(std::io::ErrorKind::InvalidData, tls);
+        let boxed: BoxError = Box::new(std::io::Error::other(inner));
+        assert!(tls_failure(boxed.as_ref()).is_some());
+        let error = ClientError::new("api", boxed);
+        assert_eq!(error.kind(), ClientErrorKind::Tls);
+        assert_eq!(error.kind().as_str(), "tls");
+        assert_eq!(
+            error.verdict(),
+            Verdict::Failure(Failure::Transport),
+            "charged to the dependency"
+        );
+        let refused: BoxError =
+            Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        assert!(tls_failure(refused.as_ref()).is_none());
+        assert_eq!(
+            ClientError::new("api", refused).kind(),
+            ClientErrorKind::Transport
+        );
+    }
+
+    #[test]
+    fn a_tls_failure_is_not_retried_a_refused_connection_is() {
+        let tls = rustls::Error::InvalidCertificate(rustls::CertificateError::Expired);
+        let boxed: BoxError = Box::new(std::io::Error::other(tls));
+        assert!(!ClientRetries.is_retryable(Attempt::Error(boxed.as_ref())));
+        let refused: BoxError =
+            Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        assert!(ClientRetries.is_retryable(Attempt::Error(refused.as_ref())));
     }
 }

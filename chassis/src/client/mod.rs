@@ -38,43 +38,56 @@
 //! trace. Only the dependency's own failures count against the breakers
 //! ([blame](crate::resilience::blame)).
 //!
+//! A client calls a discovered service, or any HTTP API through a base URL
+//! (`clients.<name>.url = "https://api.example.com/v1"`): the URL's host and port are its one
+//! endpoint, its path prefixes every route (`/v1/items`), and the route template stays the
+//! caller's (`/items`) in metrics and spans. Over TLS (an `https` url, or `tls.enabled` for a
+//! discovered service) it speaks rustls, trusting the system's roots or `tls.ca_file`,
+//! presenting `tls.client_cert_file` for mutual TLS and verifying `tls.server_name` when set;
+//! it never falls back to cleartext. A certificate that fails verification fails the call as
+//! [`ClientErrorKind::Tls`]: charged to the dependency like any transport failure, and not
+//! retried (every attempt would get the same answer).
+//!
 //! Each call records `http_client_request_duration_seconds{http_request_method, http_route,
 //! http_response_status_code, server_address}`, where `http_route` is the route template the
 //! caller names (never the raw path) and `server_address` the service name.
 
 mod balance;
+pub(crate) mod base_url;
 mod check;
 mod ejections;
 mod error;
 mod outcomes;
+mod pool;
 mod reply;
 mod request;
 mod route;
 mod series;
+pub(crate) mod tls;
 mod transport;
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::body::Body;
 use http::{Method, Request, Response};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use tower::util::BoxCloneSyncService;
 use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
 
 use self::balance::{Balancer, Endpoints};
 pub use self::check::ClientCheck;
+use self::error::ClientRetries;
 pub use self::error::{ClientError, ClientErrorKind, NoEndpoint, UnexpectedStatus};
 use self::outcomes::OutcomeCounters;
+use self::pool::Pool;
 pub use self::reply::{DEFAULT_BODY_LIMIT, Reply};
 pub use self::request::{RequestBuilder, RouteTemplate};
 pub use self::route::{Route, RouteError};
 use self::series::{ClientSeries, Series};
+pub use self::tls::TlsConfigError;
 pub use self::transport::TransportError;
 use crate::discovery::{DiscoveryError, Endpoints as Discovered};
 use crate::resilience::blame::{Cause, Verdict};
@@ -84,11 +97,6 @@ use crate::resilience::config::{ClientResilienceConfig, InvalidResilienceConfig}
 use crate::resilience::deadline::PropagateDeadlineLayer;
 use crate::resilience::retry::RetryLayer;
 use crate::resilience::timeout::TimeoutLayer;
-
-/// How long connecting to an endpoint may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
-/// How long an idle pooled connection is kept.
-const POOL_IDLE: Duration = Duration::from_secs(60);
 
 /// Building a client failed.
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +111,10 @@ pub enum ClientBuildError {
     /// Discovery cannot follow the service.
     #[error(transparent)]
     Discovery(#[from] DiscoveryError),
+    /// `clients.<name>.tls` cannot be made into a TLS configuration (a file missing or not
+    /// what it should be; the file is named, a key's contents never are).
+    #[error(transparent)]
+    Tls(#[from] TlsConfigError),
 }
 
 /// A resilient HTTP client for one service; cheap to clone, share it.
@@ -121,24 +133,32 @@ impl HttpClient {
     /// (from [`Registry::discover`](crate::discovery::Registry::discover), or
     /// [`Endpoints::fixed`](crate::discovery::Endpoints::fixed)).
     ///
+    /// With `config.url` set, the URL gives the scheme and the path prefix and `endpoints`
+    /// where to send: [`Context::client`](crate::service::Context::client) passes the URL's
+    /// own host and port. Over TLS (`tls.enabled` or an `https` url) the rustls configuration
+    /// is built here, once: its files are read now.
+    ///
     /// # Errors
     ///
-    /// When the configuration is out of range.
+    /// When the configuration is out of range, or a TLS file is missing or not what it
+    /// should be.
     pub fn new(
         name: &str,
         config: &ClientResilienceConfig,
         endpoints: Discovered,
     ) -> Result<Self, ClientBuildError> {
         config.validate()?;
+        let prefix = config
+            .base_url()?
+            .map(|url| url.prefix().to_owned())
+            .unwrap_or_default();
+        let http = Pool::new(config)?;
         let breaker = CircuitBreaker::new(name, &config.breaker)?;
         let endpoints = Endpoints::follow(name, config.outlier.clone(), endpoints);
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
-        connector.set_nodelay(true);
-        let http = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(POOL_IDLE)
-            .http2_only(config.http2)
-            .build(connector);
+        let retry = RetryLayer::builder(name)
+            .config(config.retry.clone())
+            .with_classifier(ClientRetries)
+            .build()?;
         // The breaker sits outside the overall timeout, so a call that times out counts as a
         // failure (Resilience4j's TimeLimiter inside its CircuitBreaker).
         let service = ServiceBuilder::new()
@@ -148,7 +168,7 @@ impl HttpClient {
                     .timeout
                     .map_or(TimeoutLayer::per_call(), TimeoutLayer::overall),
             )
-            .layer(RetryLayer::from_config(name, &config.retry)?)
+            .layer(retry)
             .option_layer(config.attempt_timeout.map(TimeoutLayer::per_attempt))
             .layer(PropagateDeadlineLayer::new())
             .option_layer(
@@ -157,7 +177,7 @@ impl HttpClient {
                     .as_ref()
                     .map(|bulkhead| BulkheadLayer::from_config(name, bulkhead)),
             )
-            .service(Balancer::new(Arc::clone(&endpoints), http))
+            .service(Balancer::new(Arc::clone(&endpoints), http, &prefix))
             .map_err(Into::into);
         let name: Arc<str> = Arc::from(name);
         Ok(Self {

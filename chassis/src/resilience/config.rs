@@ -1,5 +1,6 @@
-//! Settings for `clients.<name>`: `timeout`, `attempt_timeout`, `retry.*`, `bulkhead.*` and
-//! `breaker.*`.
+//! Settings for `clients.<name>`: `timeout`, `attempt_timeout`, `retry.*`, `bulkhead.*`,
+//! `breaker.*`, and what the client calls: a base `url` instead of a discovered service, over
+//! cleartext or TLS (`tls.*`).
 //!
 //! ```
 //! use chassis::resilience::config::ClientResilienceConfig;
@@ -15,6 +16,15 @@
 //! "#)?;
 //! config.validate()?;
 //! assert_eq!(config.retry.max_replay_body, 16 * 1024);
+//!
+//! // Any HTTP API: a base URL (its path prefixes every route), over TLS with a private CA.
+//! let api: ClientResilienceConfig = toml::from_str(r#"
+//!     url = "https://api.example.com/v1"
+//!     [tls]
+//!     ca_file = "/etc/chassis/ca.pem"
+//! "#)?;
+//! api.validate()?;
+//! assert!(api.uses_tls());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -22,11 +32,14 @@
 //! `docs/resilience.md`); [`ClientResilienceConfig::validate`] reports every value out of range
 //! at once.
 
+use std::path::PathBuf;
 use std::{fmt, time::Duration};
 
 use serde::{Deserialize, Serialize};
 
 use super::breaker::{BreakerConfig, WindowConfig, WindowKind};
+use crate::client::base_url::BaseUrl;
+use crate::config::redact::redact_url;
 
 /// Everything resilience for one client (`clients.<name>`).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -44,14 +57,41 @@ pub struct ClientResilienceConfig {
     pub bulkhead: Option<BulkheadConfig>,
     /// The client's circuit breaker: judges whole calls, retries included.
     pub breaker: BreakerConfig,
-    /// Speak HTTP/2 to every endpoint (prior knowledge, h2c): one multiplexed connection
-    /// per endpoint instead of a pool of HTTP/1.1 ones. Chassis servers accept it; a plain
-    /// HTTP/1.1 upstream does not. Default `false`.
+    /// Speak HTTP/2 to every endpoint (prior knowledge, h2c; over TLS, ALPN `h2`): one
+    /// multiplexed connection per endpoint instead of a pool of HTTP/1.1 ones. Chassis servers
+    /// accept it; a plain HTTP/1.1 upstream does not. Default `false`.
     pub http2: bool,
     /// The breaker of each endpoint (outlier ejection): judges single attempts, and is
     /// quicker to trip than the client's so one bad instance is ejected before the whole
     /// service is considered down.
     pub outlier: BreakerConfig,
+    /// The base URL of an API to call instead of a discovered service,
+    /// `http(s)://host[:port][/path]`: every call goes to that host and port, under that path
+    /// (`/v1` + `/items`), over TLS for `https`. No user or password (send credentials in a
+    /// header), no query, no fragment. Default none, or `""`: discovery finds the service.
+    pub url: Option<String>,
+    /// TLS: on with `tls.enabled` or an `https` url; the roots trusted, a client certificate.
+    pub tls: TlsConfig,
+}
+
+/// TLS settings (`clients.<name>.tls`): on for an `https` url, or with `enabled` for a
+/// discovered service. A TLS client never falls back to cleartext.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// Call the discovered service over TLS (an `https` url implies it). Default `false`.
+    pub enabled: bool,
+    /// A PEM bundle of the CA certificates to trust, instead of the system's roots. Default
+    /// none.
+    pub ca_file: Option<PathBuf>,
+    /// A PEM certificate chain to present for mutual TLS, with `client_key_file`. Default none.
+    pub client_cert_file: Option<PathBuf>,
+    /// The PEM private key of `client_cert_file` (PKCS#8, RSA or SEC1). Its contents are never
+    /// shown in an error or a log. Default none.
+    pub client_key_file: Option<PathBuf>,
+    /// The name the server's certificate must be valid for (and the SNI sent), instead of the
+    /// endpoint's host: for discovered IP addresses. Default none.
+    pub server_name: Option<String>,
 }
 
 /// The default outlier-ejection breaker: judged over the last 10 attempts of an endpoint,
@@ -79,6 +119,8 @@ impl Default for ClientResilienceConfig {
             breaker: BreakerConfig::default(),
             http2: false,
             outlier: default_outlier(),
+            url: None,
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -112,7 +154,87 @@ impl ClientResilienceConfig {
         if let Err(error) = self.outlier.validate() {
             problems.push("outlier", error, "a valid breaker configuration");
         }
+        let base = self.check_url(&mut problems);
+        self.check_tls(base.as_ref(), &mut problems);
         problems.finish()
+    }
+
+    /// Whether calls go over TLS: `tls.enabled`, or an `https` url.
+    pub fn uses_tls(&self) -> bool {
+        self.tls.enabled
+            || self
+                .url_text()
+                .and_then(|url| BaseUrl::parse(url).ok())
+                .is_some_and(|url| url.is_tls())
+    }
+
+    /// The base URL, parsed; `None` when calls go to a discovered service.
+    pub(crate) fn base_url(&self) -> Result<Option<BaseUrl>, InvalidResilienceConfig> {
+        let mut problems = Problems::default();
+        let base = self.check_url(&mut problems);
+        problems.finish().map(|()| base)
+    }
+
+    /// `url`, unless unset or `""`.
+    fn url_text(&self) -> Option<&str> {
+        self.url.as_deref().filter(|url| !url.is_empty())
+    }
+
+    /// Parses `url`, recording why it is refused; its credentials are never shown.
+    fn check_url(&self, p: &mut Problems) -> Option<BaseUrl> {
+        let url = self.url_text()?;
+        BaseUrl::parse(url)
+            .map_err(|invalid| p.push("url", redact_url(url), invalid.expected()))
+            .ok()
+    }
+
+    fn check_tls(&self, base: Option<&BaseUrl>, p: &mut Problems) {
+        let tls = &self.tls;
+        if tls.enabled && base.is_some_and(|url| !url.is_tls()) {
+            p.push(
+                "tls.enabled",
+                true,
+                "false with an http:// url (TLS needs an https:// url)",
+            );
+        }
+        if !self.uses_tls() {
+            for (key, set) in [
+                ("tls.ca_file", tls.ca_file.is_some()),
+                ("tls.client_cert_file", tls.client_cert_file.is_some()),
+                ("tls.client_key_file", tls.client_key_file.is_some()),
+                ("tls.server_name", tls.server_name.is_some()),
+            ] {
+                if set {
+                    p.push(
+                        key,
+                        "set",
+                        "unset while TLS is off (set tls.enabled = true or use an https:// url)",
+                    );
+                }
+            }
+        }
+        match (&tls.client_cert_file, &tls.client_key_file) {
+            (Some(_), None) => p.push(
+                "tls.client_key_file",
+                "unset",
+                "set with tls.client_cert_file (mutual TLS needs both)",
+            ),
+            (None, Some(_)) => p.push(
+                "tls.client_cert_file",
+                "unset",
+                "set with tls.client_key_file (mutual TLS needs both)",
+            ),
+            _ => {}
+        }
+        if let Some(name) = &tls.server_name
+            && crate::client::tls::server_name(name).is_none()
+        {
+            p.push(
+                "tls.server_name",
+                format!("{name:?}"),
+                "a DNS name or an IP address",
+            );
+        }
     }
 }
 
@@ -484,5 +606,64 @@ mod tests {
                 .contains("`retry.max_attempts` is 0, expected 1..=10"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_base_url_and_tls_settings_are_checked_together() {
+        let api: ClientResilienceConfig =
+            toml::from_str("url = \"https://api.example.com/v1\"\n[tls]\nserver_name = \"api\"")
+                .expect("parses");
+        api.validate().expect("valid");
+        assert!(api.uses_tls());
+        let url = api.base_url().expect("valid").expect("set");
+        assert_eq!(url.prefix(), "/v1");
+        let none = ClientResilienceConfig {
+            url: Some(String::new()),
+            ..ClientResilienceConfig::default()
+        };
+        assert_eq!(none.base_url(), Ok(None), "\"\" is no url");
+        assert!(!none.uses_tls());
+
+        let bad = ClientResilienceConfig {
+            url: Some("http://api.example.com".to_owned()),
+            tls: TlsConfig {
+                enabled: true,
+                client_cert_file: Some("/etc/client.pem".into()),
+                server_name: Some("not a name".to_owned()),
+                ..TlsConfig::default()
+            },
+            ..ClientResilienceConfig::default()
+        };
+        let err = bad.validate().expect_err("invalid");
+        let keys: Vec<_> = err.problems().iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["tls.enabled", "tls.client_key_file", "tls.server_name"]
+        );
+        let off = ClientResilienceConfig {
+            tls: TlsConfig {
+                ca_file: Some("/etc/ca.pem".into()),
+                ..TlsConfig::default()
+            },
+            ..ClientResilienceConfig::default()
+        };
+        let err = off.validate().expect_err("TLS is off");
+        assert_eq!(err.problems()[0].key, "tls.ca_file");
+    }
+
+    #[test]
+    fn a_url_with_credentials_is_refused_without_showing_them() {
+        let config = ClientResilienceConfig {
+            url: Some("https://user:hunter2@api.example.com/v1".to_owned()),
+            ..ClientResilienceConfig::default()
+        };
+        let err = config.validate().expect_err("credentials");
+        let shown = format!("{err} {err:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(
+            shown.contains("`url` is https://***@api.example.com/v1"),
+            "{shown}"
+        );
+        assert_eq!(config.base_url().expect_err("same problem"), err);
     }
 }

@@ -101,11 +101,13 @@ impl<C> Context<C> {
     }
 
     /// The resilient HTTP client for service `name`, configured by `clients.<name>` and fed
-    /// by discovery; built once, then shared by every caller of this context.
+    /// by discovery, or sent to `clients.<name>.url` when it is set (its host and port, its
+    /// path prefixing every route); built once, then shared by every caller of this context.
     ///
     /// # Errors
     ///
-    /// When `clients.<name>` is invalid or discovery knows nothing of `name`.
+    /// When `clients.<name>` is invalid (a TLS file included) or discovery knows nothing of
+    /// `name`.
     pub fn client(&self, name: &str) -> Result<HttpClient, ClientBuildError> {
         let mut clients = self
             .inner
@@ -121,7 +123,10 @@ impl<C> Context<C> {
             .client(name)
             .cloned()
             .unwrap_or_default();
-        let endpoints = self.inner.registry.discover(name)?;
+        let endpoints = match config.base_url()? {
+            Some(url) => url.endpoints(name),
+            None => self.inner.registry.discover(name)?,
+        };
         let client = HttpClient::new(name, &config, endpoints)?;
         clients.insert(name.to_owned(), client.clone());
         Ok(client)
