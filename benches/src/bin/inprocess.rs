@@ -140,7 +140,10 @@ fn main() -> ExitCode {
     // Trace export at sample_ratio 0.01 (almost every request unsampled), then every request
     // sampled; each phase measures the bare router again, as its baseline.
     let receiver = fixtures::otlp_receiver();
-    for (ratio, name) in [(0.01, "c_chassis_otlp_unsampled"), (1.0, "c_chassis_otlp_export")] {
+    for (ratio, name) in [
+        (0.01, "c_chassis_otlp_unsampled"),
+        (1.0, "c_chassis_otlp_export"),
+    ] {
         let (dispatch, guard, exports) = fixtures::otlp_export(receiver, ratio);
         let timers = [
             timer(&rt, fixtures::bare(), &dispatch),
