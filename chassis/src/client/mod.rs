@@ -85,7 +85,7 @@ use self::outcomes::OutcomeCounters;
 use self::pool::Pool;
 pub use self::reply::{DEFAULT_BODY_LIMIT, Reply};
 pub use self::request::{RequestBuilder, RouteTemplate};
-pub use self::route::{Route, RouteError};
+pub use self::route::{IntoRoute, Route, RouteError, Template};
 use self::series::{ClientSeries, Series};
 pub use self::tls::TlsConfigError;
 pub use self::transport::TransportError;
@@ -227,33 +227,33 @@ impl HttpClient {
 
     /// A call of `method` on `route` (a template, with [`Route::param`] values for its
     /// parameters); send it with [`RequestBuilder::send`].
-    pub fn request(&self, method: Method, route: impl Into<Route>) -> RequestBuilder {
-        RequestBuilder::new(self.clone(), method, route.into())
+    pub fn request(&self, method: Method, route: impl IntoRoute) -> RequestBuilder {
+        RequestBuilder::new(self.clone(), method, route.into_route())
     }
 
     /// A `GET` of `route`.
-    pub fn get(&self, route: impl Into<Route>) -> RequestBuilder {
+    pub fn get(&self, route: impl IntoRoute) -> RequestBuilder {
         self.request(Method::GET, route)
     }
 
     /// A `POST` to `route` (not retried unless marked, as with
     /// [`RequestBuilder::idempotency_key`]).
-    pub fn post(&self, route: impl Into<Route>) -> RequestBuilder {
+    pub fn post(&self, route: impl IntoRoute) -> RequestBuilder {
         self.request(Method::POST, route)
     }
 
     /// A `PUT` to `route`.
-    pub fn put(&self, route: impl Into<Route>) -> RequestBuilder {
+    pub fn put(&self, route: impl IntoRoute) -> RequestBuilder {
         self.request(Method::PUT, route)
     }
 
     /// A `PATCH` of `route` (not retried unless marked).
-    pub fn patch(&self, route: impl Into<Route>) -> RequestBuilder {
+    pub fn patch(&self, route: impl IntoRoute) -> RequestBuilder {
         self.request(Method::PATCH, route)
     }
 
     /// A `DELETE` of `route`.
-    pub fn delete(&self, route: impl Into<Route>) -> RequestBuilder {
+    pub fn delete(&self, route: impl IntoRoute) -> RequestBuilder {
         self.request(Method::DELETE, route)
     }
 

@@ -62,12 +62,55 @@ pub enum RouteError {
     Template(&'static str),
 }
 
+/// A route template: a string literal such as `"/items/{id}"` (the metric label and the
+/// span's `url.template`, so never built from values).
+#[diagnostic::on_unimplemented(
+    message = "a route template is a string literal such as \"/items/{{id}}\", not `{Self}`",
+    label = "not a template literal",
+    note = "give the values with `param`, not in the template: `Route::new(\"/items/{{id}}\").param(\"id\", id)`",
+    note = "the template names the call in metrics and traces; each value is percent-encoded into the path"
+)]
+pub trait Template {
+    /// The template.
+    fn template(self) -> &'static str;
+}
+
+impl Template for &'static str {
+    fn template(self) -> &'static str {
+        self
+    }
+}
+
+/// What a call can be made to: a [`Route`], or a template literal without parameters.
+#[diagnostic::on_unimplemented(
+    message = "a call goes to a `Route` or a template literal, not `{Self}`",
+    label = "not a route",
+    note = "write the template as a literal and give its values with `param`: `Route::new(\"/items/{{id}}\").param(\"id\", id)`",
+    note = "the template names the call in metrics and traces; each value is percent-encoded into the path"
+)]
+pub trait IntoRoute {
+    /// The route.
+    fn into_route(self) -> Route;
+}
+
+impl IntoRoute for Route {
+    fn into_route(self) -> Route {
+        self
+    }
+}
+
+impl IntoRoute for &'static str {
+    fn into_route(self) -> Route {
+        Route::new(self)
+    }
+}
+
 impl Route {
-    /// A route with this template; give each of its `{name}` a value with
+    /// A route with this template, a string literal; give each of its `{name}` a value with
     /// [`param`](Self::param).
-    pub fn new(template: &'static str) -> Self {
+    pub fn new(template: impl Template) -> Self {
         Self {
-            template,
+            template: template.template(),
             params: Vec::new(),
         }
     }
