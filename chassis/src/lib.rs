@@ -40,6 +40,7 @@
 //! | [`discovery`] | `Discover` / `Register`: static, DNS, etcd |
 //! | [`client`] | the resilient HTTP client |
 //! | [`service`](mod@service) | the `Microservice` trait, `Context`, `run` / `spawn` |
+//! | `testing` | (feature `testing`) several services in one test, faults per link |
 //!
 //! ## Features
 //!
@@ -48,6 +49,7 @@
 //! | `dns` | yes | DNS discovery (SRV, A/AAAA) through hickory-resolver |
 //! | `otlp` | yes | trace export over OTLP gRPC and HTTP/protobuf |
 //! | `etcd` | no | etcd discovery and registration (building etcd-client needs `protoc`) |
+//! | `testing` | no | `chassis::testing`: several services in one test, faults per link |
 
 pub mod client;
 pub mod config;
@@ -59,6 +61,9 @@ pub mod server;
 pub mod service;
 pub mod shutdown;
 pub mod telemetry;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 
 pub use chassis_macros::service;
 
