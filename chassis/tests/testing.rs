@@ -287,3 +287,17 @@ async fn a_declaration_mistake_is_an_error_before_anything_starts() {
         .await;
     assert!(matches!(bad, Err(ClusterError::Launch { .. })), "{bad:?}");
 }
+
+/// docs/testing.md shows the shop's guide test as it is, and it stays under 40 lines.
+#[test]
+fn the_guide_shows_its_complete_test_as_it_is() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let read = |path: &str| std::fs::read_to_string(format!("{root}/{path}")).unwrap();
+    let guide = read("docs/testing.md");
+    let test = read("examples/shop/tests/guide.rs");
+    let from = guide.find("## A complete test").expect("the heading");
+    let open = guide[from..].find("```rust,ignore\n").expect("the block") + from + 15;
+    let close = guide[open..].find("```").unwrap() + open;
+    assert_eq!(&guide[open..close], test);
+    assert!(test.lines().count() < 40, "{} lines", test.lines().count());
+}
