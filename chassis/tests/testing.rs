@@ -47,7 +47,7 @@ async fn relay(leaf: HttpClient, path: &'static str) -> String {
             let response = reply.into_response();
             let status = response.status().as_u16();
             let body = http_body_util::BodyExt::collect(response.into_body()).await;
-            let body = body.map(|body| body.to_bytes()).unwrap_or_default();
+            let body = body.map(http_body_util::Collected::to_bytes).unwrap_or_default();
             format!("{status} {}", String::from_utf8_lossy(&body))
         }
         Err(error) => format!("error {}: {error}", error.kind().as_str()),
