@@ -47,7 +47,9 @@ async fn relay(leaf: HttpClient, path: &'static str) -> String {
             let response = reply.into_response();
             let status = response.status().as_u16();
             let body = http_body_util::BodyExt::collect(response.into_body()).await;
-            let body = body.map(http_body_util::Collected::to_bytes).unwrap_or_default();
+            let body = body
+                .map(http_body_util::Collected::to_bytes)
+                .unwrap_or_default();
             format!("{status} {}", String::from_utf8_lossy(&body))
         }
         Err(error) => format!("error {}: {error}", error.kind().as_str()),
@@ -179,6 +181,13 @@ async fn each_fault_reaches_the_caller_as_in_production_and_healing_ends_it() {
         assert_eq!(link.fault(), None);
         until(&cluster, "/", &format!("healed after {fault:?}"), healthy).await;
     }
+
+    // Refused: the pooled connection is reset at its next request, new ones are refused.
+    link.set(Fault::Refuse);
+    let said = until(&cluster, "/", "refused", |said| said.contains("refused")).await;
+    assert!(said.starts_with("error transport"), "{said}");
+    link.heal();
+    until(&cluster, "/", "healed after refusing", healthy).await;
 
     // A slow link: at 100 bytes a second the request alone outlasts the edge's 500 ms
     // timeout; at a fast rate a 64 KiB answer arrives whole.

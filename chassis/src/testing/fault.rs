@@ -30,6 +30,10 @@ pub enum Fault {
     /// caller's timeouts fire. Bytes held meanwhile are delivered after healing, as TCP
     /// retransmission would.
     Partition,
+    /// Nothing listens: new connections are refused (`ECONNREFUSED`, as from a host whose
+    /// process is gone) and open ones are reset at their next chunk. The link's proxies
+    /// close their listening sockets and listen again on the same ports when it heals.
+    Refuse,
     /// Bytes pass at most at this rate, in each direction (a slow or congested link).
     SlowLink {
         /// The rate, at least 1.
@@ -45,6 +49,7 @@ const DROP: u64 = 3;
 const RESET: u64 = 4;
 const PARTITION: u64 = 5;
 const SLOW: u64 = 6;
+const REFUSE: u64 = 7;
 
 const PARAM_BITS: u32 = 56;
 const PARAM_MASK: u64 = (1 << PARAM_BITS) - 1;
@@ -64,6 +69,7 @@ impl Fault {
             Self::Drop => (DROP, 0),
             Self::Reset => (RESET, 0),
             Self::Partition => (PARTITION, 0),
+            Self::Refuse => (REFUSE, 0),
             Self::SlowLink { bytes_per_second } => (SLOW, bytes_per_second.max(1)),
         };
         (kind << PARAM_BITS) | param.min(PARAM_MASK)
@@ -78,6 +84,7 @@ impl Fault {
             DROP => Self::Drop,
             RESET => Self::Reset,
             PARTITION => Self::Partition,
+            REFUSE => Self::Refuse,
             SLOW => Self::SlowLink {
                 bytes_per_second: param,
             },
@@ -109,9 +116,14 @@ impl FaultCell {
 
     /// Waits until the link is no longer partitioned.
     pub(crate) async fn until_not_partitioned(&self) {
+        self.until(|fault| fault != Some(Fault::Partition)).await;
+    }
+
+    /// Waits until the fault in force satisfies `done`; at once when it does now.
+    pub(crate) async fn until(&self, done: impl Fn(Option<Fault>) -> bool) {
         loop {
             let changed = self.changed.notified();
-            if self.get() != Some(Fault::Partition) {
+            if done(self.get()) {
                 return;
             }
             changed.await;
@@ -132,6 +144,7 @@ mod tests {
             Fault::Drop,
             Fault::Reset,
             Fault::Partition,
+            Fault::Refuse,
             Fault::SlowLink {
                 bytes_per_second: 4096,
             },

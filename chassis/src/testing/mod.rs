@@ -64,8 +64,7 @@
 //! chassis' metrics are): two clusters running at once in one test binary with the same
 //! service names see each other's. Give such tests their own binary (`tests/<name>.rs`), as
 //! the examples do. Faults act at the TCP level: [`Fault::ErrorResponses`] speaks HTTP/1.1.
-//! A refused connection cannot be imitated once the proxy listens; [`Fault::Reset`] and
-//! [`Fault::Drop`] are the nearest. The guide: `docs/testing.md`.
+//! The guide: `docs/testing.md`.
 
 // `caller` and `callee` are the words of the field.
 #![allow(clippy::similar_names)]

@@ -49,14 +49,21 @@ impl Proxy {
 }
 
 async fn accept(
-    listener: TcpListener,
+    mut listener: TcpListener,
     upstream: SocketAddr,
     fault: Arc<FaultCell>,
     stop: CancellationToken,
 ) {
     loop {
+        if fault.get() == Some(Fault::Refuse) {
+            listener = match refuse_until_healed(listener, &fault, &stop).await {
+                Some(listener) => listener,
+                None => return,
+            };
+        }
         let accepted = tokio::select! {
             () = stop.cancelled() => return,
+            () = fault.until(|fault| fault == Some(Fault::Refuse)) => continue,
             accepted = listener.accept() => accepted,
         };
         match accepted {
@@ -68,6 +75,35 @@ async fn accept(
                 tracing::warn!(%error, "test link: accepting failed");
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
+        }
+    }
+}
+
+/// Closes the listening socket while the link refuses, then listens on the same port again.
+/// `None` when the proxy is stopped meanwhile, or the port cannot be had back.
+async fn refuse_until_healed(
+    listener: TcpListener,
+    fault: &FaultCell,
+    stop: &CancellationToken,
+) -> Option<TcpListener> {
+    let addr = listener.local_addr().ok()?;
+    drop(listener);
+    tokio::select! {
+        () = stop.cancelled() => return None,
+        () = fault.until(|fault| fault != Some(Fault::Refuse)) => {}
+    }
+    let relisten = || {
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        // Connections the proxy accepted on this port may linger in TIME_WAIT.
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        socket.listen(1024)
+    };
+    match relisten() {
+        Ok(listener) => Some(listener),
+        Err(error) => {
+            tracing::warn!(%error, %addr, "test link: cannot listen again after refusing");
+            None
         }
     }
 }
@@ -85,7 +121,7 @@ async fn verdict(fault: &FaultCell, request: bool) -> Verdict {
     fault.until_not_partitioned().await;
     match fault.get() {
         Some(Fault::Drop) => Verdict::Close,
-        Some(Fault::Reset) => Verdict::Reset,
+        Some(Fault::Reset | Fault::Refuse) => Verdict::Reset,
         Some(Fault::ErrorResponses(rate)) if request && fastrand::f64() < rate => {
             Verdict::Answer503
         }
