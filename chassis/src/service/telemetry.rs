@@ -41,7 +41,7 @@ impl Telemetry {
             Err(TelemetryError::SubscriberExists) => {
                 tracing::info!(
                     "a tracing subscriber is already installed: logs go to it; \
-                     no /admin/log-level, and no trace export through the chassis"
+                     no /admin/log-level, and trace export covers request and call spans only"
                 );
                 None
             }
@@ -59,18 +59,10 @@ impl Telemetry {
             Err(error) => return Err(error.into()),
         };
         let traced = ServerTelemetryLayer::from_config(&settings.telemetry);
+        // With another subscriber, request and call spans are still exported (they do not go
+        // through `tracing`); `otlp::install` warns that the handlers' spans are not.
         #[cfg(feature = "otlp")]
-        let traced = if log.is_some() {
-            export_traces(settings, identity, shutdown, traced)?
-        } else {
-            if settings.telemetry.otlp.endpoint.is_some() {
-                tracing::warn!(
-                    "telemetry.otlp.endpoint is set, but traces are exported through the \
-                     chassis' subscriber, and another one is installed: nothing is exported"
-                );
-            }
-            traced
-        };
+        let traced = export_traces(settings, identity, shutdown, traced)?;
         #[cfg(not(feature = "otlp"))]
         let _ = (identity, shutdown);
         Ok(Self {
