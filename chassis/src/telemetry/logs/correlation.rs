@@ -9,10 +9,10 @@ use std::fmt::{self, Write};
 
 use tracing::Subscriber;
 use tracing_subscriber::fmt::format::{Format, Full, Writer};
-use tracing_subscriber::fmt::time::SystemTime;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
+use super::timestamp::Timestamp;
 use crate::telemetry::propagation::{SpanId, TraceContext, TraceId};
 
 /// The ids of an exported request span, kept in its registry extensions.
@@ -68,13 +68,13 @@ where
 /// exported request span, whose fields the line's prefix shows, nothing is appended.
 #[derive(Debug)]
 pub(crate) struct PrettyWithIds {
-    inner: Format<Full, SystemTime>,
+    inner: Format<Full, Timestamp>,
 }
 
 impl PrettyWithIds {
     pub(crate) fn new(ansi: bool) -> Self {
         Self {
-            inner: Format::default().with_ansi(ansi),
+            inner: Format::default().with_timer(Timestamp).with_ansi(ansi),
         }
     }
 }

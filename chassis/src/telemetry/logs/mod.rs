@@ -21,7 +21,9 @@
 //! exported.
 
 pub(crate) mod correlation;
+mod fields;
 pub(crate) mod json;
+mod timestamp;
 
 use std::sync::{Mutex, PoisonError};
 
@@ -140,6 +142,7 @@ where
             .boxed(),
         LogFormat::Pretty => tracing_subscriber::fmt::layer()
             .with_ansi(ansi)
+            .fmt_fields(fields::PrettyFields)
             .event_format(correlation::PrettyWithIds::new(ansi))
             .with_writer(writer)
             .boxed(),
