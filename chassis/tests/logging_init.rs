@@ -28,6 +28,19 @@ fn second_init_returns_the_installed_handle() {
     assert!(!tracing::enabled!(tracing::Level::WARN));
 }
 
+#[test]
+fn the_installed_writer_queues_and_is_flushed_on_release() {
+    let handle = init_logging(&TelemetryConfig::default(), None).expect("installed or shared");
+    let writer = handle
+        .writer()
+        .expect("init_logging writes to stdout through a queue");
+    let hold = writer.hold();
+    tracing::error!("a line queued for stdout");
+    hold.release(std::time::Duration::from_secs(5))
+        .expect("the queue is written to stdout");
+    assert_eq!(writer.dropped_lines(), 0);
+}
+
 /// Without the OpenTelemetry layer in the subscriber, `otlp::install` warns that nothing is
 /// exported; the warning names the endpoint without its credentials.
 #[cfg(feature = "otlp")]

@@ -24,6 +24,9 @@ pub(crate) mod correlation;
 mod fields;
 pub(crate) mod json;
 mod timestamp;
+mod writer;
+
+pub use writer::{FlushTimedOut, LineWriter, NonBlocking, WriterHold};
 
 use std::sync::{Mutex, PoisonError};
 
@@ -38,10 +41,11 @@ use super::config::{LogFormat, TelemetryConfig};
 type FilterHandle = reload::Handle<EnvFilter, Registry>;
 type Filtered = Layered<reload::Layer<EnvFilter, Registry>, Registry>;
 
-/// Changes the log filter of a running process.
+/// Changes the log filter of a running process; reaches its log writer.
 #[derive(Clone, Debug)]
 pub struct LogHandle {
     filter: FilterHandle,
+    writer: Option<NonBlocking>,
 }
 
 impl LogHandle {
@@ -62,6 +66,12 @@ impl LogHandle {
         self.filter.reload(filter).map_err(TelemetryError::Reload)
     }
 
+    /// The writer [`init_logging`] made (stdout, through a [`NonBlocking`] queue); `None` for
+    /// a [`subscriber`] built with a writer of the caller's.
+    pub fn writer(&self) -> Option<&NonBlocking> {
+        self.writer.as_ref()
+    }
+
     /// The filter in force, as a directive string.
     pub fn current_level(&self) -> String {
         self.filter
@@ -76,6 +86,11 @@ static GLOBAL: Mutex<Option<LogHandle>> = Mutex::new(None);
 /// Installs the global subscriber writing to stdout: the filter from `rust_log` when set and
 /// non-empty (pass `std::env::var("RUST_LOG").ok()`), else `cfg.log.level`; the format from
 /// `cfg.log.format`.
+///
+/// Lines go to stdout through a [`NonBlocking`] queue, written by a thread of its own: the
+/// thread that logs makes no system call for it. The service runtime writes out the queue
+/// at shutdown; a program of its own flushes it through [`LogHandle::writer`] before it
+/// exits.
 ///
 /// Calling it again in the same process (several services in one process) returns the handle
 /// of the subscriber already installed; the first configuration wins. With the `otlp`
@@ -96,7 +111,9 @@ pub fn init_logging(
         return Ok(handle.clone());
     }
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let (subscriber, handle) = build(cfg, rust_log, std::io::stdout, ansi)?;
+    let writer = NonBlocking::new(std::io::stdout());
+    let (subscriber, mut handle) = build(cfg, rust_log, writer.clone(), ansi)?;
+    handle.writer = Some(writer);
     tracing::subscriber::set_global_default(subscriber)
         .map_err(|_| TelemetryError::SubscriberExists)?;
     *global = Some(handle.clone());
@@ -151,7 +168,13 @@ where
     // The OpenTelemetry layer, present only when the configuration exports traces.
     #[cfg(feature = "otlp")]
     let subscriber = subscriber.with(super::otlp::layer(cfg));
-    Ok((subscriber, LogHandle { filter: handle }))
+    Ok((
+        subscriber,
+        LogHandle {
+            filter: handle,
+            writer: None,
+        },
+    ))
 }
 
 /// Whether one of the comma-separated directives is a bare level (`info`, `off`, ...).

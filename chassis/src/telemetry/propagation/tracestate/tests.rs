@@ -200,7 +200,7 @@ fn table() -> Vec<(String, Vec<String>, Want)> {
             .collect::<Vec<_>>()
             .join(",")
     };
-    let (a, b, c, d, e) = (
+    let (aa, bb, cc, dd, ee) = (
         sized("a", 120),
         sized("b", 120),
         sized("c", 120),
@@ -214,19 +214,19 @@ fn table() -> Vec<(String, Vec<String>, Want)> {
         sized("z", 128),
         sized("w", 128),
     );
-    let exact = format!("{},{},{},{}", a, b, c, sized("f", 512 - 3 * 121));
+    let exact = format!("{},{},{},{}", aa, bb, cc, sized("f", 512 - 3 * 121));
     assert_eq!(exact.len(), TRACESTATE_MAX_LEN);
     cases.extend([
         one("512 bytes: kept whole", exact.clone(), Same),
         one(
             "513 bytes: the last entry goes",
             format!("{exact}1"),
-            Sent(list(&[&a, &b, &c])),
+            Sent(list(&[&aa, &bb, &cc])),
         ),
         one(
             "an entry over 128 goes first",
-            list(&[&a, &big, &b, &c, &d]),
-            Sent(list(&[&a, &b, &c, &d])),
+            list(&[&aa, &big, &bb, &cc, &dd]),
+            Sent(list(&[&aa, &bb, &cc, &dd])),
         ),
         one(
             "an entry of 128 is not large",
@@ -235,22 +235,22 @@ fn table() -> Vec<(String, Vec<String>, Want)> {
         ),
         one(
             "the last large entry first, only as many as needed",
-            list(&[&big, &a, &big2, &b]),
-            Sent(list(&[&big, &a, &b])),
+            list(&[&big, &aa, &big2, &bb]),
+            Sent(list(&[&big, &aa, &bb])),
         ),
         one(
             "large entries, then from the end",
-            list(&[&a, &big, &b, &c, &d, &e]),
-            Sent(list(&[&a, &b, &c, &d])),
+            list(&[&aa, &big, &bb, &cc, &dd, &ee]),
+            Sent(list(&[&aa, &bb, &cc, &dd])),
         ),
         one(
             "over 512 only by whitespace: nothing removed",
-            format!("{a} ,   {b}  , {c}  ,{}", " ".repeat(100) + &d),
-            Sent(list(&[&a, &b, &c, &d])),
+            format!("{aa} ,   {bb}  , {cc}  ,{}", " ".repeat(100) + &dd),
+            Sent(list(&[&aa, &bb, &cc, &dd])),
         ),
         one(
             "over 32 KiB with whitespace: discarded unread",
-            format!("{a},{}{b}", " ".repeat(32 * 1024)),
+            format!("{aa},{}{bb}", " ".repeat(32 * 1024)),
             Dropped,
         ),
         one(
