@@ -10,7 +10,10 @@
 //! - `b_chassis_without_with_state`: the same without `with_state(())` (axum then re-applies
 //!   the router's layers per request), for comparison;
 //! - `b_chassis_access_log_info`: `b_chassis` with `telemetry.log.access = "info"` (one
-//!   formatted line per request);
+//!   formatted line per request, to a sink: the formatting alone);
+//! - `b_chassis_access_log_dev_null`: the same written to `/dev/null` opened as a file, a
+//!   `write` system call per request in the request's thread (what writing straight to
+//!   stdout costs);
 //! - `b_chassis_no_subscriber`: `b_chassis` with no log subscriber at all: the stack and
 //!   metrics without any log formatting;
 //! - `c_chassis_json_logs`: `b_chassis` with JSON logs;
@@ -35,11 +38,12 @@ use http::{Request, Response};
 use tower::{Service, ServiceExt};
 
 const GROUP: &str = "inprocess";
-const BENCHES: [&str; 7] = [
+const BENCHES: [&str; 8] = [
     "a_bare",
     "b_chassis",
     "b_chassis_without_with_state",
     "b_chassis_access_log_info",
+    "b_chassis_access_log_dev_null",
     "b_chassis_no_subscriber",
     "c_chassis_json_logs",
     "c_chassis_otlp_export",
@@ -85,15 +89,21 @@ fn main() {
         let loud = fixtures::chassis_with(metrics.clone(), AccessLog::Info);
         run(&mut c, &rt, BENCHES[3], &loud);
     }
+    let loud = fixtures::chassis_with(metrics.clone(), AccessLog::Info);
+    {
+        let dev_null = fixtures::log_dispatch_dev_null(LogFormat::Pretty);
+        let _logs = tracing::dispatcher::set_default(&dev_null);
+        run(&mut c, &rt, BENCHES[4], &loud);
+    }
     {
         let none = tracing::Dispatch::none();
         let _logs = tracing::dispatcher::set_default(&none);
-        run(&mut c, &rt, BENCHES[4], &fixtures::chassis(metrics.clone()));
+        run(&mut c, &rt, BENCHES[5], &fixtures::chassis(metrics.clone()));
     }
     {
         let json = fixtures::log_dispatch(LogFormat::Json);
         let _logs = tracing::dispatcher::set_default(&json);
-        run(&mut c, &rt, BENCHES[5], &fixtures::chassis(metrics.clone()));
+        run(&mut c, &rt, BENCHES[6], &fixtures::chassis(metrics.clone()));
     }
     // Last: once export is installed, every request of the process makes a span.
     let (dispatch, guard, exports) = fixtures::otlp_export(fixtures::otlp_receiver());
@@ -102,7 +112,7 @@ fn main() {
         run(
             &mut c,
             &rt,
-            BENCHES[6],
+            BENCHES[7],
             &fixtures::chassis_exporting(metrics, &guard),
         );
     }

@@ -106,11 +106,13 @@ fn main() -> ExitCode {
     let pretty = fixtures::log_dispatch(LogFormat::Pretty);
     let json = fixtures::log_dispatch(LogFormat::Json);
     let none = tracing::Dispatch::none();
+    let dev_null = fixtures::log_dispatch_dev_null(LogFormat::Pretty);
 
     let names = [
         "a_bare",
         "b_chassis",
         "b_chassis_access_log_info",
+        "b_chassis_access_log_dev_null",
         "b_chassis_no_subscriber",
         "c_chassis_json_logs",
     ];
@@ -121,6 +123,11 @@ fn main() -> ExitCode {
             &rt,
             fixtures::chassis_with(metrics.clone(), AccessLog::Info),
             &pretty,
+        ),
+        timer(
+            &rt,
+            fixtures::chassis_with(metrics.clone(), AccessLog::Info),
+            &dev_null,
         ),
         timer(&rt, fixtures::chassis(metrics.clone()), &none),
         timer(&rt, fixtures::chassis(metrics.clone()), &json),
