@@ -221,6 +221,19 @@ pub fn log_dispatch_dev_null(format: LogFormat) -> tracing::Dispatch {
     }
 }
 
+/// [`log_dispatch`] writing to `/dev/null` through [`logs::NonBlocking`], as
+/// `init_logging` writes to stdout: lines are queued, and a thread of the writer's writes
+/// them in batches. The writer is returned for its count of dropped lines.
+pub fn log_dispatch_non_blocking(format: LogFormat) -> (tracing::Dispatch, logs::NonBlocking) {
+    let mut cfg = TelemetryConfig::default();
+    cfg.log.format = format;
+    let writer = logs::NonBlocking::new(dev_null());
+    match logs::subscriber(&cfg, None, writer.clone()) {
+        Ok((subscriber, _handle)) => (tracing::Dispatch::new(subscriber), writer),
+        Err(error) => panic!("the default log filter is valid: {error}"),
+    }
+}
+
 /// `/dev/null`, opened for writing.
 ///
 /// # Panics

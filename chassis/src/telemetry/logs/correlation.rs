@@ -5,14 +5,10 @@
 //! and needs no per-request span in the subscriber. Outside that scope (a task spawned with a span that the exporting
 //! server layer made) they come from the [`TraceIds`] the layer stored in the span.
 
-use std::fmt::{self, Write};
-
 use tracing::Subscriber;
-use tracing_subscriber::fmt::format::{Format, Full, Writer};
-use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::fmt::{FmtContext, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
-use super::timestamp::Timestamp;
 use crate::telemetry::propagation::{SpanId, TraceContext, TraceId};
 
 /// The ids of an exported request span, kept in its registry extensions.
@@ -61,89 +57,6 @@ where
             request_id: None,
         }))
     })
-}
-
-/// `tracing-subscriber`'s full text format with the request's ids appended to the line:
-/// `... message field=1 trace_id=4bf9... span_id=00f0... request_id=req-42`. Inside an
-/// exported request span, whose fields the line's prefix shows, nothing is appended.
-#[derive(Debug)]
-pub(crate) struct PrettyWithIds {
-    inner: Format<Full, Timestamp>,
-}
-
-impl PrettyWithIds {
-    pub(crate) fn new(ansi: bool) -> Self {
-        Self {
-            inner: Format::default().with_timer(Timestamp).with_ansi(ansi),
-        }
-    }
-}
-
-impl<S, N> FormatEvent<S, N> for PrettyWithIds
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-    N: for<'w> FormatFields<'w> + 'static,
-{
-    fn format_event(
-        &self,
-        ctx: &FmtContext<'_, S, N>,
-        mut writer: Writer<'_>,
-        event: &tracing::Event<'_>,
-    ) -> fmt::Result {
-        let mut held = HoldNewline {
-            out: &mut writer,
-            newline: false,
-        };
-        self.inner
-            .format_event(ctx, Writer::new(&mut held), event)?;
-        let newline = held.newline;
-        // Inside an exported request span the prefix already shows the span's `trace_id`,
-        // `span_id` and `request_id` fields: the line gets them once.
-        let in_exported_span = ctx.event_scope().is_some_and(|mut scope| {
-            scope.any(|span| span.extensions().get::<TraceIds>().is_some())
-        });
-        (!in_exported_span)
-            .then(|| {
-                with_ids(ctx, |ids| {
-                    write!(writer, " trace_id={} span_id={}", ids.trace_id, ids.span_id)?;
-                    match ids.request_id {
-                        // Quoted unless it is one plain word, so a caller's id cannot forge fields.
-                        Some(id) if id.bytes().all(|b| b.is_ascii_graphic()) => {
-                            write!(writer, " request_id={id}")
-                        }
-                        Some(id) => write!(writer, " request_id={id:?}"),
-                        None => Ok(()),
-                    }
-                })
-            })
-            .flatten()
-            .transpose()?;
-        if newline {
-            writer.write_char('\n')?;
-        }
-        Ok(())
-    }
-}
-
-/// Passes text through but holds back a final newline, so more can go on the line.
-struct HoldNewline<'a, 'w> {
-    out: &'a mut Writer<'w>,
-    newline: bool,
-}
-
-impl Write for HoldNewline<'_, '_> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        if std::mem::take(&mut self.newline) {
-            self.out.write_char('\n')?;
-        }
-        match s.strip_suffix('\n') {
-            Some(line) => {
-                self.newline = true;
-                self.out.write_str(line)
-            }
-            None => self.out.write_str(s),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -146,7 +146,7 @@ impl Visit for Fields<'_> {
     fn record_f64(&mut self, field: &Field, value: f64) {
         if skipped(field) {
         } else if self.plain(field) {
-            self.pair(field, |w| write!(w, "{value:?}"));
+            self.pair(field, |w| write_f64(w, value, true));
         } else {
             self.default(|v| v.record_f64(field, value));
         }
@@ -173,6 +173,45 @@ fn debug_is_quoted(value: &str) -> bool {
     value
         .bytes()
         .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+}
+
+/// `value` as `Debug` (when `debug`) or `Display` writes it; without the float formatter
+/// when it is a whole number of thousandths, such as a duration in milliseconds measured to
+/// the microsecond. That decimal is then its shortest exact form, which both write.
+pub(super) fn write_f64(w: &mut impl Write, value: f64, debug: bool) -> fmt::Result {
+    let thousandths = (value * 1000.0).round();
+    let exact = (thousandths / 1000.0).to_bits() == value.to_bits();
+    if exact && value.is_sign_positive() && thousandths < 1e15 {
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "a whole number from 0 to 1e15"
+        )]
+        let n = thousandths as u64;
+        w.write_str(itoa(n / 1000, &mut [0; 20]))?;
+        let fraction = n % 1000;
+        if fraction != 0 {
+            let mut digits = [b'.', b'0', b'0', b'0'];
+            let mut rest = fraction;
+            for digit in digits[1..].iter_mut().rev() {
+                // A digit: below 10.
+                *digit = b'0' + u8::try_from(rest % 10).unwrap_or(0);
+                rest /= 10;
+            }
+            let end = match fraction {
+                n if n % 100 == 0 => 2,
+                n if n % 10 == 0 => 3,
+                _ => 4,
+            };
+            return w.write_str(std::str::from_utf8(&digits[..end]).map_err(|_| fmt::Error)?);
+        }
+        return if debug { w.write_str(".0") } else { Ok(()) };
+    }
+    if debug {
+        write!(w, "{value:?}")
+    } else {
+        write!(w, "{value}")
+    }
 }
 
 /// `value` in decimal, in the tail of `buf`.
@@ -321,6 +360,36 @@ mod tests {
             let theirs = lines(tracing_subscriber::fmt::format::DefaultFields::new(), ansi);
             assert_eq!(ours, theirs, "ansi: {ansi}");
             assert!(ansi || ours.contains(" duration_ms=0.266 "), "{ours}");
+        }
+    }
+
+    #[test]
+    fn floats_as_debug_and_display_write_them() {
+        let mut values: Vec<f64> = (0..200_000).map(|n| f64::from(n) / 1000.0).collect();
+        values.extend([
+            0.1 + 0.2,
+            -0.0,
+            -1.5,
+            f64::NAN,
+            f64::INFINITY,
+            1e20,
+            123_456_789.123,
+            999_999_999_999.999,
+            1e12,
+            0.000_1,
+            1.0 / 3.0,
+        ]);
+        for value in values {
+            for debug in [true, false] {
+                let mut ours = String::new();
+                write_f64(&mut ours, value, debug).expect("written");
+                let theirs = if debug {
+                    format!("{value:?}")
+                } else {
+                    format!("{value}")
+                };
+                assert_eq!(ours, theirs, "{value:?}");
+            }
         }
     }
 

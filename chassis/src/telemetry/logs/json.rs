@@ -25,6 +25,7 @@ use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFi
 use tracing_subscriber::registry::LookupSpan;
 
 use super::correlation::with_ids;
+use super::fields::write_f64;
 use super::timestamp::Timestamp;
 
 /// Stores span fields as JSON object members without braces.
@@ -143,7 +144,7 @@ impl<'a, 'w> Members<'a, 'w> {
 impl Visit for Members<'_, '_> {
     fn record_f64(&mut self, field: &Field, value: f64) {
         if value.is_finite() {
-            self.member(field, |w| write!(w, "{value}"));
+            self.member(field, |w| write_f64(w, value, false));
         } else {
             self.member(field, |w| write!(w, "\"{value}\""));
         }

@@ -23,6 +23,7 @@
 pub(crate) mod correlation;
 mod fields;
 pub(crate) mod json;
+mod text;
 mod timestamp;
 mod writer;
 
@@ -160,7 +161,7 @@ where
         LogFormat::Pretty => tracing_subscriber::fmt::layer()
             .with_ansi(ansi)
             .fmt_fields(fields::PrettyFields)
-            .event_format(correlation::PrettyWithIds::new(ansi))
+            .event_format(text::PrettyWithIds::new(ansi))
             .with_writer(writer)
             .boxed(),
     };
