@@ -10,6 +10,7 @@
 use super::{Identity, LaunchError};
 use crate::config::Settings;
 use crate::shutdown::Shutdown;
+use crate::telemetry::logs::NonBlocking;
 use crate::telemetry::metrics::ServiceScope;
 use crate::telemetry::{
     LogHandle, MetricsHandle, TelemetryError, http::ServerTelemetryLayer, init_logging,
@@ -47,6 +48,9 @@ impl Telemetry {
             }
             Err(error) => return Err(error.into()),
         };
+        if let Some(writer) = log.as_ref().and_then(LogHandle::writer) {
+            flush_logs_on_shutdown(writer, settings, shutdown);
+        }
         let metrics = match install_prometheus() {
             Ok(metrics) => Some(metrics.for_service(scope)),
             Err(TelemetryError::RecorderExists) => {
@@ -71,6 +75,21 @@ impl Telemetry {
             traced,
         })
     }
+}
+
+/// Keeps the log writer queueing while the service runs; a shutdown hook, registered before
+/// the others so that it runs last, writes out what they logged. When the process's last
+/// service has released it, later lines (`shutdown complete`) are written at once.
+fn flush_logs_on_shutdown(writer: &NonBlocking, settings: &Settings, shutdown: &Shutdown) {
+    let hold = writer.hold();
+    let bound = settings.shutdown.hook_timeout.mul_f64(0.9);
+    shutdown.on_shutdown("flush logs", move || async move {
+        match tokio::task::spawn_blocking(move || hold.release(bound)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "shutdown: logs not flushed"),
+            Err(error) => tracing::warn!(%error, "shutdown: the log flush failed"),
+        }
+    });
 }
 
 /// Installs the service's OTLP trace export when configured: the server layer exports
