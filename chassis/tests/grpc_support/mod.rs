@@ -94,6 +94,12 @@ impl Echo for EchoImpl {
         if let Some(hits) = &self.hits {
             hits.fetch_add(1, Ordering::SeqCst);
         }
+        let grpc_timeout = request
+            .metadata()
+            .get("grpc-timeout")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
         let request = request.into_inner();
         if request.panic {
             panic!("secret internal panic text");
@@ -134,6 +140,7 @@ impl Echo for EchoImpl {
             instance: self.instance.clone(),
             deadline_ms: deadline_ms(),
             payload: vec![7; request.reply_bytes as usize],
+            grpc_timeout,
         }))
     }
 
