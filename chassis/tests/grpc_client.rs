@@ -66,10 +66,16 @@ async fn grpc_timeout_is_propagated_across_two_hops() {
         .parse()
         .unwrap();
     assert!(reply.message.starts_with("hello via "), "{}", reply.message);
-    assert!(seen_first > 0 && seen_first <= 3000, "first hop saw {seen_first}");
+    assert!(
+        seen_first > 0 && seen_first <= 3000,
+        "first hop saw {seen_first}"
+    );
     let sent = chassis::grpc::parse_grpc_timeout(&reply.grpc_timeout.parse().unwrap())
         .expect("the second hop got a grpc-timeout");
-    assert!(sent <= Duration::from_millis(seen_first), "{sent:?} after {seen_first} ms");
+    assert!(
+        sent <= Duration::from_millis(seen_first),
+        "{sent:?} after {seen_first} ms"
+    );
     assert!(
         reply.deadline_ms > 0 && reply.deadline_ms <= seen_first,
         "the second hop saw {} ms after the first saw {seen_first}",
@@ -77,7 +83,11 @@ async fn grpc_timeout_is_propagated_across_two_hops() {
     );
     // Without a deadline from the caller, the channel's own timeout (2 s) is the callee's.
     let reply = client.say(say("forward:again")).await.unwrap().into_inner();
-    assert!(reply.deadline_ms > 0 && reply.deadline_ms <= 2000, "{}", reply.deadline_ms);
+    assert!(
+        reply.deadline_ms > 0 && reply.deadline_ms <= 2000,
+        "{}",
+        reply.deadline_ms
+    );
     first.shutdown().await;
     last.shutdown().await;
 }
@@ -89,19 +99,23 @@ async fn a_failing_instance_is_ejected_and_calls_go_to_the_other() {
     let channel = channel("", &[good.addr(), bad.addr()]);
     let mut client = EchoClient::new(channel.clone());
     let bad_addr = bad.addr().to_string();
-    eventually(Duration::from_secs(10), "the failing instance ejected", || {
-        let mut client = client.clone();
-        let channel = channel.clone();
-        let bad_addr = bad_addr.clone();
-        async move {
-            // Say is idempotent: an UNAVAILABLE attempt is retried, on the other instance.
-            let _ = client.say(say("x")).await;
-            channel
-                .endpoint_states()
-                .iter()
-                .any(|(addr, state)| *addr == bad_addr && *state == State::Open)
-        }
-    })
+    eventually(
+        Duration::from_secs(10),
+        "the failing instance ejected",
+        || {
+            let mut client = client.clone();
+            let channel = channel.clone();
+            let bad_addr = bad_addr.clone();
+            async move {
+                // Say is idempotent: an UNAVAILABLE attempt is retried, on the other instance.
+                let _ = client.say(say("x")).await;
+                channel
+                    .endpoint_states()
+                    .iter()
+                    .any(|(addr, state)| *addr == bad_addr && *state == State::Open)
+            }
+        },
+    )
     .await;
     for _ in 0..20 {
         let reply = client.say(say("x")).await.unwrap().into_inner();
@@ -125,12 +139,22 @@ async fn the_breaker_opens_on_unavailable_but_not_on_invalid_argument() {
     let invalid = channel(QUICK_BREAKER, &[service.addr()]);
     let mut client = EchoClient::new(invalid.clone());
     for _ in 0..20 {
-        let status = client.say(failing(Code::InvalidArgument)).await.unwrap_err();
+        let status = client
+            .say(failing(Code::InvalidArgument))
+            .await
+            .unwrap_err();
         assert_eq!(status.code(), Code::InvalidArgument);
     }
-    assert_eq!(invalid.breaker().state(), State::Closed, "the caller's mistake");
+    assert_eq!(
+        invalid.breaker().state(),
+        State::Closed,
+        "the caller's mistake"
+    );
     assert!(
-        invalid.endpoint_states().iter().all(|(_, s)| *s == State::Closed),
+        invalid
+            .endpoint_states()
+            .iter()
+            .all(|(_, s)| *s == State::Closed),
         "no endpoint ejected for the caller's mistake"
     );
 
@@ -143,7 +167,10 @@ async fn the_breaker_opens_on_unavailable_but_not_on_invalid_argument() {
     assert_eq!(unavailable.breaker().state(), State::Open);
     let refused = client.say(say("x")).await.unwrap_err();
     assert_eq!(refused.code(), Code::Unavailable);
-    assert_eq!(refused.message(), "a service this call needs is unavailable");
+    assert_eq!(
+        refused.message(),
+        "a service this call needs is unavailable"
+    );
     service.shutdown().await;
 }
 
@@ -163,7 +190,10 @@ async fn only_idempotent_methods_are_retried() {
     assert_eq!(status.code(), Code::Unavailable);
     assert_eq!(counter.swap(0, Ordering::SeqCst), 3);
     // INVALID_ARGUMENT is never retried.
-    let status = client.say(failing(Code::InvalidArgument)).await.unwrap_err();
+    let status = client
+        .say(failing(Code::InvalidArgument))
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
     assert_eq!(counter.swap(0, Ordering::SeqCst), 1);
     service.shutdown().await;
@@ -172,7 +202,10 @@ async fn only_idempotent_methods_are_retried() {
 #[tokio::test]
 async fn the_channels_own_timeout_is_deadline_exceeded_and_charged() {
     let service = echo(&[]).await;
-    let quick = channel(&format!("timeout = \"100ms\"\n{QUICK_BREAKER}"), &[service.addr()]);
+    let quick = channel(
+        &format!("timeout = \"100ms\"\n{QUICK_BREAKER}"),
+        &[service.addr()],
+    );
     let mut client = EchoClient::new(quick.clone());
     for _ in 0..5 {
         let slow = SayRequest {
@@ -182,7 +215,11 @@ async fn the_channels_own_timeout_is_deadline_exceeded_and_charged() {
         let status = client.say(slow).await.unwrap_err();
         assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
     }
-    assert_eq!(quick.breaker().state(), State::Open, "a slow dependency fails");
+    assert_eq!(
+        quick.breaker().state(),
+        State::Open,
+        "a slow dependency fails"
+    );
     service.shutdown().await;
 }
 

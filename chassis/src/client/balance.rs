@@ -340,6 +340,7 @@ impl Service<Request<OutBody>> for Balancer {
             template: parts.extensions.get::<RouteTemplate>().map(|t| t.0),
             resends: parts.extensions.get::<ResendCount>().map_or(0, |r| r.0),
             authority: endpoint.authority(),
+            rpc: None,
         };
         let span = AttemptSpan::start(&mut parts, &call);
         let mut attempt = InFlight::start(endpoint, permit, epoch, start, timer, span);
@@ -409,9 +410,9 @@ impl InFlight {
         self.finish(Verdict::of_status(status));
     }
 
-    /// The endpoint answered `status`, judged `verdict` (a gRPC status in its trailers).
-    pub(crate) fn judged(&mut self, status: http::StatusCode, verdict: Verdict) {
-        self.span.answered(status.as_u16());
+    /// The endpoint answered gRPC status `code`, judged `verdict`.
+    pub(crate) fn judged_rpc(&mut self, code: i32, verdict: Verdict) {
+        self.span.answered_rpc(code);
         self.finish(verdict);
     }
 

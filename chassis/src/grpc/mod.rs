@@ -58,6 +58,7 @@ mod client;
 mod health;
 mod metrics;
 mod server;
+mod span;
 mod status;
 mod timeout;
 

@@ -82,6 +82,8 @@ impl Service<Request<OutBody>> for GrpcBalancer {
                 .insert(GRPC_TIMEOUT, format_grpc_timeout(deadline.remaining()));
         }
         let caller_first = caller_deadline_first(timer, deadline);
+        // A cheap copy (shared bytes), so the span can name the method while the headers change.
+        let uri = parts.uri.clone();
         let call = Call {
             template: None,
             resends: parts
@@ -89,6 +91,7 @@ impl Service<Request<OutBody>> for GrpcBalancer {
                 .get::<crate::resilience::retry::ResendCount>()
                 .map_or(0, |r| r.0),
             authority: endpoint.authority(),
+            rpc: Some(uri.path()),
         };
         let span = AttemptSpan::start(&mut parts, &call);
         let attempt = InFlight::start(endpoint, permit, epoch, start, timer, span);
@@ -121,7 +124,8 @@ fn judge(
 ) -> Response<Body> {
     let status = response.status();
     if let Some(code) = status_in(response.headers()) {
-        attempt.judged(status, Verdict::of_grpc_status(code as i32, caller_first));
+        let code = code as i32;
+        attempt.judged_rpc(code, Verdict::of_grpc_status(code, caller_first));
         return response.map(Body::new);
     }
     if status != StatusCode::OK {
@@ -148,10 +152,11 @@ struct AttemptEnd {
 impl Finish for AttemptEnd {
     fn finish(mut self, end: End) {
         match end {
-            End::Status(code) => self.attempt.judged(
-                StatusCode::OK,
-                Verdict::of_grpc_status(code as i32, self.caller_first),
-            ),
+            End::Status(code) => {
+                let code = code as i32;
+                let verdict = Verdict::of_grpc_status(code, self.caller_first);
+                self.attempt.judged_rpc(code, verdict);
+            }
             End::Failed => self.attempt.failed(Verdict::Failure(Failure::Transport)),
             // The reader gave up: the attempt's own drop decides (its timer, or cancelled).
             End::Dropped => drop(self.attempt),

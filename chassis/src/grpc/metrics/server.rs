@@ -15,6 +15,7 @@ use tower::{Layer, Service};
 
 use super::body::{End, Finish, RpcBody};
 use super::{RpcSeries, Side};
+use crate::grpc::span::ServerSpan;
 use crate::grpc::status_in;
 use crate::telemetry::http::abandon::dropping_expired;
 
@@ -65,9 +66,11 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
+        let path = request.uri().path();
         let call = Measured {
             series: Arc::clone(&self.series),
-            path: request.uri().path().into(),
+            span: ServerSpan::start(path),
+            path: path.into(),
             start: Instant::now(),
         };
         RpcServerFuture {
@@ -80,6 +83,7 @@ where
 /// A call being measured.
 struct Measured {
     series: Arc<RpcSeries>,
+    span: ServerSpan,
     path: Box<str>,
     start: Instant,
 }
@@ -92,6 +96,7 @@ impl Finish for Measured {
         };
         let seconds = self.start.elapsed().as_secs_f64();
         self.series.record(&self.path, code, seconds);
+        self.span.end(code);
     }
 }
 
