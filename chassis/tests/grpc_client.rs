@@ -243,3 +243,64 @@ async fn a_server_stream_flows_through_the_channel() {
     assert_eq!(got, ["tick 0", "tick 1", "tick 2"]);
     service.shutdown().await;
 }
+
+/// The `/metrics` text of a service.
+async fn metrics_of(service: &ServiceHandle) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut socket = tokio::net::TcpStream::connect(service.ops_addr())
+        .await
+        .unwrap();
+    socket
+        .write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut text = String::new();
+    socket.read_to_string(&mut text).await.unwrap();
+    text
+}
+
+#[tokio::test]
+async fn calls_are_measured_by_the_rpc_conventions() {
+    let last = echo(&[]).await;
+    let last_addr = last.addr().to_string();
+    let first = echo(&[
+        ("forward_to", "echo-next"),
+        ("discovery.static.echo-next", last_addr.as_str()),
+    ])
+    .await;
+    let mut client = plain_client(first.addr()).await;
+    client.say(say("forward:hi")).await.unwrap();
+    let _ = client
+        .say(failing(Code::InvalidArgument))
+        .await
+        .unwrap_err();
+    let text = metrics_of(&first).await;
+    let has = |needle: &[&str]| {
+        text.lines()
+            .any(|line| needle.iter().all(|part| line.contains(part)))
+    };
+    for series in [
+        [
+            "rpc_server_call_duration_seconds_count",
+            "rpc_method=\"Say\"",
+            "rpc_grpc_status_code=\"0\"",
+        ],
+        [
+            "rpc_server_call_duration_seconds_count",
+            "rpc_method=\"Say\"",
+            "rpc_grpc_status_code=\"3\"",
+        ],
+        [
+            "rpc_client_call_duration_seconds_count",
+            "rpc_method=\"Say\"",
+            "rpc_grpc_status_code=\"0\"",
+        ],
+    ] {
+        assert!(
+            has(&series) && has(&["rpc_system=\"grpc\"", "rpc_service=\"echo.v1.Echo\""]),
+            "{series:?} missing from\n{text}"
+        );
+    }
+    first.shutdown().await;
+    last.shutdown().await;
+}
