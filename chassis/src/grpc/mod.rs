@@ -1,17 +1,24 @@
 //! gRPC beside the HTTP routes (feature `grpc`): tonic services on the service's port and
 //! stack, `grpc.health.v1` from the health registry, server reflection, RPC metrics.
 //!
-//! ```no_run
+//! ```
 //! use axum::Router;
 //! use chassis::grpc::GrpcServer;
 //! use chassis::service::Context;
+//! # use std::convert::Infallible;
+//! # use tonic::{body::Body, server::NamedService};
 //!
-//! # async fn router(ctx: Context<()>) -> Result<Router, tower::BoxError> {
-//! // Any tonic-generated `XxxServer`; here tonic-health's, to keep the example small.
-//! let (_reporter, greeter) = tonic_health::server::health_reporter();
+//! # fn router<S>(ctx: Context<()>, catalog: S) -> Result<Router, tower::BoxError>
+//! # where
+//! #     S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+//! #         + NamedService + Clone + Send + Sync + 'static,
+//! #     S::Future: Send + 'static,
+//! # {
+//! # const FILE_DESCRIPTOR_SET: &[u8] = tonic_health::pb::FILE_DESCRIPTOR_SET;
+//! // `catalog`: a tonic-generated `CatalogServer::new(my_impl)`.
 //! let grpc = GrpcServer::new(&ctx)
-//!     .add_service(greeter)
-//!     .file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+//!     .add_service(catalog)
+//!     .file_descriptor_set(FILE_DESCRIPTOR_SET) // what build.rs wrote, for reflection
 //!     .into_router()?;
 //! Ok(Router::new()
 //!     .route("/items", axum::routing::get(|| async { "[]" }))

@@ -33,22 +33,26 @@ pub enum GrpcBuildError {
 /// port and through the same stack, with `grpc.health.v1.Health` and server reflection.
 ///
 /// ```
-/// # use chassis::grpc::GrpcServer;
-/// # fn demo(ctx: chassis::service::Context<()>) -> Result<axum::Router, chassis::grpc::GrpcBuildError> {
-/// # let health_server = tonic_health::pb::health_server::HealthServer::new(Dummy);
-/// # #[derive(Debug)] struct Dummy;
-/// # #[tonic::async_trait] impl tonic_health::pb::health_server::Health for Dummy {
-/// #   async fn check(&self, _: tonic::Request<tonic_health::pb::HealthCheckRequest>) -> Result<tonic::Response<tonic_health::pb::HealthCheckResponse>, tonic::Status> { unimplemented!() }
-/// #   type WatchStream = futures_util::stream::Empty<Result<tonic_health::pb::HealthCheckResponse, tonic::Status>>;
-/// #   async fn watch(&self, _: tonic::Request<tonic_health::pb::HealthCheckRequest>) -> Result<tonic::Response<Self::WatchStream>, tonic::Status> { unimplemented!() }
-/// # }
-/// # let my_service = health_server;
+/// use chassis::grpc::{GrpcBuildError, GrpcServer};
+/// # use std::convert::Infallible;
+/// # use tonic::{body::Body, server::NamedService};
+///
+/// # fn router<S>(ctx: chassis::service::Context<()>, catalog: S) -> Result<axum::Router, GrpcBuildError>
+/// # where
+/// #     S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+/// #         + NamedService + Clone + Send + Sync + 'static,
+/// #     S::Future: Send + 'static,
+/// # {
+/// # const FILE_DESCRIPTOR_SET: &[u8] = tonic_health::pb::FILE_DESCRIPTOR_SET;
+/// // `catalog` is a tonic-generated `CatalogServer::new(my_impl)`; `FILE_DESCRIPTOR_SET` the
+/// // bytes a build.rs wrote with protox.
 /// let grpc = GrpcServer::new(&ctx)
-///     .add_service(my_service) // a tonic-generated `XxxServer::new(impl)`
-///     .file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET); // for reflection
+///     .add_service(catalog)
+///     .file_descriptor_set(FILE_DESCRIPTOR_SET)
+///     .into_router()?;
 /// let router = axum::Router::new()
 ///     .route("/items", axum::routing::get(|| async { "[]" }))
-///     .merge(grpc.into_router()?);
+///     .merge(grpc);
 /// # Ok(router) }
 /// ```
 ///
@@ -94,7 +98,8 @@ impl GrpcServer {
     }
 
     /// Serves a tonic service (a generated `XxxServer`), reported by health as its own
-    /// `package.Service` name.
+    /// `package.Service` name. A service added twice is served once (the first); a
+    /// `grpc.health.v1.Health` or reflection service of one's own replaces the chassis' one.
     pub fn add_service<S, B>(mut self, service: S) -> Self
     where
         S: Service<
@@ -110,6 +115,13 @@ impl GrpcServer {
         B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
         B::Error: Into<tower::BoxError>,
     {
+        if self.serves(S::NAME) {
+            tracing::warn!(
+                service = S::NAME,
+                "gRPC service added twice; the first one serves"
+            );
+            return self;
+        }
         let measured = RpcServerLayer::new(S::NAME).layer(service);
         let route = measured.map_request(|request: http::Request<axum::body::Body>| {
             request.map(tonic::body::Body::new)
@@ -141,51 +153,46 @@ impl GrpcServer {
     ///
     /// When a file descriptor set does not decode.
     pub fn into_router(self) -> Result<Router, GrpcBuildError> {
-        let Self {
-            router,
-            mut services,
-            descriptors,
-            config,
-            health,
-            shutdown,
-        } = self;
-        let reflection = if config.reflection {
-            let mut builder = tonic_reflection::server::Builder::configure()
-                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
-            for descriptor in &descriptors {
-                builder = builder.register_encoded_file_descriptor_set(descriptor);
-            }
-            let v1alpha = tonic_reflection::server::Builder::configure()
-                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
-            let v1alpha = descriptors.iter().fold(v1alpha, |builder, descriptor| {
-                builder.register_encoded_file_descriptor_set(descriptor)
-            });
-            Some((builder.build_v1()?, v1alpha.build_v1alpha()?))
+        let reflection = if self.config.reflection
+            && !REFLECTION_SERVICES.iter().any(|name| self.serves(name))
+        {
+            let builder = |descriptors: &[&'static [u8]]| {
+                descriptors.iter().fold(
+                    tonic_reflection::server::Builder::configure()
+                        .register_encoded_file_descriptor_set(
+                            tonic_health::pb::FILE_DESCRIPTOR_SET,
+                        ),
+                    |builder, descriptor| builder.register_encoded_file_descriptor_set(descriptor),
+                )
+            };
+            Some((
+                builder(&self.descriptors).build_v1()?,
+                builder(&self.descriptors).build_v1alpha()?,
+            ))
         } else {
             None
         };
-        services.push(HEALTH_SERVICE.to_owned());
+        // Health knows every service served, its own and reflection's included.
+        let mut known = self.services.clone();
+        known.push(HEALTH_SERVICE.to_owned());
         if reflection.is_some() {
-            services.extend(REFLECTION_SERVICES.map(str::to_owned));
+            known.extend(REFLECTION_SERVICES.map(str::to_owned));
         }
         let health = HealthService::new(
-            health,
-            shutdown.clone(),
-            services,
-            config.health_watch_interval,
+            self.health.clone(),
+            self.shutdown.clone(),
+            known,
+            self.config.health_watch_interval,
         );
-        let mut server = Self {
-            router,
-            services: Vec::new(),
-            descriptors: Vec::new(),
-            config,
-            health: HealthRegistry::new(),
-            shutdown,
-        }
-        .add_service(health);
+        // A service's own health service, added before, is the one served.
+        let mut server = self.add_service(health);
         if let Some((v1, v1alpha)) = reflection {
             server = server.add_service(v1).add_service(v1alpha);
         }
         Ok(server.router)
+    }
+
+    fn serves(&self, name: &str) -> bool {
+        self.services.iter().any(|known| known == name)
     }
 }
