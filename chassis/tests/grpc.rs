@@ -42,6 +42,7 @@ async fn unary_and_server_streaming_beside_http_on_one_port() {
             message: "tick".to_owned(),
             count: 3,
             delay_ms: 0,
+            fail: 0,
         })
         .await
         .unwrap()
@@ -301,6 +302,7 @@ async fn shutdown_lets_a_stream_in_flight_finish() {
             message: "tick".to_owned(),
             count: 4,
             delay_ms: 100,
+            fail: 0,
         })
         .await
         .unwrap()

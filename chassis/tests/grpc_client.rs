@@ -224,6 +224,59 @@ async fn the_channels_own_timeout_is_deadline_exceeded_and_charged() {
 }
 
 #[tokio::test]
+async fn a_status_in_the_trailers_is_judged_when_the_stream_ends() {
+    let service = echo(&[]).await;
+    let stream = |fail: Code| chassis_test_echo::pb::RepeatRequest {
+        message: "tick".to_owned(),
+        count: 2,
+        delay_ms: 0,
+        fail: fail as i32,
+    };
+    // INVALID_ARGUMENT after two messages: the caller's mistake, whatever the count.
+    let invalid = channel(QUICK_BREAKER, &[service.addr()]);
+    let mut client = EchoClient::new(invalid.clone());
+    for _ in 0..10 {
+        let mut replies = client
+            .repeat(stream(Code::InvalidArgument))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(replies.message().await.unwrap().is_some());
+        assert!(replies.message().await.unwrap().is_some());
+        let ended = replies.message().await.unwrap_err();
+        assert_eq!(ended.code(), Code::InvalidArgument);
+    }
+    assert_eq!(invalid.breaker().state(), State::Closed);
+    // UNAVAILABLE in the trailers: the dependency failed, once the stream has ended.
+    let unavailable = channel(QUICK_BREAKER, &[service.addr()]);
+    let mut client = EchoClient::new(unavailable.clone());
+    for _ in 0..5 {
+        assert_eq!(unavailable.breaker().state(), State::Closed);
+        let mut replies = client
+            .repeat(stream(Code::Unavailable))
+            .await
+            .unwrap()
+            .into_inner();
+        while replies
+            .message()
+            .await
+            .transpose()
+            .is_some_and(|r| r.is_ok())
+        {}
+    }
+    assert_eq!(unavailable.breaker().state(), State::Open);
+    assert!(
+        unavailable
+            .endpoint_states()
+            .iter()
+            .all(|(_, state)| *state == State::Open),
+        "the endpoint ejected too: {:?}",
+        unavailable.endpoint_states()
+    );
+    service.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_server_stream_flows_through_the_channel() {
     let service = echo(&[]).await;
     let mut client = EchoClient::new(channel("", &[service.addr()]));
@@ -232,6 +285,7 @@ async fn a_server_stream_flows_through_the_channel() {
             message: "tick".to_owned(),
             count: 3,
             delay_ms: 0,
+            fail: 0,
         })
         .await
         .unwrap()

@@ -159,6 +159,10 @@ impl Echo for EchoImpl {
         let stream = futures_util::stream::unfold(0u32, move |n| {
             let (message, instance) = (request.message.clone(), instance.clone());
             async move {
+                if n == request.count && request.fail != 0 {
+                    let status = Status::new(Code::from(request.fail), "failed on purpose");
+                    return Some((Err(status), n + 1));
+                }
                 if n >= request.count {
                     return None;
                 }
