@@ -5,7 +5,6 @@
 
 mod grpc_support;
 
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chassis::service::spawn;
@@ -73,7 +72,6 @@ async fn reqwest_like_get(addr: std::net::SocketAddr, path: &str) -> String {
 #[tokio::test]
 async fn the_stacks_own_answers_are_grpc_statuses_without_internal_text() {
     let service = spawn::<EchoService>(config(&[
-        ("server.max_concurrent_requests", "1"),
         ("server.max_body_size", "1KiB"),
         ("server.request_timeout", "300ms"),
     ]))
@@ -111,28 +109,40 @@ async fn the_stacks_own_answers_are_grpc_statuses_without_internal_text() {
     assert_eq!(invalid.code(), Code::InvalidArgument);
     assert_eq!(invalid.message(), "failed on purpose");
 
-    // Over the concurrency limit: UNAVAILABLE.
+    // No such method: UNIMPLEMENTED, not a 404 page.
+    let unknown = unknown_method(service.addr()).await;
+    assert_eq!(unknown, Code::Unimplemented);
+    service.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_call_over_the_concurrency_limit_is_unavailable() {
+    let service = spawn::<EchoService>(config(&[("server.max_concurrent_requests", "1")]))
+        .await
+        .unwrap();
+    let mut client = plain_client(service.addr()).await;
     let mut holder = client.clone();
     let held = tokio::spawn(async move { holder.say(say("gate:shed")).await });
+    // The held call takes the only slot as soon as the server has it; until then a probe
+    // may pass, so probe until one is shed.
     let mut shed = None;
-    for _ in 0..500 {
+    for _ in 0..1000 {
         match client.say(say("x")).await {
             Err(status) if status.code() == Code::Unavailable => {
                 shed = Some(status);
                 break;
             }
-            _ => tokio::time::sleep(Duration::from_millis(5)).await,
+            Ok(_) => tokio::task::yield_now().await,
+            Err(status) => panic!("{status:?}"),
         }
     }
     let shed = shed.expect("a call shed while another holds the only slot");
     assert_eq!(shed.message(), "the service is unavailable; retry later");
-    // The held call times out on its own (the request timeout).
-    let held = held.await.unwrap().unwrap_err();
-    assert_eq!(held.code(), Code::DeadlineExceeded);
-
-    // No such method: UNIMPLEMENTED, not a 404 page.
-    let unknown = unknown_method(service.addr()).await;
-    assert_eq!(unknown, Code::Unimplemented);
+    gate("shed").notify_one();
+    assert_eq!(
+        held.await.unwrap().unwrap().into_inner().message,
+        "gate:shed"
+    );
     service.shutdown().await;
 }
 
@@ -150,9 +160,12 @@ async fn unknown_method(addr: std::net::SocketAddr) -> Code {
 
 #[tokio::test]
 async fn grpc_timeout_is_the_deadline_from_a_trusted_caller_only() {
-    let service = spawn::<EchoService>(config(&[("server.deadline_floor", "20ms")]))
-        .await
-        .unwrap();
+    let service = spawn::<EchoService>(config(&[
+        ("server.deadline_floor", "20ms"),
+        ("hits_key", "floor"),
+    ]))
+    .await
+    .unwrap();
     let mut client = plain_client(service.addr()).await;
     let mut request = tonic::Request::new(say("x"));
     request.set_timeout(Duration::from_secs(3));
@@ -172,17 +185,13 @@ async fn grpc_timeout_is_the_deadline_from_a_trusted_caller_only() {
     assert_eq!(code, Code::DeadlineExceeded);
     assert_eq!(content_type, "application/grpc");
 
-    // Below the floor: answered at once, the handler never runs.
-    let key = "floor";
-    let _ = hits(key);
-    let mut request = tonic::Request::new(say("x"));
-    request
-        .metadata_mut()
-        .insert("grpc-timeout", "2m".parse().unwrap());
-    let spent = client.say(request).await.unwrap_err();
-    assert_eq!(spent.code(), Code::DeadlineExceeded);
+    // Below the floor: answered at once, the handler never runs (a raw call: tonic's own
+    // timer would race the server's answer).
+    let handled = hits("floor").load(std::sync::atomic::Ordering::SeqCst);
     let (code, _) = raw_call(service.addr(), path, &say("x"), &[("grpc-timeout", "2m")]).await;
     assert_eq!(code, Code::DeadlineExceeded, "the server's own answer");
+    let after = hits("floor").load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(after, handled, "the handler never ran");
     service.shutdown().await;
 
     // An edge ignores an untrusted caller's deadline.
@@ -191,17 +200,21 @@ async fn grpc_timeout_is_the_deadline_from_a_trusted_caller_only() {
         .unwrap();
     let mut client = plain_client(edge.addr()).await;
     let mut request = tonic::Request::new(say("x"));
-    request
-        .metadata_mut()
-        .insert("grpc-timeout", "2m".parse().unwrap());
+    request.set_timeout(Duration::from_secs(60));
     let reply = client.say(request).await.unwrap().into_inner();
     assert_eq!(reply.deadline_ms, 0, "no deadline from an untrusted caller");
+    let (code, _) = raw_call(edge.addr(), path, &say("x"), &[("grpc-timeout", "2m")]).await;
+    assert_eq!(
+        code,
+        Code::Ok,
+        "an untrusted deadline below the floor is not even read"
+    );
     edge.shutdown().await;
 }
 
 #[tokio::test]
 async fn health_turns_not_serving_at_shutdown_while_the_drain_delay_still_serves() {
-    let service = spawn::<EchoService>(config(&[("shutdown.drain_delay", "3s")]))
+    let service = spawn::<EchoService>(config(&[("shutdown.drain_delay", "5s")]))
         .await
         .unwrap();
     let channel = plain_channel(service.addr()).await;
@@ -292,31 +305,81 @@ async fn reflection_lists_the_services_unless_switched_off() {
 }
 
 #[tokio::test]
-async fn shutdown_lets_a_stream_in_flight_finish() {
+async fn shutdown_lets_a_stream_in_flight_finish_then_goaway_closes_the_connection() {
+    use prost::Message as _;
     let service = spawn::<EchoService>(config(&[("shutdown.grace_period", "10s")]))
         .await
         .unwrap();
-    let mut client = plain_client(service.addr()).await;
-    let mut stream = client
-        .repeat(RepeatRequest {
-            message: "tick".to_owned(),
-            count: 4,
-            delay_ms: 100,
-            fail: 0,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let first = stream.message().await.unwrap().unwrap();
-    assert_eq!(first.message, "tick 0");
-    let stopping = tokio::spawn(service.shutdown());
-    let mut rest = Vec::new();
-    while let Some(reply) = stream.message().await.unwrap() {
-        rest.push(reply.message);
+    let addr = service.addr();
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (h2, connection) = h2::client::handshake(tcp).await.unwrap();
+    let closed = tokio::spawn(connection);
+    let mut h2 = h2.ready().await.unwrap();
+    let request = http::Request::post(format!("http://{addr}/echo.v1.Echo/Repeat"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(())
+        .unwrap();
+    let (response, mut send) = h2.send_request(request, false).unwrap();
+    let message = RepeatRequest {
+        message: "tick".to_owned(),
+        count: 4,
+        delay_ms: 100,
+        fail: 0,
     }
-    assert_eq!(rest, ["tick 1", "tick 2", "tick 3"]);
+    .encode_to_vec();
+    let mut frame = vec![0u8];
+    frame.extend_from_slice(&u32::try_from(message.len()).unwrap().to_be_bytes());
+    frame.extend_from_slice(&message);
+    send.send_data(bytes::Bytes::from(frame), true).unwrap();
+    let mut body = response.await.unwrap().into_body();
+    let mut received = body.data().await.unwrap().unwrap().len();
+    body.flow_control().release_capacity(received).unwrap();
+    // Shutdown begins with the stream in flight; the drain delay is zero: draining at once.
+    let stopping = tokio::spawn(service.shutdown());
+    while let Some(chunk) = body.data().await {
+        let chunk = chunk.unwrap();
+        body.flow_control().release_capacity(chunk.len()).unwrap();
+        received += chunk.len();
+    }
+    let trailers = body.trailers().await.unwrap().unwrap();
+    assert_eq!(
+        trailers["grpc-status"], "0",
+        "the stream finished: {trailers:?}"
+    );
+    let one = SayReplyLen::of("tick 0");
+    assert_eq!(received, 4 * one, "four messages of {one} bytes");
+    // The server said GOAWAY: no new stream on this connection, and it closes cleanly.
+    let refused = h2
+        .send_request(
+            http::Request::post(format!("http://{addr}/x"))
+                .body(())
+                .unwrap(),
+            true,
+        )
+        .map(|_| ());
+    let refused = match refused {
+        Ok(()) => h2.ready().await.map(|_| ()),
+        Err(error) => Err(error),
+    };
+    assert!(refused.is_err(), "a new stream after GOAWAY");
+    closed.await.unwrap().unwrap();
     let report = stopping.await.unwrap();
     assert_eq!(report.cut_connections, 0);
-    let _ = hits("unused").load(Ordering::SeqCst);
-    let _ = gate("unused");
+}
+
+/// The length of one framed `SayReply` the echo service streams.
+struct SayReplyLen;
+
+impl SayReplyLen {
+    fn of(message: &str) -> usize {
+        use prost::Message as _;
+        let instance_len = "echo-".len() + 16;
+        let reply = chassis_test_echo::pb::SayReply {
+            message: message.to_owned(),
+            instance: "x".repeat(instance_len),
+            ..Default::default()
+        };
+        5 + reply.encoded_len()
+    }
 }
