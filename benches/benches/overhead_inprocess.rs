@@ -14,6 +14,8 @@
 //! - `b_chassis_no_subscriber`: `b_chassis` with no log subscriber at all: the stack and
 //!   metrics without any log formatting;
 //! - `c_chassis_json_logs`: `b_chassis` with JSON logs;
+//! - `c_chassis_otlp_unsampled`: `b_chassis` with trace export on at `sample_ratio = 0.01`:
+//!   almost every request only asks the sampler;
 //! - `c_chassis_otlp_export`: `b_chassis` with trace export on (OTLP/HTTP to a receiver in
 //!   this process, every trace sampled): each request makes, ends and queues an exported
 //!   span; the batch export itself runs on another thread.
@@ -35,13 +37,14 @@ use http::{Request, Response};
 use tower::{Service, ServiceExt};
 
 const GROUP: &str = "inprocess";
-const BENCHES: [&str; 7] = [
+const BENCHES: [&str; 8] = [
     "a_bare",
     "b_chassis",
     "b_chassis_without_with_state",
     "b_chassis_access_log_info",
     "b_chassis_no_subscriber",
     "c_chassis_json_logs",
+    "c_chassis_otlp_unsampled",
     "c_chassis_otlp_export",
 ];
 
@@ -95,19 +98,22 @@ fn main() {
         let _logs = tracing::dispatcher::set_default(&json);
         run(&mut c, &rt, BENCHES[5], &fixtures::chassis(metrics.clone()));
     }
-    // Last: once export is installed, every request of the process makes a span.
-    let (dispatch, guard, exports) = fixtures::otlp_export(fixtures::otlp_receiver());
-    {
-        let _logs = tracing::dispatcher::set_default(&dispatch);
-        run(
-            &mut c,
-            &rt,
-            BENCHES[6],
-            &fixtures::chassis_exporting(metrics, &guard),
-        );
-    }
-    if let Err(error) = exports.block_on(guard.shutdown(Duration::from_secs(5))) {
-        eprintln!("trace export did not shut down cleanly: {error}");
+    // Last: while export is installed, every request of the process makes a span.
+    let receiver = fixtures::otlp_receiver();
+    for (ratio, name) in [(0.01, BENCHES[6]), (1.0, BENCHES[7])] {
+        let (dispatch, guard, exports) = fixtures::otlp_export(receiver, ratio);
+        {
+            let _logs = tracing::dispatcher::set_default(&dispatch);
+            run(
+                &mut c,
+                &rt,
+                name,
+                &fixtures::chassis_exporting(metrics.clone(), &guard),
+            );
+        }
+        if let Err(error) = exports.block_on(guard.shutdown(Duration::from_secs(5))) {
+            eprintln!("trace export did not shut down cleanly: {error}");
+        }
     }
     c.final_summary();
 

@@ -160,17 +160,20 @@ pub fn serve_on_thread(app: Router, core: Option<usize>) -> SocketAddr {
 }
 
 /// Trace export to `receiver` as a service sets it up (`telemetry.otlp.endpoint`, HTTP
-/// protobuf, every trace sampled): the log dispatcher with the OpenTelemetry layer (logs to
+/// protobuf, `telemetry.otlp.sample_ratio = sample_ratio`): the log dispatcher with the OpenTelemetry layer (logs to
 /// [`std::io::sink`]), the service's exporter, and the runtime its exports run on (its own,
 /// so exporting does not run inside the measured requests).
 ///
-/// Once installed, every request of the process makes an exported span: run it last.
+/// Until the guard is shut down, every request of the process through a chassis stack makes
+/// a span (exported when sampled): run it last.
 pub fn otlp_export(
     receiver: SocketAddr,
+    sample_ratio: f64,
 ) -> (tracing::Dispatch, OtlpGuard, tokio::runtime::Runtime) {
     let mut cfg = TelemetryConfig::default();
     cfg.otlp.endpoint = Some(format!("http://{receiver}"));
     cfg.otlp.protocol = OtlpProtocol::HttpProtobuf;
+    cfg.otlp.sample_ratio = sample_ratio;
     let dispatch = match logs::subscriber(&cfg, None, std::io::sink) {
         Ok((subscriber, _handle)) => tracing::Dispatch::new(subscriber),
         Err(error) => panic!("the default log filter is valid: {error}"),

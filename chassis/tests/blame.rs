@@ -213,6 +213,16 @@ async fn the_clients_own_overall_timeout_opens_its_breaker() {
         .unwrap_err();
     assert_eq!(refused.kind(), ClientErrorKind::BreakerOpen);
     assert_eq!(refused.verdict(), Verdict::NotCharged(Cause::BreakerOpen));
+    // Answered to the handler's caller: 503, and Retry-After is the breaker's remaining wait
+    // (60 s, rounded up) plus up to 2 s, not a retry into a door that stays closed.
+    let response = axum::response::IntoResponse::into_response(refused);
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let after: u64 = response.headers()[http::header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((55..=62).contains(&after), "Retry-After: {after}");
     dependency.shutdown().await;
 }
 

@@ -58,8 +58,13 @@ impl Microservice for Traced {
                 "/nested",
                 get(|| async {
                     // WARN so that the test's log filter lets it through.
-                    tracing::warn_span!("load item").in_scope(|| "nested")
+                    tracing::warn_span!("load item")
+                        .in_scope(|| tracing::warn_span!("parse item").in_scope(|| "nested"))
                 }),
+            )
+            .route(
+                "/broken",
+                get(|| async { StatusCode::INTERNAL_SERVER_ERROR }),
             ))
     }
 }
@@ -241,8 +246,8 @@ fn overrides<'a>(endpoint: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a st
         ("server.host", "127.0.0.1"),
         ("server.port", "0"),
         ("shutdown.drain_delay", "0s"),
-        // The request span is INFO; keep other logs quiet.
-        ("telemetry.log.level", "warn,chassis::telemetry::http=info"),
+        // The request and call spans do not go through the log filter: `warn` keeps them.
+        ("telemetry.log.level", "warn"),
         ("telemetry.log.access", "off"),
         ("telemetry.environment", "test"),
         ("telemetry.otlp.endpoint", endpoint),
@@ -354,6 +359,25 @@ async fn grpc_exports_the_server_span_with_resource_attributes_and_remote_parent
         Some("/items/7")
     );
     assert_eq!(int_attr(attributes, "http.response.status_code"), Some(200));
+    assert_eq!(str_attr(attributes, "url.scheme").as_deref(), Some("http"));
+    assert_eq!(
+        str_attr(attributes, "server.address").as_deref(),
+        Some("127.0.0.1")
+    );
+    assert_eq!(
+        int_attr(attributes, "server.port"),
+        Some(i64::from(handle.addr().port()))
+    );
+    assert_eq!(
+        str_attr(attributes, "network.protocol.version").as_deref(),
+        Some("1.1")
+    );
+    assert!(
+        attr(attributes, "error.type").is_none(),
+        "a 200 is no error"
+    );
+    let unset = opentelemetry_proto::tonic::trace::v1::status::StatusCode::Unset as i32;
+    assert_eq!(span.status.as_ref().map_or(unset, |s| s.code), unset);
     // The ids are the span's own, not repeated as attributes.
     assert!(attr(attributes, "trace_id").is_none());
     assert!(attr(attributes, "span_id").is_none());
@@ -697,5 +721,105 @@ async fn spans_inside_a_handler_are_children_of_the_server_span() {
         str_attr(&child.resource, "service.name").as_deref(),
         Some("traced")
     );
+    let grandchild = received
+        .find(|g| of_trace(trace)(g) && g.span.name == "parse item")
+        .expect("the span inside the handler's span");
+    assert_eq!(grandchild.span.parent_span_id, child.span.span_id);
+    assert_eq!(
+        str_attr(&grandchild.resource, "service.name").as_deref(),
+        Some("traced")
+    );
+    stop.cancel();
+}
+
+/// A 5xx answer is an error on the server span: `error.type` is the status code and the
+/// span's status is `Error` (the OpenTelemetry HTTP server conventions).
+#[tokio::test]
+async fn a_5xx_server_span_is_an_error() {
+    let stop = CancellationToken::new();
+    let (received, collector) = grpc_receiver(stop.clone()).await;
+    let endpoint = format!("http://{collector}");
+    let handle = spawn_traced(&endpoint, &[("telemetry.otlp.batch_delay", "50ms")]).await;
+    let tp = "00-77777777777777777777777777777777-0000000000000007-01";
+    let reply = get_with(handle.addr(), "/broken", Some(tp)).await;
+    assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
+    let got = received
+        .wait_for(
+            "the /broken span",
+            of_trace("77777777777777777777777777777777"),
+        )
+        .await;
+    let attributes = &got.span.attributes;
+    assert_eq!(int_attr(attributes, "http.response.status_code"), Some(500));
+    assert_eq!(str_attr(attributes, "error.type").as_deref(), Some("500"));
+    let error = opentelemetry_proto::tonic::trace::v1::status::StatusCode::Error as i32;
+    assert_eq!(got.span.status.as_ref().map(|s| s.code), Some(error));
+    handle.shutdown().await;
+    stop.cancel();
+}
+
+/// Two instances of one service in one process (as a test cluster runs them), each with its
+/// own collector: a request's server span and the spans its handler makes go to the
+/// collector of the instance that served it, never to the other.
+#[tokio::test]
+async fn two_instances_of_one_service_export_to_their_own_collectors() {
+    let stop = CancellationToken::new();
+    let (first_received, first_collector) = grpc_receiver(stop.clone()).await;
+    let (second_received, second_collector) = grpc_receiver(stop.clone()).await;
+    let batch = ("telemetry.otlp.batch_delay", "1h");
+    let first = spawn_traced(&format!("http://{first_collector}"), &[batch]).await;
+    let second = spawn_traced(&format!("http://{second_collector}"), &[batch]).await;
+    let to_first = "00-11111111111111111111111111111111-0000000000000001-01";
+    let to_second = "00-22222222222222222222222222222222-0000000000000002-01";
+    for _ in 0..3 {
+        get_with(first.addr(), "/nested", Some(to_first)).await;
+        get_with(second.addr(), "/nested", Some(to_second)).await;
+    }
+    first.shutdown().await;
+    second.shutdown().await;
+
+    for (received, own, other) in [
+        (
+            &first_received,
+            "11111111111111111111111111111111",
+            "22222222222222222222222222222222",
+        ),
+        (
+            &second_received,
+            "22222222222222222222222222222222",
+            "11111111111111111111111111111111",
+        ),
+    ] {
+        let spans = received.spans();
+        let names = |trace: &str| {
+            let mut names: Vec<String> = spans
+                .iter()
+                .filter(|g| hex(&g.span.trace_id) == trace)
+                .map(|g| g.span.name.clone())
+                .collect();
+            names.sort();
+            names
+        };
+        assert_eq!(
+            names(own),
+            [
+                "GET /nested",
+                "GET /nested",
+                "GET /nested",
+                "load item",
+                "load item",
+                "load item",
+                "parse item",
+                "parse item",
+                "parse item"
+            ],
+            "each instance's spans, all of them"
+        );
+        assert!(
+            names(other).is_empty(),
+            "the other instance's spans: {:?}",
+            names(other)
+        );
+    }
     stop.cancel();
 }

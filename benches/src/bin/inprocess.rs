@@ -11,8 +11,10 @@
 //!
 //! The results go to `$CARGO_TARGET_DIR/inprocess.json`, which `overhead --plot` draws.
 //!
-//! Trace export is process-wide once installed, so the export phase comes last and
-//! alternates with bare axum only.
+//! Trace export is process-wide while installed, so the export phases come last and
+//! alternate with bare axum only: `c_chassis_otlp_unsampled` at `sample_ratio = 0.01`, then
+//! `c_chassis_otlp_export` with every request sampled. Their cost over export off is their
+//! ratio minus `b_chassis`'s, times bare axum's time.
 
 use std::convert::Infallible;
 use std::process::ExitCode;
@@ -135,20 +137,32 @@ fn main() -> ExitCode {
         &mut results,
     );
 
-    // Trace export, installed for the rest of the process.
-    let (dispatch, guard, exports) = fixtures::otlp_export(fixtures::otlp_receiver());
-    let timers = [
-        timer(&rt, fixtures::bare(), &dispatch),
-        timer(&rt, fixtures::chassis_exporting(metrics, &guard), &dispatch),
-    ];
-    print(
-        &["a_bare (export phase)", "c_chassis_otlp_export"],
-        &rounds(&timers, round_count, requests),
-        &mut results,
-    );
-    drop(timers);
-    if let Err(error) = exports.block_on(guard.shutdown(std::time::Duration::from_secs(5))) {
-        eprintln!("trace export did not shut down cleanly: {error}");
+    // Trace export at sample_ratio 0.01 (almost every request unsampled), then every request
+    // sampled; each phase measures the bare router again, as its baseline.
+    let receiver = fixtures::otlp_receiver();
+    for (ratio, name) in [
+        (0.01, "c_chassis_otlp_unsampled"),
+        (1.0, "c_chassis_otlp_export"),
+    ] {
+        let (dispatch, guard, exports) = fixtures::otlp_export(receiver, ratio);
+        let timers = [
+            timer(&rt, fixtures::bare(), &dispatch),
+            timer(
+                &rt,
+                fixtures::chassis_exporting(metrics.clone(), &guard),
+                &dispatch,
+            ),
+        ];
+        let bare = format!("a_bare (sample_ratio {ratio})");
+        print(
+            &[bare.as_str(), name],
+            &rounds(&timers, round_count, requests),
+            &mut results,
+        );
+        drop(timers);
+        if let Err(error) = exports.block_on(guard.shutdown(std::time::Duration::from_secs(5))) {
+            eprintln!("trace export did not shut down cleanly: {error}");
+        }
     }
     let path = report::inprocess_path();
     match serde_json::to_string_pretty(&results).map(|json| std::fs::write(&path, json)) {

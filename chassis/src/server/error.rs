@@ -26,6 +26,26 @@ fn retry_after() -> HeaderValue {
     HeaderValue::from_static(RETRY_AFTER_SECONDS[fastrand::usize(..RETRY_AFTER_SECONDS.len())])
 }
 
+/// The `Retry-After` for a call an open breaker refused: the time until it lets trial calls
+/// through, rounded up, plus 0 to 2 s at random (its few trial calls are not met by every
+/// caller at once); [`retry_after`] when that time is not known.
+fn retry_after_breaker(error: &(dyn std::error::Error + 'static)) -> HeaderValue {
+    let mut current = Some(error);
+    while let Some(err) = current {
+        if let Some(open) = err.downcast_ref::<crate::resilience::breaker::BreakerOpen>() {
+            return match open.trial_in() {
+                Some(wait) => {
+                    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                    HeaderValue::from(seconds.max(1) + fastrand::u64(..=2))
+                }
+                None => retry_after(),
+            };
+        }
+        current = err.source();
+    }
+    retry_after()
+}
+
 /// The status a middleware error maps to.
 pub fn status_for(error: &(dyn std::error::Error + 'static)) -> StatusCode {
     let mut current = Some(error);
@@ -69,7 +89,8 @@ pub fn error_response(error: &BoxError) -> Response {
 
 /// The answer to a handler's failed outbound call: `504` when it ran out of time (the
 /// client's timeout or the caller's deadline), `503` when a local breaker or bulkhead
-/// refused it or no endpoint is known (with `Retry-After`), `502` when the dependency
+/// refused it or no endpoint is known (with `Retry-After`: for an open breaker, the time
+/// until its trial calls, plus up to 2 s), `502` when the dependency
 /// failed, `500` for a request the handler built wrong. The error's text goes to the log,
 /// with the request id; the caller gets a generic detail and the request id, never internal
 /// text.
@@ -103,9 +124,13 @@ pub fn client_error_response(error: &crate::client::ClientError) -> Response {
         .current_request_id()
         .into_response();
     if status == StatusCode::SERVICE_UNAVAILABLE {
+        let retry_after = match error.kind() {
+            Kind::BreakerOpen => retry_after_breaker(error),
+            _ => retry_after(),
+        };
         response
             .headers_mut()
-            .insert(header::RETRY_AFTER, retry_after());
+            .insert(header::RETRY_AFTER, retry_after);
     }
     response
 }

@@ -29,6 +29,7 @@ impl std::fmt::Debug for AttemptSpan {
 }
 
 /// What the span names the call by.
+#[cfg_attr(not(feature = "otlp"), allow(dead_code))]
 pub(crate) struct Call<'a> {
     /// The route template, when the request carries one.
     pub(crate) template: Option<&'static str>,
@@ -47,23 +48,25 @@ impl AttemptSpan {
     /// its extensions, else the current one; nothing outside a request) and starts its span.
     pub(crate) fn start(parts: &mut Parts, call: &Call<'_>) -> Self {
         let span_id = SpanId::random();
+        let inject = |ctx: &TraceContext, headers: &mut http::HeaderMap| {
+            ctx.inject_as(headers, span_id);
+            #[cfg(feature = "otlp")]
+            let slot = ctx.export_slot();
+            #[cfg(not(feature = "otlp"))]
+            let slot = None::<u32>;
+            (ctx.trace_id(), ctx.span_id(), ctx.flags(), slot)
+        };
         let sampled = match parts.extensions.get::<TraceContext>() {
-            Some(ctx) => {
-                ctx.inject_as(&mut parts.headers, span_id);
-                Some((ctx.trace_id(), ctx.span_id(), ctx.flags()))
-            }
-            None => TraceContext::with_current(|ctx| {
-                ctx.inject_as(&mut parts.headers, span_id);
-                (ctx.trace_id(), ctx.span_id(), ctx.flags())
-            }),
+            Some(ctx) => Some(inject(ctx, &mut parts.headers)),
+            None => TraceContext::with_current(|ctx| inject(ctx, &mut parts.headers)),
         };
         #[cfg(feature = "otlp")]
-        if let Some((trace_id, parent, flags)) = sampled
+        if let Some((trace_id, parent, flags, slot)) = sampled
             && flags.is_sampled()
             && super::otlp::is_active()
         {
             return Self {
-                span: export::start(parts, call, (trace_id, parent, flags), span_id),
+                span: export::start(parts, call, (trace_id, parent, flags), span_id, slot),
             };
         }
         #[cfg(not(feature = "otlp"))]
@@ -126,6 +129,7 @@ mod export {
         call: &Call<'_>,
         (trace_id, parent, flags): (TraceId, SpanId, TraceFlags),
         span_id: SpanId,
+        slot: Option<u32>,
     ) -> Option<Span> {
         if let Some(path) = call.rpc {
             return start_rpc(call, path, (trace_id, parent, flags), span_id);
@@ -161,6 +165,7 @@ mod export {
         crate::telemetry::otlp::client_span(
             (trace_id.get(), span_id.get()),
             (parent.get(), flags.bits()),
+            slot,
             name,
             attributes,
         )

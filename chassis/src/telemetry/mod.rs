@@ -47,6 +47,7 @@ pub mod metrics;
 pub mod otlp;
 mod process;
 pub mod propagation;
+mod server_span;
 
 pub use admin::admin_routes;
 pub use config::{AccessLog, LogConfig, LogFormat, OtlpConfig, OtlpProtocol, TelemetryConfig};

@@ -6,6 +6,7 @@
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 use super::classify::Outcome;
 use super::clock::TimeSource;
@@ -143,8 +144,10 @@ impl Shared {
                     return Ok(Ticket { word, start });
                 }
                 State::Open => {
-                    if self.now_nanos() < self.open_until.load(Ordering::Acquire) {
-                        return Err(self.reject(State::Open));
+                    let (now, until) = (self.now_nanos(), self.open_until.load(Ordering::Acquire));
+                    if now < until {
+                        let trial_in = Duration::from_nanos(until - now);
+                        return Err(self.reject(State::Open, Some(trial_in)));
                     }
                     self.transition(word, State::HalfOpen);
                 }
@@ -155,7 +158,7 @@ impl Shared {
                         .is_ok();
                     if !taken {
                         if !self.half_open_expired(word) {
-                            return Err(self.reject(State::HalfOpen));
+                            return Err(self.reject(State::HalfOpen, None));
                         }
                         word = self.word();
                         continue;
@@ -167,16 +170,16 @@ impl Shared {
                     // The state moved on while we took a trial slot: give it back, look again.
                     self.trial_permits.fetch_add(1, Ordering::AcqRel);
                 }
-                State::ForcedOpen => return Err(self.reject(State::ForcedOpen)),
+                State::ForcedOpen => return Err(self.reject(State::ForcedOpen, None)),
             }
             word = self.word();
         }
     }
 
-    fn reject(&self, state: State) -> BreakerOpen {
+    fn reject(&self, state: State, trial_in: Option<Duration>) -> BreakerOpen {
         self.rejected.fetch_add(1, Ordering::Relaxed);
         self.observer.rejected();
-        BreakerOpen::new(state)
+        BreakerOpen::new(state, trial_in)
     }
 
     /// Records the outcome of an admitted call; `elapsed` overrides the measured duration.

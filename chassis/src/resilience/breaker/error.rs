@@ -1,6 +1,7 @@
 //! The breaker's errors: the rejection leaf and the configuration error.
 
 use std::fmt;
+use std::time::Duration;
 
 use super::State;
 
@@ -9,16 +10,23 @@ use super::State;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BreakerOpen {
     state: State,
+    opens_in: Option<Duration>,
 }
 
 impl BreakerOpen {
-    pub(crate) fn new(state: State) -> Self {
-        Self { state }
+    pub(crate) fn new(state: State, opens_in: Option<Duration>) -> Self {
+        Self { state, opens_in }
     }
 
     /// The state the breaker was in when it rejected the call.
     pub fn state(&self) -> State {
         self.state
+    }
+
+    /// When the breaker was open: how long until it lets trial calls through (half-open).
+    /// `None` when it was forced open or half-open with no trial call left.
+    pub fn trial_in(&self) -> Option<Duration> {
+        self.opens_in
     }
 }
 

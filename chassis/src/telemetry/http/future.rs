@@ -8,12 +8,13 @@ use std::time::{Duration, Instant};
 
 use http::Response;
 use pin_project_lite::pin_project;
-use tracing::{Level, Span};
+use tracing::Level;
 
 use super::cache::{Instance, RouteRef};
 use super::labels::method_label;
 use crate::telemetry::config::AccessLog;
 use crate::telemetry::propagation::Scoped;
+use crate::telemetry::server_span::ServerSpan;
 
 pin_project! {
     /// Completes the span, the duration histogram and the access log when the response head
@@ -23,7 +24,7 @@ pin_project! {
     pub struct ResponseFuture<F> {
         #[pin]
         pub(super) inner: Scoped<F>,
-        pub(super) span: Span,
+        pub(super) span: ServerSpan,
         pub(super) tracker: Tracker,
     }
 
@@ -59,7 +60,6 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        let _entered = this.span.enter();
         let result = {
             let _panic = MarkPanic(&mut *this.tracker);
             ready!(this.inner.as_mut().poll(cx))
@@ -76,7 +76,7 @@ where
 /// carries its ids.
 fn complete<F>(
     tracker: &mut Tracker,
-    span: &Span,
+    span: &mut ServerSpan,
     inner: &Scoped<F>,
     status: u16,
     elapsed: Duration,
@@ -121,13 +121,12 @@ pub(super) struct Tracker {
 impl Tracker {
     /// Records the outcome in the span and the duration histogram (once); returns whether
     /// the access log is to be written.
-    fn finish(&mut self, span: &Span, status: u16, elapsed: Duration) -> bool {
+    fn finish(&mut self, span: &mut ServerSpan, status: u16, elapsed: Duration) -> bool {
         if matches!(self.outcome, Outcome::Done) {
             return false;
         }
         self.outcome = Outcome::Done;
-        // As i64: tracing-opentelemetry exports u64 fields as strings, semconv wants an int.
-        span.record("http.response.status_code", i64::from(status));
+        span.end(status);
         let Some(route) = self.instance.get(&self.route) else {
             return false;
         };

@@ -68,6 +68,7 @@ use labels::{METHODS, method_label, method_slot};
 use super::config::AccessLog;
 use super::link::Export;
 use super::propagation::{CallerLink, TraceContext};
+use super::server_span::{Described, ServerSpan};
 
 /// The service made by [`ServerTelemetryLayer`].
 #[derive(Clone, Debug)]
@@ -98,44 +99,35 @@ where
             .get::<MatchedPath>()
             .map(MatchedPath::as_str);
         let route_ref = self.instance.resolve(template);
-        let ctx = TraceContext::from_headers(req.headers());
+        let mut ctx = TraceContext::from_headers(req.headers());
 
-        // Log lines find the ids in the task-local context (see `logs::correlation`); a span
-        // is only made when it is exported, where it carries the OpenTelemetry attributes.
+        // Log lines find the ids in the task-local context (see `logs::correlation`); the
+        // SERVER span is made only when traces are exported, and described only when sampled.
         let span = match self.instance.get(&route_ref) {
-            Some(route) if super::link::exporting() => {
-                let method = route.method(slot);
-                let span = tracing::info_span!(
-                    "http.server",
-                    otel.name = &*method.span_name,
-                    otel.kind = "server",
-                    http.request.method = method_label(slot),
-                    http.request.method_original = tracing::field::Empty,
-                    http.route = route.template(),
-                    url.path = req.uri().path(),
-                    http.response.status_code = tracing::field::Empty,
-                    trace_id = %ctx.trace_id(),
-                    span_id = %ctx.span_id(),
-                    request_id = tracing::field::Empty,
-                );
-                if !span.is_disabled() {
-                    if slot == METHODS - 1 {
-                        span.record("http.request.method_original", req.method().as_str());
-                    }
-                    if let Some(id) = ctx.request_id().and_then(|id| id.to_str().ok()) {
-                        span.record("request_id", id);
-                    }
-                }
-                span
-            }
-            _ => tracing::Span::none(),
+            Some(route) if super::link::exporting() => ServerSpan::start(
+                &mut ctx,
+                self.export,
+                req.extensions().get::<CallerLink>(),
+                || Described {
+                    name: &route.method(slot).span_name,
+                    method: method_label(slot),
+                    method_original: (slot == METHODS - 1).then(|| req.method().as_str()),
+                    route: route.template(),
+                    path: req.uri().path(),
+                    version: req.version(),
+                    host: req
+                        .uri()
+                        .authority()
+                        .map(http::uri::Authority::as_str)
+                        .or_else(|| {
+                            req.headers()
+                                .get(http::header::HOST)
+                                .and_then(|host| host.to_str().ok())
+                        }),
+                },
+            ),
+            _ => ServerSpan::default(),
         };
-        let caller = if span.is_none() {
-            None
-        } else {
-            req.extensions().get::<CallerLink>()
-        };
-        let ctx = super::link::link_span(&span, ctx, self.export, caller);
 
         self.instance.shared.active(slot).increment(1.0);
         let tracker = Tracker {
@@ -148,10 +140,7 @@ where
         };
         // In the request's context from the start: a line logged by a `call` below carries
         // the ids too.
-        let inner = {
-            let _entered = span.enter();
-            ctx.in_scope(|| self.inner.call(req))
-        };
+        let inner = ctx.in_scope(|| self.inner.call(req));
         ResponseFuture {
             inner: ctx.scope(inner),
             span,

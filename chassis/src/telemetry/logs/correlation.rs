@@ -2,8 +2,8 @@
 //!
 //! They come from the current [`TraceContext`] (a scoped thread-local) that the server layer
 //! sets while the request's future runs, so correlating a line costs one thread-local read
-//! and needs no per-request span in the subscriber. Outside that scope (a task spawned with a span that the exporting
-//! server layer made) they come from the [`TraceIds`] the layer stored in the span.
+//! and needs no per-request span in the subscriber. A task spawned from a handler keeps them
+//! when spawned in the context (`TraceContext::current()` and `scope`).
 
 use std::fmt::{self, Write};
 
@@ -14,13 +14,6 @@ use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::telemetry::propagation::{SpanId, TraceContext, TraceId};
-
-/// The ids of an exported request span, kept in its registry extensions.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct TraceIds {
-    pub(crate) trace_id: TraceId,
-    pub(crate) span_id: SpanId,
-}
 
 /// The ids of the request an event belongs to.
 #[allow(
@@ -35,14 +28,7 @@ pub(crate) struct Ids<'a> {
 }
 
 /// Calls `write` with the ids of the current request, if the event is inside one.
-pub(crate) fn with_ids<S, N, R>(
-    ctx: &FmtContext<'_, S, N>,
-    mut write: impl FnMut(Ids<'_>) -> R,
-) -> Option<R>
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-    N: for<'w> FormatFields<'w> + 'static,
-{
+pub(crate) fn with_ids<R>(write: impl FnOnce(Ids<'_>) -> R) -> Option<R> {
     TraceContext::with_current(|current| {
         write(Ids {
             trace_id: current.trace_id(),
@@ -50,22 +36,10 @@ where
             request_id: current.request_id().and_then(|id| id.to_str().ok()),
         })
     })
-    .or_else(|| {
-        let ids = ctx
-            .event_scope()?
-            .into_iter()
-            .find_map(|span| span.extensions().get::<TraceIds>().copied())?;
-        Some(write(Ids {
-            trace_id: ids.trace_id,
-            span_id: ids.span_id,
-            request_id: None,
-        }))
-    })
 }
 
 /// `tracing-subscriber`'s full text format with the request's ids appended to the line:
-/// `... message field=1 trace_id=4bf9... span_id=00f0... request_id=req-42`. Inside an
-/// exported request span, whose fields the line's prefix shows, nothing is appended.
+/// `... message field=1 trace_id=4bf9... span_id=00f0... request_id=req-42`.
 #[derive(Debug)]
 pub(crate) struct PrettyWithIds {
     inner: Format<Full, SystemTime>,
@@ -97,27 +71,18 @@ where
         self.inner
             .format_event(ctx, Writer::new(&mut held), event)?;
         let newline = held.newline;
-        // Inside an exported request span the prefix already shows the span's `trace_id`,
-        // `span_id` and `request_id` fields: the line gets them once.
-        let in_exported_span = ctx.event_scope().is_some_and(|mut scope| {
-            scope.any(|span| span.extensions().get::<TraceIds>().is_some())
-        });
-        (!in_exported_span)
-            .then(|| {
-                with_ids(ctx, |ids| {
-                    write!(writer, " trace_id={} span_id={}", ids.trace_id, ids.span_id)?;
-                    match ids.request_id {
-                        // Quoted unless it is one plain word, so a caller's id cannot forge fields.
-                        Some(id) if id.bytes().all(|b| b.is_ascii_graphic()) => {
-                            write!(writer, " request_id={id}")
-                        }
-                        Some(id) => write!(writer, " request_id={id:?}"),
-                        None => Ok(()),
-                    }
-                })
-            })
-            .flatten()
-            .transpose()?;
+        with_ids(|ids| {
+            write!(writer, " trace_id={} span_id={}", ids.trace_id, ids.span_id)?;
+            match ids.request_id {
+                // Quoted unless it is one plain word, so a caller's id cannot forge fields.
+                Some(id) if id.bytes().all(|b| b.is_ascii_graphic()) => {
+                    write!(writer, " request_id={id}")
+                }
+                Some(id) => write!(writer, " request_id={id:?}"),
+                None => Ok(()),
+            }
+        })
+        .transpose()?;
         if newline {
             writer.write_char('\n')?;
         }
@@ -153,7 +118,6 @@ mod tests {
 
     use super::*;
     use crate::telemetry::TelemetryConfig;
-    use crate::telemetry::link::{Export, link_span};
 
     #[derive(Clone, Default)]
     struct Buffer(Arc<Mutex<Vec<u8>>>);
@@ -180,24 +144,19 @@ mod tests {
         }
     }
 
-    /// What one event logs in the request's context, with or without the exported span.
-    fn line(exported: bool) -> String {
+    /// What one event logs in the request's context, inside a span of the handler's or not.
+    fn line(in_span: bool) -> String {
         let buffer = Buffer::default();
         let (subscriber, _handle) =
             super::super::subscriber(&TelemetryConfig::default(), None, buffer.clone())
                 .expect("subscriber");
         tracing::subscriber::with_default(subscriber, || {
             let ctx = TraceContext::new_root();
-            let span = if exported {
-                tracing::info_span!(
-                    "http.server",
-                    trace_id = %ctx.trace_id(),
-                    span_id = %ctx.span_id()
-                )
+            let span = if in_span {
+                tracing::info_span!("load item", item = 7)
             } else {
                 tracing::Span::none()
             };
-            let ctx = link_span(&span, ctx, Export::default(), None);
             let _entered = span.enter();
             ctx.in_scope(|| tracing::info!("inside"));
         });
@@ -210,11 +169,12 @@ mod tests {
     }
 
     #[test]
-    fn the_ids_appear_once_with_or_without_an_exported_span() {
-        for exported in [false, true] {
-            let line = line(exported);
+    fn the_ids_appear_once_inside_a_handlers_span_or_not() {
+        for in_span in [false, true] {
+            let line = line(in_span);
             assert_eq!(line.matches("trace_id=").count(), 1, "{line}");
             assert_eq!(line.matches("span_id=").count(), 1, "{line}");
         }
+        assert!(line(true).contains("load item{item=7}"), "{}", line(true));
     }
 }

@@ -77,7 +77,7 @@ where
         event.record(&mut visitor);
         visitor.result?;
 
-        with_ids(ctx, |ids| {
+        with_ids(|ids| {
             write!(
                 writer,
                 ",\"trace_id\":\"{}\",\"span_id\":\"{}\"",

@@ -29,10 +29,12 @@
 //!
 //! # How
 //!
+//! - The server layer makes each request's SERVER span, and the client each attempt's CLIENT
+//!   span, directly through the SDK (not as `tracing` spans): no log formatting, no field
+//!   conversion. Without export the request path pays one relaxed atomic load.
 //! - [`init_logging`](crate::telemetry::init_logging) adds a `tracing-opentelemetry` layer
-//!   to the global subscriber when the configuration it gets has `telemetry.otlp.endpoint`.
-//!   Without an endpoint the layer is absent and the request path pays one relaxed atomic
-//!   load.
+//!   to the global subscriber when the configuration it gets has `telemetry.otlp.endpoint`:
+//!   the spans handlers make with `tracing` are exported as children of the request's span.
 //! - [`install`] builds the service's tracer provider: batch span processor, the exporter of
 //!   `telemetry.otlp.protocol`, resource `service.name`, `service.version`,
 //!   `service.instance.id`, `deployment.environment`, a parent-based ratio sampler.
@@ -53,7 +55,7 @@ use tracing::Subscriber;
 use tracing_opentelemetry::OpenTelemetryLayer;
 use tracing_subscriber::registry::LookupSpan;
 
-pub(crate) use route::{client_span, is_active, link};
+pub(crate) use route::{client_span, is_active, server_span};
 
 use super::TelemetryError;
 use super::config::TelemetryConfig;
@@ -93,8 +95,9 @@ where
 ///
 /// Call it inside a tokio runtime, after [`init_logging`](crate::telemetry::init_logging)
 /// got a configuration with an endpoint (the service runtime does both). Returns `None`
-/// when no endpoint is configured, or (with a warning) when the process's subscriber was
-/// installed without the OpenTelemetry layer, so nothing could be exported.
+/// when no endpoint is configured. When the process's subscriber was installed without the
+/// OpenTelemetry layer, request and call spans are still exported, the spans handlers make
+/// with `tracing` are not (a warning says so).
 ///
 /// # Errors
 ///
@@ -114,16 +117,9 @@ pub fn install(
         tracing::warn!(
             service = service.name,
             endpoint = %shown,
-            "traces are not exported: the process's subscriber was installed without \
-             telemetry.otlp.endpoint (the first service's configuration decides)"
-        );
-        return Ok(None);
-    }
-    if !tracing::span_enabled!(target: "chassis::telemetry::http", tracing::Level::INFO) {
-        tracing::warn!(
-            service = service.name,
-            "the log filter hides the INFO request spans, so none is exported; \
-             add `chassis::telemetry::http=info` to telemetry.log.level"
+            "spans made with `tracing` inside handlers are not exported: the process's \
+             subscriber was installed without telemetry.otlp.endpoint (the first service's \
+             configuration decides); request and call spans are"
         );
     }
     let provider = exporter::provider(

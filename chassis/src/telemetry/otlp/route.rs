@@ -1,14 +1,14 @@
-//! Routing spans to the tracer provider of the service that served the request, with the
-//! chassis' own ids.
+//! Routing spans to the tracer provider of the service they belong to, with the chassis' own
+//! ids.
 //!
-//! One global `tracing` subscriber carries one `tracing-opentelemetry` layer, but each service
-//! of a process has its own tracer provider (its own `service.name` resource). The layer's
-//! tracer is [`Router`]: the server span's OpenTelemetry parent context (set by [`link`])
-//! carries a [`Route`] value naming the service's slot and the request's ids; every span
-//! below the server span inherits the value through its parent context. When the router
-//! builds the server span itself it hands the request's ids to the provider's
-//! [`ChassisIds`] generator, so the exported span has the ids printed in logs and written in
-//! the outbound `traceparent`.
+//! Each service of a process has its own tracer provider (its own `service.name` resource).
+//! A request's SERVER span ([`server_span`]) and each attempt's CLIENT span ([`client_span`])
+//! are built here directly through the SDK, handing the request's ids to the provider's
+//! [`ChassisIds`] generator, so exported spans have the ids printed in logs and written in
+//! the outbound `traceparent`. The spans a handler makes go through the one
+//! `tracing-opentelemetry` layer, whose tracer is [`Router`]: it picks the provider of the
+//! current service scope and parents a span without a parent span on the request's SERVER
+//! span.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,11 +16,10 @@ use std::sync::{LazyLock, PoisonError, RwLock};
 
 use opentelemetry::Context;
 use opentelemetry::trace::{
-    SpanBuilder, SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState, Tracer,
-    TracerProvider as _,
+    Link, Span as _, SpanBuilder, SpanContext, SpanId, SpanKind, TraceContextExt, TraceFlags,
+    TraceId, TraceState, Tracer, TracerProvider as _,
 };
 use opentelemetry_sdk::trace::{IdGenerator, Sampler, SdkTracer, SdkTracerProvider, Span};
-use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::telemetry::propagation::{CallerLink, TraceContext};
 
@@ -67,25 +66,20 @@ pub(super) fn name(service: &str, slot: u32) {
 }
 
 /// Starts a CLIENT span with the ids given (its trace and span ids, and its parent, the
-/// server span or whatever span the call is made under), exported by the tracer of the
-/// service current now (else the first installed one). `None` when no tracer records it.
+/// server span or whatever span the call is made under), exported by the tracer of `slot`
+/// (the request's), else of the service current now, else the first installed one. `None`
+/// when no tracer records it.
 pub(crate) fn client_span(
     ids: (u128, u64),
     parent: (u64, u8),
+    slot: Option<u32>,
     name: String,
     attributes: Vec<opentelemetry::KeyValue>,
 ) -> Option<Span> {
     let (trace, span) = ids;
     let (parent_id, flags) = parent;
     let trace_id = TraceId::from(trace);
-    let slot = crate::telemetry::metrics::ServiceScope::current().and_then(|scope| {
-        SLOTS
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .find(|(name, _)| *name == scope.name())
-            .map(|(_, slot)| *slot)
-    });
+    let slot = slot.or_else(current_slot);
     let tracers = TRACERS.read().unwrap_or_else(PoisonError::into_inner);
     let tracer = match slot {
         Some(slot) => tracers.get(slot as usize).and_then(Option::as_ref),
@@ -101,12 +95,12 @@ pub(crate) fn client_span(
     let cx = Context::new().with_remote_span_context(parent);
     let builder = tracer
         .span_builder(name)
-        .with_kind(opentelemetry::trace::SpanKind::Client)
+        .with_kind(SpanKind::Client)
         .with_attributes(attributes);
     NEXT.set(Some((trace_id, SpanId::from(span))));
     let built = tracer.build_with_context(builder, &cx);
     NEXT.set(None);
-    opentelemetry::trace::Span::is_recording(&built).then_some(built)
+    built.is_recording().then_some(built)
 }
 
 /// Removes a service's tracer: its later spans are not recorded.
@@ -117,15 +111,6 @@ pub(super) fn unregister(slot: u32) {
     {
         ACTIVE.fetch_sub(1, Ordering::Relaxed);
     }
-}
-
-/// Which provider a request's spans go to and the server span's ids.
-#[derive(Clone, Copy, Debug)]
-struct Route {
-    /// `None`: the first installed service (a server layer not tied to a service).
-    slot: Option<u32>,
-    trace_id: TraceId,
-    span_id: SpanId,
 }
 
 /// Takes the ids of [`NEXT`] when set, else random ones (as the SDK's default generator).
@@ -144,80 +129,102 @@ impl IdGenerator for ChassisIds {
     }
 }
 
-/// The tracer of the `tracing-opentelemetry` layer: routes each span to its service's
-/// provider.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Router;
-
-/// Span fields of the server span that duplicate the span's own ids.
-const DUPLICATES: [&str; 2] = ["trace_id", "span_id"];
-
-impl Tracer for Router {
-    type Span = Span;
-
-    fn build_with_context(&self, mut builder: SpanBuilder, parent_cx: &Context) -> Span {
-        let route = parent_cx.get::<Route>().copied();
-        // The server span itself, not a descendant (whose parent is the server span).
-        let own = route.filter(|r| parent_cx.span().span_context().span_id() != r.span_id);
-        if own.is_some()
-            && let Some(attributes) = builder.attributes.as_mut()
-        {
-            attributes.retain(|kv| !DUPLICATES.contains(&kv.key.as_str()));
-        }
-        let tracers = TRACERS.read().unwrap_or_else(PoisonError::into_inner);
-        let tracer = match route.and_then(|r| r.slot) {
-            Some(slot) => tracers.get(slot as usize).and_then(Option::as_ref),
-            None => tracers.iter().find_map(Option::as_ref),
-        };
-        let tracer = tracer.unwrap_or(&OFF);
-        NEXT.set(own.map(|r| (r.trace_id, r.span_id)));
-        let span = tracer.build_with_context(builder, parent_cx);
-        NEXT.set(None);
-        span
-    }
-}
-
-/// Makes the request span the OpenTelemetry span of `ctx`: its parent is the caller's span
-/// from `traceparent` (if any), its ids are `ctx`'s, its provider the one of `slot`.
-/// Returns whether the span is sampled, `None` when the span has no OpenTelemetry data.
-pub(crate) fn link(
-    span: &tracing::Span,
+/// Starts the SERVER span of the request in `ctx`, with its ids, exported by the tracer of
+/// `slot` (else the first installed). Its parent is the caller's span (a trusted
+/// `traceparent`); an untrusted caller's position is a link. Returns the sampler's decision
+/// and the span when it records; `None` when no tracer is installed.
+pub(crate) fn server_span(
     ctx: &TraceContext,
     slot: Option<u32>,
     caller: Option<&CallerLink>,
-) -> Option<bool> {
-    if let Some(CallerLink(caller)) = caller {
-        // An untrusted caller's position: linked to, never the parent.
-        span.add_link(SpanContext::new(
-            TraceId::from(caller.trace_id.get()),
-            SpanId::from(caller.parent_id.get()),
-            TraceFlags::new(caller.flags.bits()),
-            true,
-            TraceState::NONE,
-        ));
-    }
+) -> Option<(bool, Option<Span>)> {
+    let tracers = TRACERS.read().unwrap_or_else(PoisonError::into_inner);
+    let tracer = match slot {
+        Some(slot) => tracers.get(slot as usize).and_then(Option::as_ref),
+        None => tracers.iter().find_map(Option::as_ref),
+    }?;
     let trace_id = TraceId::from(ctx.trace_id().get());
-    let mut cx = Context::new();
-    if let Some(parent) = ctx.parent_id() {
-        let parent = SpanContext::new(
+    let cx = match ctx.parent_id() {
+        Some(parent) => Context::new().with_remote_span_context(SpanContext::new(
             trace_id,
             SpanId::from(parent.get()),
             TraceFlags::new(ctx.flags().bits()),
             true,
             TraceState::NONE,
-        );
-        cx = cx.with_remote_span_context(parent);
+        )),
+        None => Context::new(),
+    };
+    // The name is the route's, given once the span is known to record.
+    let mut builder = tracer
+        .span_builder("http.server")
+        .with_kind(SpanKind::Server);
+    if let Some(CallerLink(caller)) = caller {
+        // An untrusted caller's position: linked to, never the parent.
+        builder = builder.with_links(vec![Link::with_context(SpanContext::new(
+            TraceId::from(caller.trace_id.get()),
+            SpanId::from(caller.parent_id.get()),
+            TraceFlags::new(caller.flags.bits()),
+            true,
+            TraceState::NONE,
+        ))]);
     }
-    let cx = cx.with_value(Route {
-        slot,
-        trace_id,
-        span_id: SpanId::from(ctx.span_id().get()),
-    });
-    span.set_parent(cx).ok()?;
-    let started = span.context();
-    let started = started.span();
-    let started = started.span_context();
-    started.is_valid().then(|| started.is_sampled())
+    NEXT.set(Some((trace_id, SpanId::from(ctx.span_id().get()))));
+    let span = tracer.build_with_context(builder, &cx);
+    NEXT.set(None);
+    let sampled = span.span_context().is_sampled();
+    Some((sampled, span.is_recording().then_some(span)))
+}
+
+/// The tracer of the `tracing-opentelemetry` layer: builds the spans a handler makes with
+/// the tracer of the request they are made in (else of the current service scope, else the
+/// first installed service). A span without a parent span, made while a request runs, is a
+/// child of the request's SERVER span (the task-local context's ids).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Router;
+
+impl Tracer for Router {
+    type Span = Span;
+
+    fn build_with_context(&self, builder: SpanBuilder, parent_cx: &Context) -> Span {
+        let request = TraceContext::with_current(|ctx| {
+            let server = SpanContext::new(
+                TraceId::from(ctx.trace_id().get()),
+                SpanId::from(ctx.span_id().get()),
+                TraceFlags::new(ctx.flags().bits()),
+                true,
+                TraceState::NONE,
+            );
+            (ctx.export_slot(), server)
+        });
+        let slot = request
+            .as_ref()
+            .and_then(|(slot, _)| *slot)
+            .or_else(current_slot);
+        let tracers = TRACERS.read().unwrap_or_else(PoisonError::into_inner);
+        let tracer = match slot {
+            Some(slot) => tracers.get(slot as usize).and_then(Option::as_ref),
+            None => tracers.iter().find_map(Option::as_ref),
+        };
+        let tracer = tracer.unwrap_or(&OFF);
+        match request {
+            Some((_, server)) if !parent_cx.span().span_context().is_valid() => {
+                let cx = parent_cx.with_remote_span_context(server);
+                tracer.build_with_context(builder, &cx)
+            }
+            _ => tracer.build_with_context(builder, parent_cx),
+        }
+    }
+}
+
+/// The slot of the service whose scope is current, if it exports.
+fn current_slot() -> Option<u32> {
+    let scope = crate::telemetry::metrics::ServiceScope::current()?;
+    SLOTS
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+        .find(|(name, _)| *name == scope.name())
+        .map(|(_, slot)| *slot)
 }
 
 #[cfg(test)]

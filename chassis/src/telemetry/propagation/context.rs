@@ -24,6 +24,10 @@ pub struct TraceContext {
     /// moved several times per request (into and out of the task-local slot on every poll).
     carried: Option<Box<Carried>>,
     request_id: Option<HeaderValue>,
+    /// The tracer the request's spans are exported by (its service's), set by the server
+    /// layer while traces are exported.
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    export_slot: Option<u32>,
 }
 
 /// The vendor headers a context carries on.
@@ -43,6 +47,7 @@ impl TraceContext {
             flags: TraceFlags::SAMPLED,
             carried: None,
             request_id: None,
+            export_slot: None,
         }
     }
 
@@ -65,6 +70,7 @@ impl TraceContext {
                     flags: parent.flags,
                     carried: None,
                     request_id: None,
+                    export_slot: None,
                 },
                 found.tracestate.and_then(|first| {
                     carry::tracestate(carry::lines(
@@ -131,6 +137,18 @@ impl TraceContext {
                 0
             },
         );
+    }
+
+    /// The tracer of the service serving the request (see [`set_sampled`](Self::set_sampled)).
+    #[cfg(feature = "otlp")]
+    pub(crate) fn export_slot(&self) -> Option<u32> {
+        self.export_slot
+    }
+
+    /// Ties the request's spans to the tracer in `slot`.
+    #[cfg(feature = "otlp")]
+    pub(crate) fn set_export_slot(&mut self, slot: Option<u32>) {
+        self.export_slot = slot;
     }
 
     /// The `tracestate` to pass on.
