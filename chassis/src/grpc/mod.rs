@@ -75,6 +75,7 @@ pub(crate) use body::GrpcRequestBody;
 pub use client::GrpcChannel;
 pub use health::HEALTH_SERVICE;
 pub use server::{GrpcBuildError, GrpcServer};
+pub(crate) use span::SpanHandoff;
 pub use status::{
     GRPC_CONTENT_TYPE, GRPC_MESSAGE, GRPC_STATUS, is_grpc_content_type, status_in, to_grpc,
     trailers_only,

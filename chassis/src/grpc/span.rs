@@ -1,65 +1,66 @@
 //! The SERVER span of a gRPC call, by the OpenTelemetry RPC conventions.
 //!
-//! The server's telemetry layer opens an `http.server` span for every request (when traces
-//! are exported). For a gRPC call that span is renamed `package.Service/Method` and given
-//! `rpc.system = "grpc"`, `rpc.service`, `rpc.method`, and at the end of the response stream
-//! `rpc.grpc.status_code`; a server failure (`UNKNOWN`, `DEADLINE_EXCEEDED`,
-//! `UNIMPLEMENTED`, `INTERNAL`, `UNAVAILABLE`, `DATA_LOSS`) marks it an error. The span lives
-//! until the stream ends, so a stream's span covers all of it.
+//! The server's telemetry layer starts a SERVER span for every request (when traces are
+//! exported) and ends it at the response head. For a gRPC call the service's measuring layer
+//! puts a [`SpanHandoff`] into the response's extensions; the telemetry layer hands its span
+//! over, renamed `package.Service/Method` with `rpc.system = "grpc"`, `rpc.service` and
+//! `rpc.method`, and the span ends when the response stream does, with
+//! `rpc.grpc.status_code` (an error status for `UNKNOWN`, `DEADLINE_EXCEEDED`,
+//! `UNIMPLEMENTED`, `INTERNAL`, `UNAVAILABLE`, `DATA_LOSS`). So a stream's span covers all
+//! of it. Nothing of this exists unless traces are exported.
 
-use tonic::Code;
+use std::sync::{Arc, Mutex, PoisonError};
 
-/// The SERVER span of one call (nothing when traces are not exported).
-#[derive(Debug, Default)]
-pub(crate) struct ServerSpan {
-    #[cfg(feature = "otlp")]
-    span: Option<tracing::Span>,
+use crate::telemetry::server_span::ServerSpan;
+
+/// Where a gRPC call's SERVER span waits for the end of its response stream.
+#[derive(Debug, Clone)]
+pub(crate) struct SpanHandoff {
+    inner: Arc<Mutex<Handoff>>,
 }
 
-impl ServerSpan {
-    /// The current request's span, named and described as the call of `path`.
-    #[cfg_attr(not(feature = "otlp"), allow(unused_variables))]
-    pub(crate) fn start(path: &str) -> Self {
-        #[cfg(feature = "otlp")]
-        {
-            use opentelemetry::trace::TraceContextExt as _;
-            use tracing_opentelemetry::OpenTelemetrySpanExt as _;
-            let span = tracing::Span::current();
-            if span.is_none() || span.is_disabled() {
-                return Self::default();
-            }
-            let name = path.trim_start_matches('/');
-            let (service, method) = super::metrics::split_path(path);
-            // The span is started by now (its parent set), so it is renamed on the OpenTelemetry
-            // side: a recorded `otel.name` would no longer count.
-            span.context().span().update_name(name.to_owned());
-            span.set_attribute("rpc.system", "grpc");
-            span.set_attribute("rpc.service", service.to_owned());
-            span.set_attribute("rpc.method", method.to_owned());
-            Self { span: Some(span) }
+#[derive(Debug)]
+struct Handoff {
+    path: Box<str>,
+    span: Option<ServerSpan>,
+    /// The status, when the call ended before the span was handed over.
+    code: Option<i32>,
+}
+
+impl SpanHandoff {
+    /// A handoff for the call of `path`, when traces are exported.
+    pub(crate) fn new(path: &str) -> Option<Self> {
+        crate::telemetry::link::exporting().then(|| Self {
+            inner: Arc::new(Mutex::new(Handoff {
+                path: path.into(),
+                span: None,
+                code: None,
+            })),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Handoff> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The telemetry layer's span, taken over at the response head: described as the call,
+    /// ended at once when the status is known already.
+    pub(crate) fn take_over(&self, span: &mut ServerSpan) {
+        let mut span = std::mem::take(span);
+        let mut handoff = self.lock();
+        span.describe_rpc(&handoff.path);
+        match handoff.code {
+            Some(code) => span.end_rpc(code),
+            None => handoff.span = Some(span),
         }
-        #[cfg(not(feature = "otlp"))]
-        Self::default()
     }
 
     /// The call ended with `code`.
-    #[cfg_attr(not(feature = "otlp"), allow(unused_variables, clippy::unused_self))]
-    pub(crate) fn end(self, code: Code) {
-        #[cfg(feature = "otlp")]
-        if let Some(span) = self.span {
-            use tracing_opentelemetry::OpenTelemetrySpanExt as _;
-            span.set_attribute("rpc.grpc.status_code", i64::from(code as i32));
-            if matches!(
-                code,
-                Code::Unknown
-                    | Code::DeadlineExceeded
-                    | Code::Unimplemented
-                    | Code::Internal
-                    | Code::Unavailable
-                    | Code::DataLoss
-            ) {
-                span.set_status(opentelemetry::trace::Status::error(""));
-            }
+    pub(crate) fn finish(&self, code: i32) {
+        let mut handoff = self.lock();
+        match handoff.span.take() {
+            Some(mut span) => span.end_rpc(code),
+            None => handoff.code = Some(code),
         }
     }
 }

@@ -132,7 +132,7 @@ mod export {
         slot: Option<u32>,
     ) -> Option<Span> {
         if let Some(path) = call.rpc {
-            return start_rpc(call, path, (trace_id, parent, flags), span_id);
+            return start_rpc(call, path, (trace_id, parent, flags), span_id, slot);
         }
         let method = parts.method.as_str().to_owned();
         let name = match call.template {
@@ -177,6 +177,7 @@ mod export {
         path: &str,
         (trace_id, parent, flags): (TraceId, SpanId, TraceFlags),
         span_id: SpanId,
+        slot: Option<u32>,
     ) -> Option<Span> {
         let name = path.trim_start_matches('/');
         let (service, method) = name.split_once('/').unwrap_or((name, ""));
@@ -194,6 +195,7 @@ mod export {
         crate::telemetry::otlp::client_span(
             (trace_id.get(), span_id.get()),
             (parent.get(), flags.bits()),
+            slot,
             name.to_owned(),
             attributes,
         )

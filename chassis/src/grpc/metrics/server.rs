@@ -15,7 +15,7 @@ use tower::{Layer, Service};
 
 use super::body::{End, Finish, RpcBody};
 use super::{RpcSeries, Side};
-use crate::grpc::span::ServerSpan;
+use crate::grpc::span::SpanHandoff;
 use crate::grpc::status_in;
 use crate::telemetry::http::abandon::dropping_expired;
 
@@ -69,7 +69,7 @@ where
         let path = request.uri().path();
         let call = Measured {
             series: Arc::clone(&self.series),
-            span: ServerSpan::start(path),
+            span: SpanHandoff::new(path),
             path: path.into(),
             start: Instant::now(),
         };
@@ -83,7 +83,8 @@ where
 /// A call being measured.
 struct Measured {
     series: Arc<RpcSeries>,
-    span: ServerSpan,
+    /// The SERVER span's handoff, when traces are exported.
+    span: Option<SpanHandoff>,
     path: Box<str>,
     start: Instant,
 }
@@ -96,7 +97,9 @@ impl Finish for Measured {
         };
         let seconds = self.start.elapsed().as_secs_f64();
         self.series.record(&self.path, code, seconds);
-        self.span.end(code);
+        if let Some(span) = &self.span {
+            span.finish(code as i32);
+        }
     }
 }
 
@@ -135,6 +138,10 @@ where
         let Some(call) = this.call.take() else {
             return Poll::Ready(Ok(response.map(Body::new)));
         };
+        let mut response = response;
+        if let Some(span) = &call.span {
+            response.extensions_mut().insert(span.clone());
+        }
         // A trailers-only answer carries its status in the headers, and no body to watch.
         if let Some(code) = status_in(response.headers()) {
             call.finish(End::Status(code));
