@@ -646,6 +646,7 @@ fn server_limits_out_of_range_are_refused_together() {
         .set("server.max_connections", "0")
         .set("server.max_concurrent_requests", "0")
         .set("server.deadline_floor", "1m")
+        .set("server.grpc.health_watch_interval", "0s")
         .load::<()>()
         .unwrap_err();
     let found: Vec<_> = err
@@ -663,6 +664,10 @@ fn server_limits_out_of_range_are_refused_together() {
             (
                 "server.deadline_floor",
                 "expected a duration below server.request_timeout"
+            ),
+            (
+                "server.grpc.health_watch_interval",
+                "expected a duration from 1ms to 24h"
             ),
             ("server.max_concurrent_requests", "expected 1 to 1000000"),
             ("server.max_connections", "expected 1 to 1000000"),

@@ -161,7 +161,7 @@ pub(crate) struct Endpoints {
     ejections: Arc<Ejections>,
     current: RwLock<Arc<[Arc<Endpoint>]>>,
     /// What the endpoints' sample times count from.
-    epoch: Instant,
+    pub(crate) epoch: Instant,
     /// Keeps discovery's watch of the service alive as long as the client lives.
     _source: Discovered,
     /// Ends the follow task when the last clone of the client goes, even if the endpoint
@@ -246,7 +246,7 @@ impl Endpoints {
 
     /// Picks an endpoint whose breaker admits a call, or the best one without a permit when
     /// every breaker is open.
-    fn pick(&self, now: u64) -> Result<(Arc<Endpoint>, Option<OwnedPermit>), BoxError> {
+    pub(crate) fn pick(&self, now: u64) -> Result<(Arc<Endpoint>, Option<OwnedPermit>), BoxError> {
         let list = self.snapshot();
         if list.is_empty() {
             return Err(NoEndpoint(self.service.clone()).into());
@@ -340,6 +340,7 @@ impl Service<Request<OutBody>> for Balancer {
             template: parts.extensions.get::<RouteTemplate>().map(|t| t.0),
             resends: parts.extensions.get::<ResendCount>().map_or(0, |r| r.0),
             authority: endpoint.authority(),
+            rpc: None,
         };
         let span = AttemptSpan::start(&mut parts, &call);
         let mut attempt = InFlight::start(endpoint, permit, epoch, start, timer, span);
@@ -372,8 +373,8 @@ impl Service<Request<OutBody>> for Balancer {
 /// only when the client's own timer cut it (so an endpoint that hangs is ejected); dropped
 /// earlier, the caller gave up or its deadline came first, and nothing is charged (a
 /// half-open trial slot is given back).
-struct InFlight {
-    endpoint: Arc<Endpoint>,
+pub(crate) struct InFlight {
+    pub(crate) endpoint: Arc<Endpoint>,
     permit: Option<OwnedPermit>,
     /// The epoch of the endpoints' sample times.
     epoch: Instant,
@@ -384,7 +385,7 @@ struct InFlight {
 }
 
 impl InFlight {
-    fn start(
+    pub(crate) fn start(
         endpoint: Arc<Endpoint>,
         permit: Option<OwnedPermit>,
         epoch: Instant,
@@ -404,18 +405,24 @@ impl InFlight {
     }
 
     /// The endpoint answered `status`.
-    fn answered(&mut self, status: http::StatusCode) {
+    pub(crate) fn answered(&mut self, status: http::StatusCode) {
         self.span.answered(status.as_u16());
         self.finish(Verdict::of_status(status));
     }
 
+    /// The endpoint answered gRPC status `code`, judged `verdict`.
+    pub(crate) fn judged_rpc(&mut self, code: i32, verdict: Verdict) {
+        self.span.answered_rpc(code);
+        self.finish(verdict);
+    }
+
     /// The attempt failed with no answer.
-    fn failed(&mut self, verdict: Verdict) {
+    pub(crate) fn failed(&mut self, verdict: Verdict) {
         self.failed_as(verdict, verdict.kind());
     }
 
     /// The attempt failed with no answer, its span's `error.type` being `error_type`.
-    fn failed_as(&mut self, verdict: Verdict, error_type: &str) {
+    pub(crate) fn failed_as(&mut self, verdict: Verdict, error_type: &str) {
         self.span.failed(error_type);
         self.finish(verdict);
     }
@@ -484,7 +491,7 @@ fn micros(duration: Duration) -> u64 {
 }
 
 /// `at` in microseconds since `epoch`.
-fn micros_since(epoch: Instant, at: Instant) -> u64 {
+pub(crate) fn micros_since(epoch: Instant, at: Instant) -> u64 {
     micros(at.saturating_duration_since(epoch))
 }
 
@@ -496,7 +503,12 @@ fn addresses(set: &EndpointSet) -> Vec<String> {
 
 /// The URI of an attempt: `scheme://endpoint`, then the request's path (and query) under
 /// `prefix`.
-fn absolute(uri: &Uri, endpoint: &Endpoint, scheme: Scheme, prefix: &str) -> Result<Uri, BoxError> {
+pub(crate) fn absolute(
+    uri: &Uri,
+    endpoint: &Endpoint,
+    scheme: Scheme,
+    prefix: &str,
+) -> Result<Uri, BoxError> {
     let authority = match &endpoint.parsed {
         Some(parsed) => parsed.clone(),
         None => endpoint.authority.parse::<Authority>()?,

@@ -52,13 +52,13 @@
 //! http_response_status_code, server_address}`, where `http_route` is the route template the
 //! caller names (never the raw path) and `server_address` the service name.
 
-mod balance;
+pub(crate) mod balance;
 pub(crate) mod base_url;
 mod check;
 mod ejections;
-mod error;
-mod outcomes;
-mod pool;
+pub(crate) mod error;
+pub(crate) mod outcomes;
+pub(crate) mod pool;
 mod reply;
 mod request;
 mod route;

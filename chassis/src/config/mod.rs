@@ -49,7 +49,7 @@ pub use loader::{
     CONFIG_DIR_ENV, ConfigLoader, LoadedConfig, PROFILE_ENV, env_prefix, is_valid_service_name,
 };
 pub use secret::Secret;
-pub use sections::{FaultsConfig, ServerConfig, ShutdownConfig};
+pub use sections::{FaultsConfig, GrpcServerConfig, ServerConfig, ShutdownConfig};
 pub use settings::Settings;
 pub use size::{ByteSize, InvalidSize};
 pub use trust::{InvalidPeerRange, PeerRange, RequestIdPolicy, TrustConfig, TrustMode};

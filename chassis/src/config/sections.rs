@@ -63,6 +63,31 @@ pub struct ServerConfig {
     pub max_header_size: ByteSize,
     /// Accept HTTP/2 over cleartext (h2c) beside HTTP/1.1.
     pub http2: bool,
+    /// gRPC services served beside the routes (feature `grpc`).
+    pub grpc: GrpcServerConfig,
+}
+
+/// `server.grpc`: what the gRPC side of the server offers besides the service's own
+/// services (read with the `grpc` feature; accepted without it).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GrpcServerConfig {
+    /// Serve gRPC server reflection (`grpc.reflection.v1` and `v1alpha`), for tools such as
+    /// grpcurl. Default `true`.
+    pub reflection: bool,
+    /// How often a `grpc.health.v1.Health/Watch` looks at readiness again (shutdown is seen
+    /// at once). Default `"5s"`.
+    #[serde(with = "super::duration")]
+    pub health_watch_interval: Duration,
+}
+
+impl Default for GrpcServerConfig {
+    fn default() -> Self {
+        Self {
+            reflection: true,
+            health_watch_interval: Duration::from_secs(5),
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -86,6 +111,7 @@ impl Default for ServerConfig {
             max_headers: 100,
             max_header_size: ByteSize(16 << 10),
             http2: true,
+            grpc: GrpcServerConfig::default(),
         }
     }
 }

@@ -137,6 +137,10 @@ impl Settings {
             ("server.idle_timeout", server.idle_timeout),
             ("server.send_timeout", server.send_timeout),
             ("server.body_read_timeout", server.body_read_timeout),
+            (
+                "server.grpc.health_watch_interval",
+                server.grpc.health_watch_interval,
+            ),
         ] {
             if duration < MIN_TIMEOUT || duration > MAX_TIMEOUT {
                 bad(key, "expected a duration from 1ms to 24h");
