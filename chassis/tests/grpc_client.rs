@@ -96,7 +96,12 @@ async fn grpc_timeout_is_propagated_across_two_hops() {
 async fn a_failing_instance_is_ejected_and_calls_go_to_the_other() {
     let good = echo(&[]).await;
     let bad = echo(&[("fail_with", "14")]).await;
-    let channel = channel("", &[good.addr(), bad.addr()]);
+    // Two failures eject (as in the HTTP client's test): after each, the balancer prefers the
+    // endpoint that failed less until its latency estimate decays again.
+    let channel = channel(
+        "[outlier]\nminimum_calls = 2\nwindow = { kind = \"count\", size = 4 }\n",
+        &[good.addr(), bad.addr()],
+    );
     let mut client = EchoClient::new(channel.clone());
     let bad_addr = bad.addr().to_string();
     eventually(

@@ -89,7 +89,11 @@ async fn traced(endpoint: &str, extra: &[(&str, &str)]) -> ServiceHandle {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    use std::fmt::Write;
+    bytes.iter().fold(String::new(), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
 }
 
 fn attr(attributes: &[KeyValue], key: &str) -> Option<any_value::Value> {

@@ -78,7 +78,7 @@ pub fn to_grpc(response: Response) -> Response {
 /// The gRPC status, and its generic message, of an HTTP status the stack or router answered.
 pub(crate) fn code_for(status: StatusCode) -> (Code, &'static str) {
     match status.as_u16() {
-        503 => (Code::Unavailable, "the service is unavailable; retry later"),
+        429 | 502 | 503 => (Code::Unavailable, "the service is unavailable; retry later"),
         504 => (
             Code::DeadlineExceeded,
             "the call took longer than its deadline allows",
@@ -91,7 +91,6 @@ pub(crate) fn code_for(status: StatusCode) -> (Code, &'static str) {
         404 | 405 => (Code::Unimplemented, "the server has no such method"),
         401 => (Code::Unauthenticated, "the call is not authenticated"),
         403 => (Code::PermissionDenied, "the call is not permitted"),
-        429 | 502 => (Code::Unavailable, "the service is unavailable; retry later"),
         400 => (Code::Internal, "the server could not read the call"),
         _ => (Code::Unknown, "the call failed"),
     }

@@ -85,7 +85,9 @@ struct EchoImpl {
 }
 
 fn deadline_ms() -> u64 {
-    Deadline::current().map_or(0, |d| d.remaining().as_millis() as u64)
+    Deadline::current().map_or(0, |d| {
+        u64::try_from(d.remaining().as_millis()).unwrap_or(u64::MAX)
+    })
 }
 
 #[tonic::async_trait]
@@ -101,9 +103,7 @@ impl Echo for EchoImpl {
             .unwrap_or_default()
             .to_owned();
         let request = request.into_inner();
-        if request.panic {
-            panic!("secret internal panic text");
-        }
+        assert!(!request.panic, "secret internal panic text");
         if let Some(key) = request.message.strip_prefix("gate:") {
             gate(key).notified().await;
         }
