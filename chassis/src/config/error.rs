@@ -14,6 +14,8 @@ pub enum Origin {
     Env(String),
     /// An override given in code (tests, launchers).
     Override(String),
+    /// A key under the etcd prefix of `reload.etcd_prefix`, by its etcd key.
+    Etcd(String),
     /// No source set the key.
     Unset,
 }
@@ -25,6 +27,7 @@ impl fmt::Display for Origin {
             Self::File(path) => write!(f, "file {path}"),
             Self::Env(name) => write!(f, "environment variable {name}"),
             Self::Override(key) => write!(f, "override {key}"),
+            Self::Etcd(key) => write!(f, "etcd key {key}"),
             Self::Unset => f.write_str("not set in any source"),
         }
     }

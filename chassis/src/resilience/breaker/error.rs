@@ -62,4 +62,7 @@ pub enum BreakerConfigError {
     /// `wait_in_open` of zero.
     #[error("wait_in_open must be longer than zero")]
     WaitInOpen,
+    /// A running breaker was given another window; a new breaker is needed for it.
+    #[error("window cannot change while the breaker runs")]
+    WindowChanged,
 }

@@ -1,0 +1,179 @@
+//! Live configuration: sources that change while the service runs, validated whole and
+//! applied whole or refused whole.
+//!
+//! A reload (a file changed, SIGHUP, an etcd key, `POST /admin/config/reload`) loads every
+//! source again, in the order of start-up, and checks the result as start-up does. An
+//! invalid configuration is refused: the same one report is logged and answered, and the
+//! last good configuration stays, nothing of the new one applied. A valid one is compared
+//! with what runs, key by key: keys that change live (see `docs/configuration.md`, "Live
+//! changes") are handed to the parts that use them; keys that need a restart keep their
+//! running values and are reported (and shown as pending in the effective configuration),
+//! never silently ignored. Each reload counts `chassis_config_reloads_total{result}`.
+
+mod files;
+mod handle;
+mod hangup;
+mod keys;
+mod report;
+
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+
+pub(crate) use files::watch_files;
+pub use handle::ReloadHandle;
+pub(crate) use handle::{ReloadRequest, reload_channel};
+pub(crate) use hangup::on_hangup;
+pub(crate) use keys::LiveKeys;
+pub use report::{ReloadReport, ReloadResult, ReloadTrigger, ReportedProblem};
+
+use super::flat::{Flat, changed_keys};
+use super::loader::FullLoad;
+use super::{ConfigLoader, EffectiveConfig, Settings};
+
+/// What a reload hands to the parts that change live.
+#[derive(Debug)]
+pub(crate) struct Change<T> {
+    /// The new chassis sections (only their live keys are to be applied).
+    pub(crate) settings: Arc<Settings>,
+    /// The service's new settings, when one of its keys changed.
+    pub(crate) app: Option<Arc<T>>,
+    /// The live keys that changed.
+    pub(crate) keys: Vec<String>,
+}
+
+impl<T> Change<T> {
+    /// Whether a key at or below `prefix` changed.
+    pub(crate) fn touches(&self, prefix: &str) -> bool {
+        self.keys
+            .iter()
+            .any(|key| key == prefix || key.starts_with(&format!("{prefix}.")))
+    }
+}
+
+/// The reload pipeline of one service: its loader, what runs, what ran at start.
+#[derive(Debug)]
+pub(crate) struct Reloader {
+    loader: ConfigLoader,
+    live: LiveKeys,
+    /// The keys at start: a key that needs a restart runs with its value from then.
+    startup: Flat,
+    startup_effective: EffectiveConfig,
+    /// The keys of the configuration last applied.
+    current: Flat,
+}
+
+impl Reloader {
+    /// A pipeline that reloads with `loader`, starting from `full` (what start-up loaded).
+    pub(crate) fn new<T>(loader: ConfigLoader, full: &FullLoad<T>) -> Self {
+        let settings = &full.config.settings;
+        let live = LiveKeys {
+            faults: settings.faults.enabled,
+            static_discovery: settings.discovery.backend
+                == crate::discovery::DiscoveryBackend::Static,
+        };
+        let effective = EffectiveConfig::new(settings, &full.keys, &full.app_secrets);
+        Self {
+            loader,
+            live,
+            startup: full.keys.clone(),
+            startup_effective: effective,
+            current: full.keys.clone(),
+        }
+    }
+
+    /// The effective configuration at start.
+    pub(crate) fn startup_effective(&self) -> &EffectiveConfig {
+        &self.startup_effective
+    }
+
+    /// Replaces the values from etcd (for the next reload).
+    pub(crate) fn set_etcd(&mut self, values: Vec<(String, String, String)>) {
+        self.loader.set_etcd(values);
+    }
+
+    /// Loads every source again and judges the result: the report, and what to apply
+    /// with the effective configuration after it (none when refused or unchanged).
+    pub(crate) fn reload<T: DeserializeOwned>(
+        &mut self,
+        trigger: ReloadTrigger,
+    ) -> (ReloadReport, Option<(Change<T>, EffectiveConfig)>) {
+        let full = match self.loader.load_full::<T>() {
+            Ok(full) => full,
+            Err(error) => return (ReloadReport::refused(trigger, &error), None),
+        };
+        let changed = changed_keys(&self.current, &full.keys);
+        let (live, restart): (Vec<String>, Vec<String>) =
+            changed.into_iter().partition(|key| self.live.is_live(key));
+        let result = match (live.is_empty(), restart.is_empty()) {
+            (true, true) => ReloadResult::Unchanged,
+            (true, false) => ReloadResult::NeedsRestart,
+            (false, _) => ReloadResult::Applied,
+        };
+        let report = ReloadReport {
+            result,
+            trigger,
+            changed: live.clone(),
+            needs_restart: restart,
+            problems: Vec::new(),
+            error: None,
+        };
+        if result == ReloadResult::Unchanged {
+            return (report, None);
+        }
+        let effective = self.effective(&full);
+        let app_changed = live
+            .iter()
+            .any(|key| !super::settings::CHASSIS_SECTIONS.contains(&section(key)));
+        let LoadedParts { settings, app } = LoadedParts::from(full.config);
+        self.current = full.keys;
+        let change = Change {
+            settings: Arc::new(settings),
+            app: app_changed.then(|| Arc::new(app)),
+            keys: live,
+        };
+        (report, Some((change, effective)))
+    }
+
+    /// The effective configuration of `full`, keys that need a restart at their running
+    /// values, and listed as pending with their new ones.
+    fn effective<T>(&self, full: &FullLoad<T>) -> EffectiveConfig {
+        let mut effective =
+            EffectiveConfig::new(&full.config.settings, &full.keys, &full.app_secrets);
+        let pending: Vec<String> = changed_keys(&self.startup, &full.keys)
+            .into_iter()
+            .filter(|key| !self.live.is_live(key))
+            .collect();
+        for key in pending {
+            let new = effective.keys.remove(&key);
+            if let Some(running) = self.startup_effective.keys.get(&key) {
+                effective.keys.insert(key.clone(), running.clone());
+            }
+            let new = new.unwrap_or_else(|| super::EffectiveValue {
+                value: serde_json::Value::Null,
+                source: "removed from every source".to_owned(),
+            });
+            effective.pending_restart.insert(key, new);
+        }
+        effective
+    }
+}
+
+/// The typed parts of a load.
+struct LoadedParts<T> {
+    settings: Settings,
+    app: T,
+}
+
+impl<T> From<super::LoadedConfig<T>> for LoadedParts<T> {
+    fn from(config: super::LoadedConfig<T>) -> Self {
+        Self {
+            settings: config.settings,
+            app: config.app,
+        }
+    }
+}
+
+fn section(key: &str) -> &str {
+    key.split('.').next().unwrap_or_default()
+}
