@@ -33,7 +33,7 @@ mod effective;
 mod error;
 mod flat;
 pub mod list;
-mod loader;
+pub(crate) mod loader;
 pub mod reload;
 pub(crate) mod redact;
 mod secret;
@@ -43,6 +43,7 @@ mod size;
 mod source;
 mod stand_in;
 mod trust;
+mod watch;
 
 pub use crate::discovery::{
     DiscoveryBackend, DiscoveryConfig, DnsConfig, EtcdConfig, StaticEndpoints,
@@ -56,4 +57,5 @@ pub use effective::{EffectiveConfig, EffectiveValue};
 pub use sections::{FaultsConfig, ReloadConfig, ServerConfig, ShutdownConfig};
 pub use settings::Settings;
 pub use size::{ByteSize, InvalidSize};
+pub use watch::ConfigWatch;
 pub use trust::{InvalidPeerRange, PeerRange, RequestIdPolicy, TrustConfig, TrustMode};

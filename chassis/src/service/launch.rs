@@ -8,10 +8,21 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::{BoxError, ServiceBuilder};
 
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use super::context::Live;
+use super::live::{LiveParts, ReloadCounters, serve_reloads};
 use super::registration::PendingRegistration;
 use super::sequence::{Stoppable, shutdown_sequence};
 use super::telemetry::Telemetry;
 use super::{Context, Identity, Microservice, ServiceHandle};
+use crate::client::ClientRegistry;
+use crate::config::loader::FullLoad;
+use crate::config::reload::{
+    ReloadHandle, Reloader, on_hangup, reload_channel, watch_files,
+};
 use crate::config::ServerConfig;
 use crate::config::{ConfigError, ConfigLoader, LoadedConfig, Settings};
 use crate::discovery::{DiscoveryError, Instance, Registry};
@@ -152,7 +163,9 @@ impl<S: Microservice> Launcher<S> {
     }
 
     async fn spawn_in(self, scope: ServiceScope) -> Result<ServiceHandle, LaunchError> {
-        let LoadedConfig { settings, app } = self.loader.load::<S::Config>()?;
+        let (loader, full) = load(self.loader).await?;
+        let reloader = Reloader::new(loader, &full);
+        let LoadedConfig { settings, app } = full.config;
         let identity = Identity::new(S::NAME, S::VERSION);
         let shutdown = Shutdown::new();
         // Its hook is registered first, so it runs last: after the user's hooks, once the
@@ -160,13 +173,21 @@ impl<S: Microservice> Launcher<S> {
         let telemetry = Telemetry::start(&settings, &identity, &shutdown, scope)?;
         let registry = Registry::from_config(&settings.discovery)?;
         let health = HealthRegistry::new();
-        let ctx = Context::new(
+        let clients = ClientRegistry::new();
+        let (config_tx, config_rx) = watch::channel(Arc::new(app));
+        let (settings_tx, settings_rx) = watch::channel(Arc::new(settings.clone()));
+        let live = Live {
+            config: config_rx,
+            settings: settings_rx,
+        };
+        let ctx = Context::live(
             identity.clone(),
-            app,
+            live,
             settings.clone(),
             health.clone(),
             shutdown.clone(),
             registry.clone(),
+            clients.clone(),
         );
         let routes = S::router(ctx.clone()).await.map_err(LaunchError::Router)?;
         for section in ctx.unclaimed_client_sections() {
@@ -175,6 +196,29 @@ impl<S: Microservice> Launcher<S> {
                 "no client was made for this configuration section: is the name misspelt?"
             );
         }
+        let faults = settings.faults.enabled.then(|| {
+            tracing::warn!(faults = ?settings.faults, "fault injection is enabled");
+            FaultsHandle::new(&settings.faults)
+        });
+        let (reload, requests, effective) =
+            reload_channel(reloader.startup_effective().clone(), reloader.files());
+        let live = LiveParts {
+            reloader,
+            requests,
+            effective,
+            settings: settings_tx,
+            config: config_tx,
+            log: telemetry.log.clone(),
+            faults: faults.clone(),
+            clients: clients.clone(),
+            registry: registry.clone(),
+        };
+        watch_sources(&settings, &reload, &shutdown);
+        tokio::spawn(scope.scope(serve_reloads(
+            live,
+            ReloadCounters::new(),
+            shutdown.draining_token(),
+        )));
         let parts = Parts {
             identity,
             settings,
@@ -182,8 +226,38 @@ impl<S: Microservice> Launcher<S> {
             shutdown,
             registry,
             telemetry,
+            faults,
+            reload,
+            clients,
         };
         start(parts, routes).await
+    }
+}
+
+/// Loads the configuration, with the keys under `reload.etcd_prefix` when it is set.
+async fn load<C: serde::de::DeserializeOwned>(
+    loader: ConfigLoader,
+) -> Result<(ConfigLoader, FullLoad<C>), LaunchError> {
+    let full = loader.load_full::<C>()?;
+    Ok((loader, full))
+}
+
+/// Starts the watchers that trigger reloads: the files, SIGHUP.
+fn watch_sources(settings: &Settings, reload: &ReloadHandle, shutdown: &Shutdown) {
+    let stop = shutdown.draining_token();
+    let files = reload.files();
+    if settings.reload.watch_files && !files.is_empty() {
+        tokio::spawn(watch_files(
+            files,
+            settings.reload.poll_interval,
+            reload.clone(),
+            stop.clone(),
+        ));
+    }
+    if settings.reload.sighup
+        && let Err(error) = on_hangup(reload.clone(), stop)
+    {
+        tracing::warn!(%error, "cannot listen for SIGHUP: reload through the admin endpoint");
     }
 }
 
@@ -195,6 +269,9 @@ struct Parts {
     shutdown: Shutdown,
     registry: Registry,
     telemetry: Telemetry,
+    faults: Option<FaultsHandle>,
+    reload: ReloadHandle,
+    clients: ClientRegistry,
 }
 
 async fn start(parts: Parts, routes: Router) -> Result<ServiceHandle, LaunchError> {
@@ -205,12 +282,11 @@ async fn start(parts: Parts, routes: Router) -> Result<ServiceHandle, LaunchErro
         shutdown,
         registry,
         telemetry,
+        faults,
+        reload,
+        clients,
     } = parts;
     let server_config = &settings.server;
-    let faults = settings.faults.enabled.then(|| {
-        tracing::warn!(faults = ?settings.faults, "fault injection is enabled");
-        FaultsHandle::new(&settings.faults)
-    });
     // Telemetry and faults wrap each route together: every `Router::layer` call makes axum
     // box the route once more, which costs two allocations and about 1,200 instructions per
     // request.
@@ -239,7 +315,16 @@ async fn start(parts: Parts, routes: Router) -> Result<ServiceHandle, LaunchErro
             .as_deref()
             .unwrap_or(&server_config.host);
         let admin_listener = bind(host, port).await?;
-        let admin = admin_router(ops, server_config, telemetry.log, faults.as_ref());
+        let admin = admin_router(
+            ops,
+            server_config,
+            AdminParts {
+                log: telemetry.log,
+                faults: faults.as_ref(),
+                reload: &reload,
+                clients: &clients,
+            },
+        );
         let serving = Serving::start(listener, app, server_config, draining)
             .map_err(|source| bind_error(server_config.port, source))?;
         // Its own token: the admin port outlives the service port, until the hooks have run.
@@ -289,6 +374,8 @@ async fn start(parts: Parts, routes: Router) -> Result<ServiceHandle, LaunchErro
     }));
     Ok(ServiceHandle {
         faults,
+        reload,
+        clients,
         identity,
         addr,
         admin_addr,
@@ -298,22 +385,29 @@ async fn start(parts: Parts, routes: Router) -> Result<ServiceHandle, LaunchErro
     })
 }
 
-/// The admin port's routes: the operational endpoints, open to probes and scrapes, and,
-/// only when an admin token is configured, the state-changing `/admin` endpoints behind it
-/// (`/admin/faults` only when fault injection is enabled).
-fn admin_router(
-    ops: Router,
-    config: &ServerConfig,
+/// What the `/admin` endpoints act on.
+struct AdminParts<'a> {
     log: Option<LogHandle>,
-    faults: Option<&FaultsHandle>,
-) -> Router {
+    faults: Option<&'a FaultsHandle>,
+    reload: &'a ReloadHandle,
+    clients: &'a ClientRegistry,
+}
+
+/// The admin port's routes: the operational endpoints, open to probes and scrapes, and,
+/// only when an admin token is configured, the `/admin` endpoints behind it (log level,
+/// configuration and reload, breakers and clients; `/admin/faults` only when fault
+/// injection is enabled).
+fn admin_router(ops: Router, config: &ServerConfig, parts: AdminParts<'_>) -> Router {
     let Some(token) = config.admin_token.clone() else {
         return ops.with_state(());
     };
-    let mut admin = log.map(admin_routes).unwrap_or_default();
-    if let Some(faults) = faults {
+    let mut admin = parts.log.map(admin_routes).unwrap_or_default();
+    if let Some(faults) = parts.faults {
         admin = admin.merge(server::fault_routes(faults.clone()));
     }
+    admin = admin
+        .merge(server::config_routes(parts.reload.clone()))
+        .merge(server::breaker_routes(parts.clients.clone()));
     ops.merge(server::require_admin_token(admin, token))
         .with_state(())
 }

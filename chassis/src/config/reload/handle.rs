@@ -22,6 +22,7 @@ const QUEUE: usize = 8;
 /// configuration.
 pub(crate) fn reload_channel(
     effective: EffectiveConfig,
+    files: Vec<std::path::PathBuf>,
 ) -> (
     ReloadHandle,
     mpsc::Receiver<ReloadRequest>,
@@ -32,6 +33,7 @@ pub(crate) fn reload_channel(
     let handle = ReloadHandle {
         requests,
         effective: effective_rx,
+        files: Arc::from(files),
     };
     (handle, receiver, effective_tx)
 }
@@ -53,6 +55,7 @@ pub(crate) fn reload_channel(
 pub struct ReloadHandle {
     requests: mpsc::Sender<ReloadRequest>,
     effective: watch::Receiver<Arc<EffectiveConfig>>,
+    files: Arc<[std::path::PathBuf]>,
 }
 
 impl ReloadHandle {
@@ -76,6 +79,11 @@ impl ReloadHandle {
     /// The configuration in force: every key with its value and source, secrets hidden.
     pub fn effective(&self) -> Arc<EffectiveConfig> {
         Arc::clone(&self.effective.borrow())
+    }
+
+    /// The configuration files read.
+    pub(crate) fn files(&self) -> Vec<std::path::PathBuf> {
+        self.files.to_vec()
     }
 
     /// A sender of triggers that nobody waits on (files, signals, etcd).

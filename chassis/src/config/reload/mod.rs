@@ -82,6 +82,11 @@ impl Reloader {
         }
     }
 
+    /// The files the loader reads.
+    pub(crate) fn files(&self) -> Vec<std::path::PathBuf> {
+        self.loader.files()
+    }
+
     /// The effective configuration at start.
     pub(crate) fn startup_effective(&self) -> &EffectiveConfig {
         &self.startup_effective
