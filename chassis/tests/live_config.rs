@@ -289,22 +289,29 @@ async fn an_invalid_change_is_refused_whole_and_the_old_configuration_keeps_work
     assert_eq!(call(&handle, "/slow").await.as_deref(), Ok("a"));
 
     // A file that does not parse is refused too, naming the file.
-    write(dir.path(), &good.replace("timeout = \"5s\"", "timeout = \"5s"));
+    write(
+        dir.path(),
+        &good.replace("timeout = \"5s\"", "timeout = \"5s"),
+    );
     let refused = reload(&handle).await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(refused.json()["error"].as_str().unwrap().contains(&file));
     assert_eq!(call(&handle, "/slow").await.as_deref(), Ok("a"));
 
     // Valid again: applied; the same again: unchanged.
-    write(dir.path(), &good.replace("max_attempts = 1", "max_attempts = 2"));
+    write(
+        dir.path(),
+        &good.replace("max_attempts = 1", "max_attempts = 2"),
+    );
     let applied = reload(&handle).await.json();
     assert_eq!(applied["result"], "applied", "{applied}");
     assert_eq!(applied["changed"][0], "clients.upstream.retry.max_attempts");
     assert_eq!(reload(&handle).await.json()["result"], "unchanged");
 
-    // Counted by result (the other tests' services have the same name, and only this one
-    // is refused anything).
-    let metrics = admin(&handle, Method::GET, "/metrics", None, false).await.text();
+    // Counted by result (the other tests' services have the same name).
+    let metrics = admin(&handle, Method::GET, "/metrics", None, false)
+        .await
+        .text();
     let count = |result: &str| -> u64 {
         let label = format!("result=\"{result}\"");
         metrics
@@ -313,7 +320,7 @@ async fn an_invalid_change_is_refused_whole_and_the_old_configuration_keeps_work
             .and_then(|l| l.rsplit(' ').next()?.parse().ok())
             .unwrap_or_else(|| panic!("no {label} in\n{metrics}"))
     };
-    assert_eq!(count("refused"), 2);
+    assert!(count("refused") >= 2);
     assert!(count("applied") >= 1 && count("unchanged") >= 1);
     handle.shutdown().await;
 }
@@ -373,7 +380,10 @@ async fn a_breaker_keeps_its_state_unless_its_window_changes() {
              window = {{ kind = \"count\", size = {size} }}\n"
         )
     };
-    write(dir.path(), &config_file(upstream.addr, "5s", &breaker("50.0", 20)));
+    write(
+        dir.path(),
+        &config_file(upstream.addr, "5s", &breaker("50.0", 20)),
+    );
     let launcher = Launcher::new().unwrap().set("reload.watch_files", false);
     let handle = start(dir.path(), launcher).await;
     for _ in 0..4 {
@@ -383,11 +393,17 @@ async fn a_breaker_keeps_its_state_unless_its_window_changes() {
     let get = || admin(&handle, Method::GET, "/admin/breakers/upstream", None, true);
     assert_eq!(failed(get().await), 4);
 
-    write(dir.path(), &config_file(upstream.addr, "5s", &breaker("80.0", 20)));
+    write(
+        dir.path(),
+        &config_file(upstream.addr, "5s", &breaker("80.0", 20)),
+    );
     assert_eq!(reload(&handle).await.json()["result"], "applied");
     assert_eq!(failed(get().await), 4, "a new threshold keeps the window");
 
-    write(dir.path(), &config_file(upstream.addr, "5s", &breaker("80.0", 30)));
+    write(
+        dir.path(),
+        &config_file(upstream.addr, "5s", &breaker("80.0", 30)),
+    );
     assert_eq!(reload(&handle).await.json()["result"], "applied");
     assert_eq!(failed(get().await), 0, "a new window starts empty");
     handle.shutdown().await;
@@ -412,8 +428,15 @@ async fn a_breaker_forced_open_by_an_operator_refuses_calls_until_released() {
     assert_eq!(forced.status, StatusCode::OK);
     assert_eq!(forced.json()["state"], "forced_open");
     let hits = upstream.hits.load(Ordering::SeqCst);
-    assert_eq!(call(&handle, "/slow").await, Err(ClientErrorKind::BreakerOpen));
-    assert_eq!(upstream.hits.load(Ordering::SeqCst), hits, "no call went out");
+    assert_eq!(
+        call(&handle, "/slow").await,
+        Err(ClientErrorKind::BreakerOpen)
+    );
+    assert_eq!(
+        upstream.hits.load(Ordering::SeqCst),
+        hits,
+        "no call went out"
+    );
     let listed = admin(&handle, Method::GET, "/admin/breakers", None, true).await;
     assert_eq!(listed.json()[0]["state"], "forced_open");
     assert!(listed.json()[0]["rejected_calls"].as_u64().unwrap() >= 1);
@@ -422,9 +445,19 @@ async fn a_breaker_forced_open_by_an_operator_refuses_calls_until_released() {
     let window = "[clients.upstream.breaker]\nwindow = { kind = \"count\", size = 30 }\n";
     write(dir.path(), &config_file(upstream.addr, "5s", window));
     assert_eq!(reload(&handle).await.json()["result"], "applied");
-    assert_eq!(call(&handle, "/slow").await, Err(ClientErrorKind::BreakerOpen));
+    assert_eq!(
+        call(&handle, "/slow").await,
+        Err(ClientErrorKind::BreakerOpen)
+    );
 
-    let bad = admin(&handle, Method::PUT, path, Some(r#"{"state": "ajar"}"#), true).await;
+    let bad = admin(
+        &handle,
+        Method::PUT,
+        path,
+        Some(r#"{"state": "ajar"}"#),
+        true,
+    )
+    .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     let unknown = admin(&handle, Method::GET, "/admin/breakers/nope", None, true).await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
@@ -434,9 +467,14 @@ async fn a_breaker_forced_open_by_an_operator_refuses_calls_until_released() {
     assert_eq!(released.json()["state"], "closed");
     assert_eq!(call(&handle, "/slow").await.as_deref(), Ok("a"));
 
-    let clients = admin(&handle, Method::GET, "/admin/clients", None, true).await.json();
+    let clients = admin(&handle, Method::GET, "/admin/clients", None, true)
+        .await
+        .json();
     assert_eq!(clients[0]["name"], "upstream");
-    assert_eq!(clients[0]["endpoints"][0]["address"], upstream.addr.to_string());
+    assert_eq!(
+        clients[0]["endpoints"][0]["address"],
+        upstream.addr.to_string()
+    );
     assert_eq!(clients[0]["endpoints"][0]["ejected"], false);
     handle.shutdown().await;
 }
@@ -450,7 +488,10 @@ async fn the_effective_configuration_shows_sources_and_never_a_secret() {
         ("LIVE_TEST__DB__DSN".to_owned(), DSN.to_owned()),
         ("LIVE_TEST__GREETING".to_owned(), "hi from env".to_owned()),
     ];
-    let launcher = Launcher::new().unwrap().env(env).set("reload.watch_files", false);
+    let launcher = Launcher::new()
+        .unwrap()
+        .env(env)
+        .set("reload.watch_files", false);
     let handle = start(dir.path(), launcher).await;
 
     let unauthorized = admin(&handle, Method::GET, "/admin/config", None, false).await;
@@ -463,9 +504,16 @@ async fn the_effective_configuration_shows_sources_and_never_a_secret() {
     let file = in_dir(dir.path());
     let source = |key: &str| keys[key]["source"].as_str().unwrap().to_owned();
     let timeout = source("clients.upstream.timeout");
-    assert!(timeout.starts_with("file ") && timeout.ends_with(&file), "{timeout}");
+    assert!(
+        timeout.starts_with("file ") && timeout.ends_with(&file),
+        "{timeout}"
+    );
     let expect = [
-        ("greeting", "hi from env", "environment variable LIVE_TEST__GREETING"),
+        (
+            "greeting",
+            "hi from env",
+            "environment variable LIVE_TEST__GREETING",
+        ),
         ("db.dsn", "***", "environment variable LIVE_TEST__DB__DSN"),
         ("server.admin_token", "***", "override server.admin_token"),
         ("server.host", "127.0.0.1", "override server.host"),
@@ -482,7 +530,9 @@ async fn the_effective_configuration_shows_sources_and_never_a_secret() {
     let report = reload(&handle).await.json();
     assert_eq!(report["result"], "needs_restart", "{report}");
     assert_eq!(report["needs_restart"][0], "server.max_headers");
-    let now = admin(&handle, Method::GET, "/admin/config", None, true).await.json();
+    let now = admin(&handle, Method::GET, "/admin/config", None, true)
+        .await
+        .json();
     assert_eq!(now["keys"]["server.max_headers"]["value"], 100);
     assert_eq!(now["pending_restart"]["server.max_headers"]["value"], 50);
     let pending = now["pending_restart"]["server.max_headers"]["source"].to_string();
@@ -536,8 +586,99 @@ async fn the_services_own_settings_faults_log_level_and_static_lists_change_live
     assert_eq!(reload(&handle).await.json()["result"], "applied");
     assert_eq!(greeting().await.text(), "bonjour");
     assert_eq!(
-        common::get(handle.addr(), "/greeting-at-start").await.text(),
+        common::get(handle.addr(), "/greeting-at-start")
+            .await
+            .text(),
         "hello"
     );
     handle.shutdown().await;
+}
+
+#[cfg(feature = "etcd")]
+#[tokio::test]
+async fn a_timeout_loosened_in_etcd_takes_effect_on_the_next_call() {
+    let etcd = common::etcd::Etcd::start();
+    let mut kv = etcd.client().await;
+    let key = "/config/live-test/clients/upstream/timeout";
+    kv.put(key, "100ms", None).await.unwrap();
+    let upstream = Upstream::start("a", 300).await;
+    let dir = tempfile::tempdir().unwrap();
+    let source = format!(
+        "[reload]\netcd_prefix = \"/config/live-test/\"\netcd_endpoints = [\"{}\"]\n",
+        etcd.url()
+    );
+    let text = config_file(upstream.addr, "5s", "").replace("[reload]\n", &source);
+    write(dir.path(), &text);
+    let launcher = Launcher::new().unwrap().set("reload.watch_files", false);
+    let handle = start(dir.path(), launcher).await;
+    // etcd wins over the file.
+    let keys = handle.reload_handle().effective();
+    assert_eq!(keys.keys["clients.upstream.timeout"].value, "100ms");
+    assert_eq!(
+        keys.keys["clients.upstream.timeout"].source,
+        format!("etcd key {key}")
+    );
+    assert_eq!(call(&handle, "/slow").await, Err(ClientErrorKind::Timeout));
+
+    kv.put(key, "5s", None).await.unwrap();
+    eventually(WAIT, "the timeout from etcd", || async {
+        effective(&handle, "clients.upstream.timeout") == "5s"
+    })
+    .await;
+    assert_eq!(call(&handle, "/slow").await.as_deref(), Ok("a"));
+
+    // An invalid value in etcd is refused whole, naming its key; the old one keeps working.
+    kv.put(key, "banana", None).await.unwrap();
+    let mut refused = serde_json::Value::Null;
+    for _ in 0..500 {
+        let reply = reload(&handle).await;
+        if reply.status == StatusCode::UNPROCESSABLE_ENTITY {
+            refused = reply.json();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(refused["problems"][0]["source"], format!("etcd key {key}"));
+    assert_eq!(effective(&handle, "clients.upstream.timeout"), "5s");
+    assert_eq!(call(&handle, "/slow").await.as_deref(), Ok("a"));
+
+    // A deleted key falls back to the file; with etcd gone, the last values read stay.
+    kv.put(key, "3s", None).await.unwrap();
+    kv.delete(key, None).await.unwrap();
+    eventually(WAIT, "the file's timeout again", || async {
+        let now = handle.reload_handle().effective();
+        let timeout = &now.keys["clients.upstream.timeout"];
+        timeout.value == "5s" && timeout.source.starts_with("file ")
+    })
+    .await;
+    drop(etcd);
+    assert_eq!(reload(&handle).await.json()["result"], "unchanged");
+    assert_eq!(call(&handle, "/slow").await.as_deref(), Ok("a"));
+    handle.shutdown().await;
+}
+
+#[cfg(feature = "etcd")]
+#[tokio::test]
+async fn an_unreachable_etcd_prefix_fails_start_up() {
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://127.0.0.1:{}", free.local_addr().unwrap().port());
+    drop(free);
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "");
+    let error = Launcher::<Live>::new()
+        .unwrap()
+        .dir(dir.path())
+        .set("server.port", 0)
+        .set("reload.etcd_prefix", "/config/live-test/")
+        .set("reload.etcd_endpoints", &url)
+        .set("discovery.etcd.connect_timeout", "200ms")
+        .set("discovery.etcd.request_timeout", "500ms")
+        .spawn()
+        .await
+        .unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.starts_with("cannot read configuration from etcd prefix /config/live-test/"),
+        "{text}"
+    );
 }

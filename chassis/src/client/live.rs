@@ -97,7 +97,10 @@ impl LiveStack {
     /// # Errors
     ///
     /// When `config` is out of range; nothing changes then.
-    pub(crate) fn reconfigure(&self, config: &ClientResilienceConfig) -> Result<(), ClientBuildError> {
+    pub(crate) fn reconfigure(
+        &self,
+        config: &ClientResilienceConfig,
+    ) -> Result<(), ClientBuildError> {
         config.validate()?;
         let mut parts = self.lock();
         let retry = if same_budget(&parts.config.retry, &config.retry) {

@@ -47,7 +47,9 @@ impl EffectiveConfig {
         let mut leaves = Vec::new();
         leaves_of("", &chassis, &mut leaves);
         for (key, value) in leaves {
-            let origin = keys.get(&key).map_or(Origin::Defaults, |e| e.origin.clone());
+            let origin = keys
+                .get(&key)
+                .map_or(Origin::Defaults, |e| e.origin.clone());
             out.insert(key, shown(value, &origin, false));
         }
         for (key, entry) in keys {
@@ -153,7 +155,10 @@ mod tests {
         for secret in ["hunter2", "t0ken"] {
             assert!(!text.contains(secret), "{secret} in {text}");
         }
-        assert_eq!(effective.keys["server.port"].source, "file config/default.toml");
+        assert_eq!(
+            effective.keys["server.port"].source,
+            "file config/default.toml"
+        );
         assert_eq!(effective.keys["server.host"].source, "built-in defaults");
         assert_eq!(effective.keys["greeting"].value, serde_json::json!("hello"));
         assert_eq!(
@@ -161,6 +166,9 @@ mod tests {
             serde_json::json!("postgres://***@db:5432/x")
         );
         assert_eq!(effective.keys["db.dsn"].value, serde_json::json!("***"));
-        assert_eq!(effective.keys["server.admin_token"].value, serde_json::json!("***"));
+        assert_eq!(
+            effective.keys["server.admin_token"].value,
+            serde_json::json!("***")
+        );
     }
 }

@@ -73,6 +73,15 @@ pub enum ConfigError {
         /// The file that was expected.
         path: String,
     },
+    /// A remote source (the etcd prefix of `reload.etcd_prefix`) could not be read at
+    /// start-up.
+    #[error("cannot read configuration from {source_name}: {reason}")]
+    Remote {
+        /// The source, such as `etcd prefix /config/orders/`.
+        source_name: String,
+        /// Why (URLs without their credentials).
+        reason: String,
+    },
     /// The service name cannot be used to derive environment variable names.
     #[error("invalid service name {0:?}: use lowercase letters, digits and '-'")]
     InvalidServiceName(String),

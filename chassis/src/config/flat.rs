@@ -109,7 +109,10 @@ mod tests {
     fn leaves_get_dotted_keys_and_origins() {
         let root = table(vec![(
             "clients",
-            table(vec![("catalog", table(vec![("timeout", text("a.toml", "1s"))]))]),
+            table(vec![(
+                "catalog",
+                table(vec![("timeout", text("a.toml", "1s"))]),
+            )]),
         )]);
         let flat = flatten(&root);
         let entry = &flat["clients.catalog.timeout"];
@@ -119,8 +122,14 @@ mod tests {
 
     #[test]
     fn a_value_that_moved_source_is_no_change() {
-        let old = flatten(&table(vec![("a", text("x.toml", "1")), ("b", text("x.toml", "2"))]));
-        let new = flatten(&table(vec![("a", text("env:A", "1")), ("c", text("x.toml", "3"))]));
+        let old = flatten(&table(vec![
+            ("a", text("x.toml", "1")),
+            ("b", text("x.toml", "2")),
+        ]));
+        let new = flatten(&table(vec![
+            ("a", text("env:A", "1")),
+            ("c", text("x.toml", "3")),
+        ]));
         assert_eq!(changed_keys(&old, &new), ["b", "c"]);
     }
 }

@@ -156,12 +156,14 @@ impl ConfigLoader {
 
     /// Replaces the values read from etcd (`(dotted key, etcd key, value)`): above the
     /// files, below the environment and overrides.
+    #[cfg_attr(not(feature = "etcd"), allow(dead_code))]
     pub(crate) fn with_etcd(mut self, values: Vec<(String, String, String)>) -> Self {
         self.set_etcd(values);
         self
     }
 
     /// [`with_etcd`](Self::with_etcd) in place.
+    #[cfg_attr(not(feature = "etcd"), allow(dead_code))]
     pub(crate) fn set_etcd(&mut self, values: Vec<(String, String, String)>) {
         self.etcd = values;
     }

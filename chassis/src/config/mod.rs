@@ -34,8 +34,8 @@ mod error;
 mod flat;
 pub mod list;
 pub(crate) mod loader;
-pub mod reload;
 pub(crate) mod redact;
+pub mod reload;
 mod secret;
 mod sections;
 mod settings;
@@ -48,14 +48,14 @@ mod watch;
 pub use crate::discovery::{
     DiscoveryBackend, DiscoveryConfig, DnsConfig, EtcdConfig, StaticEndpoints,
 };
+pub use effective::{EffectiveConfig, EffectiveValue};
 pub use error::{ConfigError, ConfigProblem, Origin};
 pub use loader::{
     CONFIG_DIR_ENV, ConfigLoader, LoadedConfig, PROFILE_ENV, env_prefix, is_valid_service_name,
 };
 pub use secret::Secret;
-pub use effective::{EffectiveConfig, EffectiveValue};
 pub use sections::{FaultsConfig, ReloadConfig, ServerConfig, ShutdownConfig};
 pub use settings::Settings;
 pub use size::{ByteSize, InvalidSize};
-pub use watch::ConfigWatch;
 pub use trust::{InvalidPeerRange, PeerRange, RequestIdPolicy, TrustConfig, TrustMode};
+pub use watch::ConfigWatch;

@@ -92,10 +92,32 @@ impl Settings {
             bad("faults.error_rate", "expected a share from 0.0 to 1.0");
         }
         if let Err(error) = crate::telemetry::logs::check_directive(&self.telemetry.log.level) {
-            bad("telemetry.log.level", &format!("expected a log filter: {error}"));
+            bad(
+                "telemetry.log.level",
+                &format!("expected a log filter: {error}"),
+            );
+        }
+        #[cfg(not(feature = "etcd"))]
+        if self.reload.etcd_prefix.is_some() {
+            bad(
+                "reload.etcd_prefix",
+                "set, but reading configuration from etcd needs the cargo feature etcd of chassis",
+            );
+        }
+        if self.reload.etcd_prefix.is_some()
+            && self.reload.etcd_endpoints.is_empty()
+            && self.discovery.etcd.endpoints.is_empty()
+        {
+            bad(
+                "reload.etcd_endpoints",
+                "expected at least one URL (or discovery.etcd.endpoints)",
+            );
         }
         if self.reload.poll_interval < MIN_TIMEOUT {
-            bad("reload.poll_interval", "expected a duration of at least 1ms");
+            bad(
+                "reload.poll_interval",
+                "expected a duration of at least 1ms",
+            );
         }
         let otlp = &self.telemetry.otlp;
         if !(0.0..=1.0).contains(&otlp.sample_ratio) {

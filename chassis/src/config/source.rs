@@ -53,7 +53,9 @@ impl TaggedPairs {
     pub(crate) fn etcd(pairs: &[(String, String, String)]) -> Self {
         let entries = pairs
             .iter()
-            .map(|(key, etcd_key, value)| (key.clone(), format!("{ETCD_TAG}{etcd_key}"), value.clone()))
+            .map(|(key, etcd_key, value)| {
+                (key.clone(), format!("{ETCD_TAG}{etcd_key}"), value.clone())
+            })
             .collect();
         Self { entries }
     }

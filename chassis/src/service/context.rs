@@ -81,7 +81,15 @@ impl<C> Context<C> {
             config: watch::channel(Arc::clone(&config)).1,
             settings: watch::channel(Arc::new(settings.clone())).1,
         };
-        Self::live(identity, live, settings, health, shutdown, registry, ClientRegistry::new())
+        Self::live(
+            identity,
+            live,
+            settings,
+            health,
+            shutdown,
+            registry,
+            ClientRegistry::new(),
+        )
     }
 
     /// A context whose configuration changes through `live`, making its clients into

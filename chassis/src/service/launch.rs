@@ -19,11 +19,9 @@ use super::sequence::{Stoppable, shutdown_sequence};
 use super::telemetry::Telemetry;
 use super::{Context, Identity, Microservice, ServiceHandle};
 use crate::client::ClientRegistry;
-use crate::config::loader::FullLoad;
-use crate::config::reload::{
-    ReloadHandle, Reloader, on_hangup, reload_channel, watch_files,
-};
 use crate::config::ServerConfig;
+use crate::config::loader::FullLoad;
+use crate::config::reload::{ReloadHandle, Reloader, on_hangup, reload_channel, watch_files};
 use crate::config::{ConfigError, ConfigLoader, LoadedConfig, Settings};
 use crate::discovery::{DiscoveryError, Instance, Registry};
 use crate::health::{self, HealthRegistry};
@@ -163,8 +161,13 @@ impl<S: Microservice> Launcher<S> {
     }
 
     async fn spawn_in(self, scope: ServiceScope) -> Result<ServiceHandle, LaunchError> {
-        let (loader, full) = load(self.loader).await?;
-        let reloader = Reloader::new(loader, &full);
+        let (loader, full, etcd) = load(self.loader).await?;
+        #[allow(unused_mut)] // without the `etcd` feature
+        let mut reloader = Reloader::new(loader, &full);
+        #[cfg(feature = "etcd")]
+        if let Some(feed) = &etcd {
+            reloader.follow_etcd(feed.values.clone());
+        }
         let LoadedConfig { settings, app } = full.config;
         let identity = Identity::new(S::NAME, S::VERSION);
         let shutdown = Shutdown::new();
@@ -214,6 +217,17 @@ impl<S: Microservice> Launcher<S> {
             registry: registry.clone(),
         };
         watch_sources(&settings, &reload, &shutdown);
+        #[cfg(feature = "etcd")]
+        if let Some(feed) = etcd {
+            tokio::spawn(feed.source.follow(
+                feed.values,
+                Some(feed.revision),
+                reload.clone(),
+                shutdown.draining_token(),
+            ));
+        }
+        #[cfg(not(feature = "etcd"))]
+        let _: Option<EtcdFeed> = etcd;
         tokio::spawn(scope.scope(serve_reloads(
             live,
             ReloadCounters::new(),
@@ -234,12 +248,43 @@ impl<S: Microservice> Launcher<S> {
     }
 }
 
+/// The etcd prefix read at start-up, to follow from there.
+#[cfg(feature = "etcd")]
+struct EtcdFeed {
+    source: crate::config::reload::EtcdSource,
+    values: crate::config::reload::EtcdValues,
+    revision: i64,
+}
+
+#[cfg(not(feature = "etcd"))]
+type EtcdFeed = ();
+
 /// Loads the configuration, with the keys under `reload.etcd_prefix` when it is set.
+#[allow(clippy::unused_async)] // without the `etcd` feature
 async fn load<C: serde::de::DeserializeOwned>(
     loader: ConfigLoader,
-) -> Result<(ConfigLoader, FullLoad<C>), LaunchError> {
+) -> Result<(ConfigLoader, FullLoad<C>, Option<EtcdFeed>), LaunchError> {
     let full = loader.load_full::<C>()?;
-    Ok((loader, full))
+    #[cfg(feature = "etcd")]
+    if let Some(source) = crate::config::reload::EtcdSource::from_settings(&full.config.settings) {
+        let values = crate::config::reload::EtcdValues::default();
+        let revision = source
+            .read(&values)
+            .await
+            .map_err(|error| ConfigError::Remote {
+                source_name: format!("etcd prefix {}", source.prefix()),
+                reason: crate::config::redact::redact_urls_in(&error.to_string()).into_owned(),
+            })?;
+        let loader = loader.with_etcd(values.snapshot());
+        let full = loader.load_full::<C>()?;
+        let feed = EtcdFeed {
+            source,
+            values,
+            revision,
+        };
+        return Ok((loader, full, Some(feed)));
+    }
+    Ok((loader, full, None))
 }
 
 /// Starts the watchers that trigger reloads: the files, SIGHUP.

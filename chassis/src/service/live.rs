@@ -33,9 +33,9 @@ pub(super) struct ReloadCounters([Counter; ReloadResult::ALL.len()]);
 
 impl ReloadCounters {
     pub(super) fn new() -> Self {
-        Self(ReloadResult::ALL.map(|result| {
-            metrics::counter!("chassis_config_reloads_total", "result" => result.as_str())
-        }))
+        Self(ReloadResult::ALL.map(
+            |result| metrics::counter!("chassis_config_reloads_total", "result" => result.as_str()),
+        ))
     }
 
     fn count(&self, result: ReloadResult) {

@@ -10,6 +10,8 @@
 //! running values and are reported (and shown as pending in the effective configuration),
 //! never silently ignored. Each reload counts `chassis_config_reloads_total{result}`.
 
+#[cfg(feature = "etcd")]
+mod etcd;
 mod files;
 mod handle;
 mod hangup;
@@ -20,6 +22,8 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 
+#[cfg(feature = "etcd")]
+pub(crate) use etcd::{EtcdSource, EtcdValues};
 pub(crate) use files::watch_files;
 pub use handle::ReloadHandle;
 pub(crate) use handle::{ReloadRequest, reload_channel};
@@ -61,6 +65,9 @@ pub(crate) struct Reloader {
     startup_effective: EffectiveConfig,
     /// The keys of the configuration last applied.
     current: Flat,
+    /// The values under the etcd prefix, as last read.
+    #[cfg(feature = "etcd")]
+    etcd: Option<EtcdValues>,
 }
 
 impl Reloader {
@@ -79,7 +86,15 @@ impl Reloader {
             startup: full.keys.clone(),
             startup_effective: effective,
             current: full.keys.clone(),
+            #[cfg(feature = "etcd")]
+            etcd: None,
         }
+    }
+
+    /// Reads the etcd values from `values` at each reload.
+    #[cfg(feature = "etcd")]
+    pub(crate) fn follow_etcd(&mut self, values: EtcdValues) {
+        self.etcd = Some(values);
     }
 
     /// The files the loader reads.
@@ -92,17 +107,16 @@ impl Reloader {
         &self.startup_effective
     }
 
-    /// Replaces the values from etcd (for the next reload).
-    pub(crate) fn set_etcd(&mut self, values: Vec<(String, String, String)>) {
-        self.loader.set_etcd(values);
-    }
-
     /// Loads every source again and judges the result: the report, and what to apply
     /// with the effective configuration after it (none when refused or unchanged).
     pub(crate) fn reload<T: DeserializeOwned>(
         &mut self,
         trigger: ReloadTrigger,
     ) -> (ReloadReport, Option<(Change<T>, EffectiveConfig)>) {
+        #[cfg(feature = "etcd")]
+        if let Some(values) = &self.etcd {
+            self.loader.set_etcd(values.snapshot());
+        }
         let full = match self.loader.load_full::<T>() {
             Ok(full) => full,
             Err(error) => return (ReloadReport::refused(trigger, &error), None),

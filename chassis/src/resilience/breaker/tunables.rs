@@ -53,8 +53,7 @@ impl Tunables {
         self.wait_nanos.store(s.wait_nanos, r);
         self.half_open_calls.store(s.half_open_calls, r);
         self.half_open_max_nanos.store(s.half_open_max_nanos, r);
-        self.automatic_transition
-            .store(s.automatic_transition, r);
+        self.automatic_transition.store(s.automatic_transition, r);
         self.enabled.store(!s.start_disabled, r);
     }
 
@@ -133,7 +132,10 @@ mod tests {
 
     #[test]
     fn a_new_threshold_judges_the_window_it_finds() {
-        let breaker = CircuitBreaker::builder("t").config(config()).build().unwrap();
+        let breaker = CircuitBreaker::builder("t")
+            .config(config())
+            .build()
+            .unwrap();
         let looser = BreakerConfig {
             failure_rate_threshold: 80.0,
             ..config()
@@ -152,7 +154,10 @@ mod tests {
 
     #[test]
     fn another_window_is_refused_and_changes_nothing() {
-        let breaker = CircuitBreaker::builder("t").config(config()).build().unwrap();
+        let breaker = CircuitBreaker::builder("t")
+            .config(config())
+            .build()
+            .unwrap();
         record(&breaker, &[Outcome::Failure]);
         let other = BreakerConfig {
             window: WindowConfig {
@@ -196,7 +201,10 @@ mod tests {
 
     #[test]
     fn enabled_follows_the_configuration() {
-        let breaker = CircuitBreaker::builder("t").config(config()).build().unwrap();
+        let breaker = CircuitBreaker::builder("t")
+            .config(config())
+            .build()
+            .unwrap();
         let off = BreakerConfig {
             enabled: false,
             ..config()
