@@ -325,7 +325,7 @@ async fn an_invalid_change_is_refused_whole_and_the_old_configuration_keeps_work
     handle.shutdown().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_client_reconfigured_under_steady_load_loses_no_call() {
     let upstream = Upstream::start("a", 5).await;
     let dir = tempfile::tempdir().unwrap();
