@@ -171,7 +171,7 @@ mod tests {
             .and_then(|b| b.set_override("db.pool", 4))
             .and_then(|b| b.set_override("keys", vec!["k1", "k2"]))
             .and_then(|b| b.set_override("name", "x"))
-            .and_then(|b| b.build())
+            .and_then(config::ConfigBuilder::<config::builder::DefaultState>::build)
             .expect("tree")
             .cache;
         let mut keys = probe::secret_keys::<App>("", &tree);

@@ -48,12 +48,12 @@ async fn breaker(State(clients): State<ClientRegistry>, Path(name): Path<String>
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Wanted {
-    state: Forced,
+    state: Target,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(rename_all = "snake_case")]
-enum Forced {
+enum Target {
     ForcedOpen,
     Disabled,
     Closed,
@@ -77,13 +77,13 @@ async fn force(
     };
     let breaker = client.breaker();
     match wanted {
-        Forced::ForcedOpen => {
+        Target::ForcedOpen => {
             breaker.force_open();
         }
-        Forced::Disabled => {
+        Target::Disabled => {
             breaker.disable();
         }
-        Forced::Closed => breaker.reset(),
+        Target::Closed => breaker.reset(),
     }
     tracing::warn!(breaker = %name, state = ?wanted, "circuit breaker changed by an operator");
     Json(BreakerStatus::of(&breaker)).into_response()

@@ -340,14 +340,7 @@ async fn start(parts: Parts, routes: Router) -> Result<ServiceHandle, LaunchErro
             .layer(telemetry.traced)
             .option_layer(faults.as_ref().map(FaultsHandle::layer)),
     );
-    let ops = health::routes(health.clone())
-        .merge(server::info_routes(ServiceInfo {
-            name: identity.name.clone(),
-            version: identity.version.clone(),
-            build: BuildInfo::current(),
-            instance_id: identity.instance_id.clone(),
-        }))
-        .merge(telemetry.metrics.map(metrics_routes).unwrap_or_default());
+    let ops = ops_routes(&health, &identity, telemetry.metrics);
     let listener = bind(&server_config.host, server_config.port).await?;
     // `with_state` turns the router into its final form once, instead of axum re-applying
     // its layers on every request.
@@ -428,6 +421,22 @@ async fn start(parts: Parts, routes: Router) -> Result<ServiceHandle, LaunchErro
         health,
         sequence,
     })
+}
+
+/// Health, info and metrics: open to probes and scrapes.
+fn ops_routes(
+    health: &HealthRegistry,
+    identity: &Identity,
+    metrics: Option<crate::telemetry::MetricsHandle>,
+) -> Router {
+    health::routes(health.clone())
+        .merge(server::info_routes(ServiceInfo {
+            name: identity.name.clone(),
+            version: identity.version.clone(),
+            build: BuildInfo::current(),
+            instance_id: identity.instance_id.clone(),
+        }))
+        .merge(metrics.map(metrics_routes).unwrap_or_default())
 }
 
 /// What the `/admin` endpoints act on.

@@ -90,7 +90,7 @@ impl EtcdSource {
             .with_connect_timeout(self.connect_timeout)
             .with_keep_alive(Duration::from_secs(5), self.request_timeout);
         let connect = Client::connect(&self.endpoints, Some(options));
-        Ok(self.bounded(connect).await?)
+        self.bounded(connect).await
     }
 
     async fn bounded<T>(

@@ -9,6 +9,45 @@
 //! changes") are handed to the parts that use them; keys that need a restart keep their
 //! running values and are reported (and shown as pending in the effective configuration),
 //! never silently ignored. Each reload counts `chassis_config_reloads_total{result}`.
+//!
+//! ```
+//! # use axum::Router;
+//! # use chassis::service::{Context, Launcher, Microservice};
+//! # struct Orders;
+//! # impl Microservice for Orders {
+//! #     type Config = ();
+//! #     const NAME: &'static str = "orders";
+//! #     const VERSION: &'static str = "0.1.0";
+//! #     async fn router(_: Context<()>) -> Result<Router, tower::BoxError> { Ok(Router::new()) }
+//! # }
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use chassis::config::reload::ReloadResult;
+//!
+//! let dir = tempfile::tempdir()?;
+//! let file = dir.path().join("default.toml");
+//! std::fs::write(&file, "[clients.catalog]\ntimeout = \"1s\"\n")?;
+//! let orders = Launcher::<Orders>::new()?
+//!     .dir(dir.path())
+//!     .set("server.port", 0)
+//!     .set("shutdown.drain_delay", "0s")
+//!     .spawn()
+//!     .await?;
+//!
+//! std::fs::write(&file, "[clients.catalog]\ntimeout = \"5s\"\n")?;
+//! let report = orders.reload_handle().reload().await.expect("running");
+//! assert_eq!(report.result, ReloadResult::Applied);
+//! assert_eq!(report.changed, ["clients.catalog.timeout"]);
+//! let timeout = &orders.reload_handle().effective().keys["clients.catalog.timeout"];
+//! assert_eq!(timeout.value, "5s");
+//!
+//! std::fs::write(&file, "[clients.catalog]\ntimeout = \"soon\"\n")?;
+//! let refused = orders.reload_handle().reload().await.expect("running");
+//! assert_eq!(refused.result, ReloadResult::Refused);
+//! assert_eq!(refused.problems[0].key, "clients.catalog.timeout");
+//! orders.shutdown().await;
+//! # Ok(()) }
+//! ```
 
 #[cfg(feature = "etcd")]
 mod etcd;

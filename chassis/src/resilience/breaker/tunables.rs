@@ -132,6 +132,7 @@ mod tests {
 
     #[test]
     fn a_new_threshold_judges_the_window_it_finds() {
+        use Outcome::{Failure, Success};
         let breaker = CircuitBreaker::builder("t")
             .config(config())
             .build()
@@ -141,7 +142,6 @@ mod tests {
             ..config()
         };
         breaker.reconfigure(&looser).unwrap();
-        use Outcome::{Failure, Success};
         record(&breaker, &[Failure, Success, Failure, Success]);
         assert_eq!(breaker.state(), State::Closed, "50% is below 80%");
         breaker.reconfigure(&config()).unwrap();
