@@ -61,7 +61,24 @@ pub(super) async fn serve_reloads<C>(
                 None => return,
             },
         };
-        let (report, change) = parts.reloader.reload::<C>(request.trigger);
+        // Off the runtime's threads: loading reads files.
+        let (reloader, (report, change)) = {
+            let mut reloader = parts.reloader;
+            let trigger = request.trigger;
+            match tokio::task::spawn_blocking(move || {
+                let outcome = reloader.reload::<C>(trigger);
+                (reloader, outcome)
+            })
+            .await
+            {
+                Ok(done) => done,
+                Err(error) => {
+                    tracing::error!(%error, "the configuration reload failed; reloads stop");
+                    return;
+                }
+            }
+        };
+        parts.reloader = reloader;
         if let Some((change, effective)) = change {
             apply(&parts, &change);
             parts.effective.send_replace(Arc::new(effective));

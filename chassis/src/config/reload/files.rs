@@ -32,8 +32,17 @@ pub(crate) async fn watch_files(
     handle: ReloadHandle,
     stop: CancellationToken,
 ) {
-    let read = || files.iter().map(fingerprint).collect::<Vec<_>>();
-    let mut applied = read();
+    let files: std::sync::Arc<[PathBuf]> = files.into();
+    // Off the runtime's threads: a network filesystem may take its time.
+    let read = || {
+        let files = std::sync::Arc::clone(&files);
+        async move {
+            tokio::task::spawn_blocking(move || files.iter().map(fingerprint).collect::<Vec<_>>())
+                .await
+                .unwrap_or_default()
+        }
+    };
+    let mut applied = read().await;
     let mut seen = applied.clone();
     let mut ticks = tokio::time::interval(interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -42,7 +51,7 @@ pub(crate) async fn watch_files(
             () = stop.cancelled() => return,
             _ = ticks.tick() => {}
         }
-        let now = read();
+        let now = read().await;
         if now != seen {
             seen = now; // changed since the last look: wait until it holds
         } else if now != applied {
