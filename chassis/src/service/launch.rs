@@ -157,7 +157,8 @@ impl<S: Microservice> Launcher<S> {
         // Everything the service makes, now and in its connections later, records its
         // metrics under its own `service` label.
         let scope = ServiceScope::new(S::NAME);
-        scope.scope(self.spawn_in(scope)).await
+        // Boxed: start-up holds much across its awaits, and callers await several services.
+        scope.scope(Box::pin(self.spawn_in(scope))).await
     }
 
     async fn spawn_in(self, scope: ServiceScope) -> Result<ServiceHandle, LaunchError> {
