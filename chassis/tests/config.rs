@@ -377,10 +377,15 @@ fn client_sections_are_typed_and_checked() {
     assert_eq!(
         keys,
         [
-            "clients.catalog.breaker",
+            "clients.catalog.breaker.failure_rate_threshold",
             "clients.catalog.retry.max_atempts",
             "clients.catalog.retry.max_attempts"
         ]
+    );
+    // A breaker's bad value is named by its own key, so its source is found.
+    assert_eq!(
+        err.problems()[0].origin,
+        Origin::Override("clients.catalog.breaker.failure_rate_threshold".into())
     );
     assert_eq!(
         err.problems()[2].origin,

@@ -16,7 +16,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -35,7 +35,9 @@ use super::request::RouteTemplate;
 use super::transport::TransportError;
 use crate::discovery::{EndpointSet, Endpoints as Discovered};
 use crate::resilience::blame::{Cause, Failure, InvalidRequest, Verdict};
-use crate::resilience::breaker::{BreakerConfig, CircuitBreaker, OwnedPermit, State};
+use crate::resilience::breaker::{
+    BreakerConfig, BreakerConfigError, CircuitBreaker, OwnedPermit, State,
+};
 use crate::resilience::retry::{ResendCount, RetryBody};
 use crate::resilience::timeout::OwnTimer;
 use crate::telemetry::client_span::{AttemptSpan, Call};
@@ -156,7 +158,8 @@ impl Endpoint {
 #[derive(Debug)]
 pub(crate) struct Endpoints {
     service: String,
-    breaker: BreakerConfig,
+    /// The configuration of each endpoint's breaker (outlier ejection).
+    breaker: Mutex<BreakerConfig>,
     outcomes: Arc<OutcomeCounters>,
     ejections: Arc<Ejections>,
     current: RwLock<Arc<[Arc<Endpoint>]>>,
@@ -177,7 +180,7 @@ impl Endpoints {
         let stopped = stop.clone();
         let endpoints = Arc::new(Self {
             service: service.to_owned(),
-            breaker,
+            breaker: Mutex::new(breaker),
             outcomes: Arc::new(OutcomeCounters::new(service, "attempt")),
             ejections: Ejections::new(service),
             current: RwLock::new(Arc::from(Vec::new())),
@@ -202,19 +205,52 @@ impl Endpoints {
         endpoints
     }
 
+    /// Takes a new outlier-ejection configuration: each endpoint's breaker is retuned in
+    /// place (its state kept), or, when the window changed, every endpoint starts over with a
+    /// new breaker (ejections lifted). Endpoints found later get it too.
+    pub(crate) fn reconfigure(&self, config: &BreakerConfig) -> Result<(), BreakerConfigError> {
+        config.validate()?;
+        let mut current = self.breaker.lock().unwrap_or_else(PoisonError::into_inner);
+        let window_changed = current.window != config.window;
+        *current = config.clone();
+        drop(current);
+        if window_changed {
+            let addresses: Vec<String> = self
+                .snapshot()
+                .iter()
+                .map(|e| e.authority.clone())
+                .collect();
+            self.rebuild(&addresses, false);
+        } else {
+            for endpoint in self.snapshot().iter() {
+                endpoint.breaker.reconfigure(config)?;
+            }
+        }
+        Ok(())
+    }
+
     fn replace(&self, addresses: &[String]) {
+        self.rebuild(addresses, true);
+    }
+
+    /// The endpoints at `addresses`; those already known are kept when `keep`.
+    fn rebuild(&self, addresses: &[String], keep: bool) {
+        // Held to the end: discovery and a reconfiguration rebuild one after the other.
+        let config = self.breaker.lock().unwrap_or_else(PoisonError::into_inner);
         let old = self.snapshot();
         let next: Vec<Arc<Endpoint>> = addresses
             .iter()
             .filter_map(|authority| {
-                if let Some(kept) = old.iter().find(|e| &e.authority == authority) {
+                if let Some(kept) = old.iter().find(|e| &e.authority == authority)
+                    && keep
+                {
                     return Some(Arc::clone(kept));
                 }
                 let mark = Arc::new(Mark::default());
                 // Its breaker reports only through the client's aggregate: no address in a
                 // label, no series outliving the endpoint.
                 let built = CircuitBreaker::builder(format!("{}@{authority}", self.service))
-                    .config(self.breaker.clone())
+                    .config(BreakerConfig::clone(&config))
                     .listener(self.ejections.listener(&mark))
                     .without_metrics()
                     .build();
@@ -232,11 +268,15 @@ impl Endpoints {
                 }
             })
             .collect();
-        for gone in old.iter().filter(|e| !addresses.contains(&e.authority)) {
+        for gone in old
+            .iter()
+            .filter(|e| !keep || !addresses.contains(&e.authority))
+        {
             self.ejections.retire(&gone.mark);
         }
         tracing::debug!(service = %self.service, endpoints = ?addresses, "endpoint set updated");
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::from(next);
+        drop(config);
     }
 
     /// The endpoints now.
@@ -411,6 +451,7 @@ impl InFlight {
     }
 
     /// The endpoint answered gRPC status `code`, judged `verdict`.
+    #[cfg(feature = "grpc")]
     pub(crate) fn judged_rpc(&mut self, code: i32, verdict: Verdict) {
         self.span.answered_rpc(code);
         self.finish(verdict);

@@ -164,3 +164,37 @@ impl FaultsConfig {
         self.latency.is_some_and(|d| !d.is_zero()) || self.error_rate > 0.0
     }
 }
+
+/// `reload`: which sources change configuration while the service runs (see
+/// `docs/configuration.md`, "Live changes"). These keys themselves need a restart.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReloadConfig {
+    /// Watch `default.toml` and the profile's file, and apply their changes. Default `true`.
+    pub watch_files: bool,
+    /// How often the files are looked at (their size, modification time and contents'
+    /// hash). Default `"1s"`.
+    #[serde(with = "super::duration")]
+    pub poll_interval: Duration,
+    /// Re-read every source on SIGHUP (Unix). Default `true`.
+    pub sighup: bool,
+    /// An etcd key prefix holding configuration (feature `etcd`): each key below it is a
+    /// dotted configuration key (`/` or `.` between levels), its value read as an
+    /// environment variable's is; watched. Default none.
+    pub etcd_prefix: Option<String>,
+    /// The etcd cluster of `etcd_prefix`; empty: `discovery.etcd.endpoints`.
+    #[serde(deserialize_with = "super::list::deserialize")]
+    pub etcd_endpoints: Vec<String>,
+}
+
+impl Default for ReloadConfig {
+    fn default() -> Self {
+        Self {
+            watch_files: true,
+            poll_interval: Duration::from_secs(1),
+            sighup: true,
+            etcd_prefix: None,
+            etcd_endpoints: Vec::new(),
+        }
+    }
+}

@@ -90,6 +90,7 @@ impl AttemptSpan {
     /// The gRPC call ended with status `code`; a code that is the server's failure
     /// (`UNKNOWN`, `DEADLINE_EXCEEDED`, `INTERNAL`, `UNAVAILABLE`, `DATA_LOSS`) marks the span
     /// an error, as the RPC conventions say.
+    #[cfg(feature = "grpc")]
     #[cfg_attr(not(feature = "otlp"), allow(unused_variables, clippy::unused_self))]
     pub(crate) fn answered_rpc(&mut self, code: i32) {
         #[cfg(feature = "otlp")]
@@ -202,6 +203,7 @@ mod export {
     }
 
     /// Ends a CLIENT RPC span with its gRPC status code.
+    #[cfg(feature = "grpc")]
     pub(super) fn end_rpc(mut span: Span, code: i32) {
         span.set_attribute(KeyValue::new("rpc.grpc.status_code", i64::from(code)));
         if matches!(code, 2 | 4 | 13 | 14 | 15) {

@@ -179,6 +179,19 @@ where
 }
 
 /// Whether one of the comma-separated directives is a bare level (`info`, `off`, ...).
+/// Checks a filter directive as [`LogHandle::set_level`] would, changing nothing.
+///
+/// # Errors
+///
+/// As [`LogHandle::set_level`], but never [`TelemetryError::Reload`].
+pub(crate) fn check_directive(directive: &str) -> Result<(), TelemetryError> {
+    parse_filter(directive)?;
+    if !sets_default_level(directive) {
+        return Err(TelemetryError::NoDefaultLevel(directive.trim().to_owned()));
+    }
+    Ok(())
+}
+
 fn sets_default_level(directive: &str) -> bool {
     directive.split(',').map(str::trim).any(|part| {
         !part.is_empty()

@@ -210,6 +210,10 @@ pub fn describe() {
         "chassis_discovery_errors_total",
         "Failed discovery lookups or watches; the last good endpoint set is kept."
     );
+    metrics::describe_counter!(
+        "chassis_config_reloads_total",
+        "Configuration reloads, by result: applied, needs_restart, unchanged, refused."
+    );
 }
 
 /// `GET /metrics` in the Prometheus text format.
