@@ -119,6 +119,36 @@ fn propagation(c: &mut Criterion) {
     group.bench_function("extract/valid", |b| {
         b.iter(|| TraceContext::from_headers(black_box(&valid)));
     });
+    // A longer `tracestate`: eight members, two of them multi-tenant, on one line and on two.
+    let members = [
+        "rojo=00f067aa0ba902b7",
+        "congo=t61rcWkgMzE",
+        "acme@dd=s:1;t.dm:-0",
+        "tenant42@sys=opaque value",
+        "b3=0",
+        "ot=th:8;rv:0123456789abcd",
+        "vendor/x=abc*def",
+        "z9_-*/=last",
+    ];
+    let mut long = valid.clone();
+    long.insert(
+        "tracestate",
+        HeaderValue::from_str(&members.join(",")).unwrap_or_else(|e| panic!("{e}")),
+    );
+    let mut split = valid.clone();
+    split.insert(
+        "tracestate",
+        HeaderValue::from_str(&members[..4].join(",")).unwrap_or_else(|e| panic!("{e}")),
+    );
+    split.append(
+        "tracestate",
+        HeaderValue::from_str(&members[4..].join(",")).unwrap_or_else(|e| panic!("{e}")),
+    );
+    for (name, inbound) in [("tracestate_8", &long), ("tracestate_8_two_lines", &split)] {
+        group.bench_function(format!("extract/{name}"), |b| {
+            b.iter(|| TraceContext::from_headers(black_box(inbound)));
+        });
+    }
     group.finish();
 }
 

@@ -10,10 +10,18 @@
 //! - `b_chassis_without_with_state`: the same without `with_state(())` (axum then re-applies
 //!   the router's layers per request), for comparison;
 //! - `b_chassis_access_log_info`: `b_chassis` with `telemetry.log.access = "info"` (one
-//!   formatted line per request);
+//!   formatted line per request, to a sink: the formatting alone);
+//! - `b_chassis_access_log_dev_null`: the same written to `/dev/null` opened as a file, a
+//!   `write` system call per request in the request's thread (what writing straight to
+//!   stdout costs);
+//! - `b_chassis_access_log_non_blocking`: the same through `logs::NonBlocking` (what
+//!   `init_logging` does): the line is queued, a writer thread writes batches to
+//!   `/dev/null`;
 //! - `b_chassis_no_subscriber`: `b_chassis` with no log subscriber at all: the stack and
 //!   metrics without any log formatting;
 //! - `c_chassis_json_logs`: `b_chassis` with JSON logs;
+//! - `c_chassis_json_access_log_non_blocking`: JSON logs with the access log at `info`,
+//!   through `logs::NonBlocking` to `/dev/null`;
 //! - `c_chassis_otlp_unsampled`: `b_chassis` with trace export on at `sample_ratio = 0.01`:
 //!   almost every request only asks the sampler;
 //! - `c_chassis_otlp_export`: `b_chassis` with trace export on (OTLP/HTTP to a receiver in
@@ -37,13 +45,16 @@ use http::{Request, Response};
 use tower::{Service, ServiceExt};
 
 const GROUP: &str = "inprocess";
-const BENCHES: [&str; 8] = [
+const BENCHES: [&str; 11] = [
     "a_bare",
     "b_chassis",
     "b_chassis_without_with_state",
     "b_chassis_access_log_info",
+    "b_chassis_access_log_dev_null",
+    "b_chassis_access_log_non_blocking",
     "b_chassis_no_subscriber",
     "c_chassis_json_logs",
+    "c_chassis_json_access_log_non_blocking",
     "c_chassis_otlp_unsampled",
     "c_chassis_otlp_export",
 ];
@@ -88,19 +99,35 @@ fn main() {
         let loud = fixtures::chassis_with(metrics.clone(), AccessLog::Info);
         run(&mut c, &rt, BENCHES[3], &loud);
     }
+    let loud = fixtures::chassis_with(metrics.clone(), AccessLog::Info);
+    {
+        let dev_null = fixtures::log_dispatch_dev_null(LogFormat::Pretty);
+        let _logs = tracing::dispatcher::set_default(&dev_null);
+        run(&mut c, &rt, BENCHES[4], &loud);
+    }
+    {
+        let (queued, _writer) = fixtures::log_dispatch_non_blocking(LogFormat::Pretty);
+        let _logs = tracing::dispatcher::set_default(&queued);
+        run(&mut c, &rt, BENCHES[5], &loud);
+    }
     {
         let none = tracing::Dispatch::none();
         let _logs = tracing::dispatcher::set_default(&none);
-        run(&mut c, &rt, BENCHES[4], &fixtures::chassis(metrics.clone()));
+        run(&mut c, &rt, BENCHES[6], &fixtures::chassis(metrics.clone()));
     }
     {
         let json = fixtures::log_dispatch(LogFormat::Json);
         let _logs = tracing::dispatcher::set_default(&json);
-        run(&mut c, &rt, BENCHES[5], &fixtures::chassis(metrics.clone()));
+        run(&mut c, &rt, BENCHES[7], &fixtures::chassis(metrics.clone()));
+    }
+    {
+        let (queued, _writer) = fixtures::log_dispatch_non_blocking(LogFormat::Json);
+        let _logs = tracing::dispatcher::set_default(&queued);
+        run(&mut c, &rt, BENCHES[8], &loud);
     }
     // Last: while export is installed, every request of the process makes a span.
     let receiver = fixtures::otlp_receiver();
-    for (ratio, name) in [(0.01, BENCHES[6]), (1.0, BENCHES[7])] {
+    for (ratio, name) in [(0.01, BENCHES[9]), (1.0, BENCHES[10])] {
         let (dispatch, guard, exports) = fixtures::otlp_export(receiver, ratio);
         {
             let _logs = tracing::dispatcher::set_default(&dispatch);

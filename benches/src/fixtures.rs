@@ -213,6 +213,42 @@ pub fn log_dispatch(format: LogFormat) -> tracing::Dispatch {
     }
 }
 
+/// [`log_dispatch`] writing to `/dev/null` opened as a file: each line is a `write` system
+/// call in the thread that logs, as when a service wrote straight to stdout.
+pub fn log_dispatch_dev_null(format: LogFormat) -> tracing::Dispatch {
+    let mut cfg = TelemetryConfig::default();
+    cfg.log.format = format;
+    match logs::subscriber(&cfg, None, std::sync::Arc::new(dev_null())) {
+        Ok((subscriber, _handle)) => tracing::Dispatch::new(subscriber),
+        Err(error) => panic!("the default log filter is valid: {error}"),
+    }
+}
+
+/// [`log_dispatch`] writing to `/dev/null` through [`logs::NonBlocking`], as
+/// `init_logging` writes to stdout: lines are queued, and a thread of the writer's writes
+/// them in batches. The writer is returned for its count of dropped lines.
+pub fn log_dispatch_non_blocking(format: LogFormat) -> (tracing::Dispatch, logs::NonBlocking) {
+    let mut cfg = TelemetryConfig::default();
+    cfg.log.format = format;
+    let writer = logs::NonBlocking::new(dev_null());
+    match logs::subscriber(&cfg, None, writer.clone()) {
+        Ok((subscriber, _handle)) => (tracing::Dispatch::new(subscriber), writer),
+        Err(error) => panic!("the default log filter is valid: {error}"),
+    }
+}
+
+/// `/dev/null`, opened for writing.
+///
+/// # Panics
+///
+/// When it cannot be opened.
+pub fn dev_null() -> std::fs::File {
+    match std::fs::OpenOptions::new().write(true).open("/dev/null") {
+        Ok(file) => file,
+        Err(error) => panic!("cannot open /dev/null: {error}"),
+    }
+}
+
 /// The process-wide Prometheus recorder (installed on first call).
 pub fn metrics() -> MetricsHandle {
     match chassis::telemetry::install_prometheus() {

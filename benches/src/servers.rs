@@ -78,10 +78,38 @@ pub fn pin_current(core: usize) -> bool {
     core_affinity::set_for_current(core_affinity::CoreId { id: core })
 }
 
+/// How a chassis server logs (bare axum logs nothing).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Logs {
+    /// JSON lines instead of pretty text (`--json-logs`).
+    pub json: bool,
+    /// The access log at `info`, one line per request (`--access-log`), instead of `debug`.
+    pub access: bool,
+}
+
+impl Logs {
+    /// From the command line's `--json-logs` and `--access-log`.
+    pub fn from_args(args: &[String]) -> Self {
+        Self {
+            json: args.iter().any(|a| a == "--json-logs"),
+            access: args.iter().any(|a| a == "--access-log"),
+        }
+    }
+
+    /// The flags that give these settings.
+    pub fn args(self) -> impl Iterator<Item = &'static str> {
+        [
+            self.json.then_some("--json-logs"),
+            self.access.then_some("--access-log"),
+        ]
+        .into_iter()
+        .flatten()
+    }
+}
+
 /// Child side: serves `kind` on `127.0.0.1:port` with a one-worker current-thread runtime,
-/// pinned to `core` when given, until standard input closes. `json_logs` switches the chassis
-/// log format from pretty to JSON.
-pub fn serve(kind: Kind, port: u16, core: Option<usize>, json_logs: bool) -> ExitCode {
+/// pinned to `core` when given, until standard input closes, logging as `logs` says.
+pub fn serve(kind: Kind, port: u16, core: Option<usize>, logs: Logs) -> ExitCode {
     if let Some(core) = core
         && !pin_current(core)
     {
@@ -103,7 +131,8 @@ pub fn serve(kind: Kind, port: u16, core: Option<usize>, json_logs: bool) -> Exi
         }
     };
     let result = runtime.block_on(async move {
-        let format = if json_logs { "json" } else { "pretty" };
+        let format = if logs.json { "json" } else { "pretty" };
+        let access = if logs.access { "info" } else { "debug" };
         let handle = match kind {
             Kind::Bare => {
                 let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
@@ -113,8 +142,8 @@ pub fn serve(kind: Kind, port: u16, core: Option<usize>, json_logs: bool) -> Exi
                 axum::serve(listener, fixtures::bare()).await?;
                 return Ok(());
             }
-            Kind::Chassis => launch::<BenchService>(port, format).await?,
-            Kind::Catalog => launch::<catalog::Catalog>(port, format).await?,
+            Kind::Chassis => launch::<BenchService>(port, format, access).await?,
+            Kind::Catalog => launch::<catalog::Catalog>(port, format, access).await?,
         };
         std::future::pending::<()>().await;
         drop(handle);
@@ -132,11 +161,13 @@ pub fn serve(kind: Kind, port: u16, core: Option<usize>, json_logs: bool) -> Exi
 async fn launch<S: Microservice>(
     port: u16,
     format: &str,
+    access: &str,
 ) -> Result<chassis::service::ServiceHandle, tower::BoxError> {
     Ok(Launcher::<S>::new()?
         .set("server.host", "127.0.0.1")
         .set("server.port", port)
         .set("telemetry.log.format", format)
+        .set("telemetry.log.access", access)
         .spawn()
         .await?)
 }
@@ -154,14 +185,9 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Re-executes `exe` as `exe serve KIND PORT [--core N] [--json-logs]` and waits until it
-    /// answers 200.
-    pub fn start(
-        exe: &Path,
-        kind: Kind,
-        core: Option<usize>,
-        json_logs: bool,
-    ) -> std::io::Result<Self> {
+    /// Re-executes `exe` as `exe serve KIND PORT [--core N] [--json-logs] [--access-log]` and
+    /// waits until it answers 200.
+    pub fn start(exe: &Path, kind: Kind, core: Option<usize>, logs: Logs) -> std::io::Result<Self> {
         let port = free_port()?;
         let mut command = Command::new(exe);
         command
@@ -173,9 +199,7 @@ impl ServerProcess {
         if let Some(core) = core {
             command.args(["--core", &core.to_string()]);
         }
-        if json_logs {
-            command.arg("--json-logs");
-        }
+        command.args(logs.args());
         let start = Instant::now();
         let mut child = command.spawn()?;
         let addr = SocketAddr::from(([127, 0, 0, 1], port));

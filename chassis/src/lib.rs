@@ -39,6 +39,7 @@
 //! | [`telemetry`] | logs, traces (OTLP), metrics (Prometheus), W3C propagation |
 //! | [`discovery`] | `Discover` / `Register`: static, DNS, etcd |
 //! | [`client`] | the resilient HTTP client |
+//! | `grpc` | (feature `grpc`) tonic services on the same port and stack, gRPC health and reflection, a resilient gRPC channel |
 //! | [`service`](mod@service) | the `Microservice` trait, `Context`, `run` / `spawn` |
 //! | `testing` | (feature `testing`) several services in one test, faults per link |
 //!
@@ -49,11 +50,15 @@
 //! | `dns` | yes | DNS discovery (SRV, A/AAAA) through hickory-resolver |
 //! | `otlp` | yes | trace export over OTLP gRPC and HTTP/protobuf |
 //! | `etcd` | no | etcd discovery and registration (building etcd-client needs `protoc`) |
+//! | `grpc` | no | gRPC services beside the routes, `grpc.health.v1`, reflection, a resilient gRPC channel (no `protoc`) |
 //! | `testing` | no | `chassis::testing`: several services in one test, faults per link |
 
 pub mod client;
 pub mod config;
 pub mod discovery;
+#[cfg(feature = "grpc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
+pub mod grpc;
 pub mod health;
 pub mod prelude;
 pub mod resilience;

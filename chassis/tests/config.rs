@@ -377,10 +377,15 @@ fn client_sections_are_typed_and_checked() {
     assert_eq!(
         keys,
         [
-            "clients.catalog.breaker",
+            "clients.catalog.breaker.failure_rate_threshold",
             "clients.catalog.retry.max_atempts",
             "clients.catalog.retry.max_attempts"
         ]
+    );
+    // A breaker's bad value is named by its own key, so its source is found.
+    assert_eq!(
+        err.problems()[0].origin,
+        Origin::Override("clients.catalog.breaker.failure_rate_threshold".into())
     );
     assert_eq!(
         err.problems()[2].origin,
@@ -646,6 +651,7 @@ fn server_limits_out_of_range_are_refused_together() {
         .set("server.max_connections", "0")
         .set("server.max_concurrent_requests", "0")
         .set("server.deadline_floor", "1m")
+        .set("server.grpc.health_watch_interval", "0s")
         .load::<()>()
         .unwrap_err();
     let found: Vec<_> = err
@@ -663,6 +669,10 @@ fn server_limits_out_of_range_are_refused_together() {
             (
                 "server.deadline_floor",
                 "expected a duration below server.request_timeout"
+            ),
+            (
+                "server.grpc.health_watch_interval",
+                "expected a duration from 1ms to 24h"
             ),
             ("server.max_concurrent_requests", "expected 1 to 1000000"),
             ("server.max_connections", "expected 1 to 1000000"),

@@ -28,6 +28,22 @@ fn second_init_returns_the_installed_handle() {
     assert!(!tracing::enabled!(tracing::Level::WARN));
 }
 
+#[test]
+fn the_installed_writer_queues_and_is_flushed_on_release() {
+    // The same configuration as the test above: whichever runs first installs it.
+    let mut cfg = TelemetryConfig::default();
+    cfg.log.level = "warn".to_owned();
+    let handle = init_logging(&cfg, None).expect("installed or shared");
+    let writer = handle
+        .writer()
+        .expect("init_logging writes to stdout through a queue");
+    let hold = writer.hold();
+    tracing::error!("a line queued for stdout");
+    hold.release(std::time::Duration::from_secs(5))
+        .expect("the queue is written to stdout");
+    assert_eq!(writer.dropped_lines(), 0);
+}
+
 /// Without the OpenTelemetry layer in the subscriber, `otlp::install` warns that the spans
 /// handlers make are not exported (request spans are); the warning names the endpoint without
 /// its credentials.

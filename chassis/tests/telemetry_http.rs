@@ -567,3 +567,105 @@ async fn log_level_changes_through_the_admin_route() {
     assert_eq!(problem["status"], 400);
     assert!(handle.current_level().contains("hyper=warn"), "unchanged");
 }
+
+/// A log output that has stalled (a full pipe, a stuck collector): a write waits until
+/// `open`, after saying that it started.
+#[derive(Clone)]
+struct Stalled {
+    out: Buffer,
+    open: Arc<(Mutex<bool>, std::sync::Condvar)>,
+    entered: std::sync::mpsc::SyncSender<()>,
+}
+
+impl Stalled {
+    fn new() -> (Self, std::sync::mpsc::Receiver<()>) {
+        let (entered, started) = std::sync::mpsc::sync_channel(1024);
+        let sink = Self {
+            out: Buffer::default(),
+            open: Arc::default(),
+            entered,
+        };
+        (sink, started)
+    }
+
+    fn open(&self) {
+        let (open, condvar) = &*self.open;
+        *open.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        condvar.notify_all();
+    }
+}
+
+impl io::Write for Stalled {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let _ = self.entered.try_send(());
+        let (open, condvar) = &*self.open;
+        let open = open.lock().unwrap_or_else(PoisonError::into_inner);
+        drop(
+            condvar
+                .wait_while(open, |open| !*open)
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        self.out.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Far longer than any working run takes; reached only when requests wait for the sink.
+const PATIENCE: std::time::Duration = std::time::Duration::from_secs(20);
+
+#[test]
+fn requests_complete_while_the_log_output_is_stalled() {
+    const REQUESTS: usize = 500;
+    let _serial = one_subscriber_at_a_time();
+    let (sink, entered) = Stalled::new();
+    let writer = logs::NonBlocking::with_capacity(sink.clone(), 16 * 1024);
+    let mut cfg = TelemetryConfig::default();
+    cfg.log.format = LogFormat::Json;
+    let (subscriber, _handle) = logs::subscriber(&cfg, None, writer.clone()).expect("subscriber");
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!("before the requests");
+            // The writer thread has taken that line and is stuck writing it.
+            entered
+                .recv_timeout(PATIENCE)
+                .expect("the sink took a write");
+            let statuses = runtime.block_on(async {
+                let app = app();
+                let mut statuses = Vec::new();
+                for _ in 0..REQUESTS {
+                    statuses.push(send(&app, request(Method::GET, "/items/1")).await.0);
+                }
+                statuses
+            });
+            let _ = done.send(statuses);
+        });
+    });
+    let statuses = finished
+        .recv_timeout(PATIENCE)
+        .expect("every request completed while the log output was stalled");
+    assert!(statuses.iter().all(|s| *s == StatusCode::OK));
+
+    sink.open();
+    writer
+        .flush(PATIENCE)
+        .expect("written once the output moves");
+    let text = String::from_utf8(sink.out.0.lock().expect("buffer").clone()).expect("utf-8");
+    let access = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("whole JSON lines"))
+        .filter(|l| l["target"] == "chassis::access")
+        .count();
+    // The queue (16 KiB) took what it could; the other lines were dropped and counted.
+    assert!(access > 0, "{text}");
+    assert_eq!(
+        u64::try_from(access).expect("small") + writer.dropped_lines(),
+        u64::try_from(REQUESTS).expect("small")
+    );
+}

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use chassis_benches::cli::value;
 use chassis_benches::procfs::{context_switches, cpu_time, ticks};
-use chassis_benches::servers::{Kind, ServerProcess, free_port, get_status, serve};
+use chassis_benches::servers::{Kind, Logs, ServerProcess, free_port, get_status, serve};
 
 /// How long the shop may take to answer its first 200 on the gateway's readiness.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -34,7 +34,7 @@ fn main() -> ExitCode {
             eprintln!("usage: idle serve bare|chassis PORT");
             return ExitCode::FAILURE;
         };
-        return serve(kind, port, None, false);
+        return serve(kind, port, None, Logs::default());
     }
     let seconds: f64 = value(&args, "--seconds")
         .and_then(|s| s.parse().ok())
@@ -65,8 +65,8 @@ fn default_shop() -> PathBuf {
 
 fn measure(shop: &Path, seconds: Duration, settle: Duration, warm: usize) -> std::io::Result<()> {
     let exe = std::env::current_exe()?;
-    let bare = ServerProcess::start(&exe, Kind::Bare, None, false)?;
-    let chassis = ServerProcess::start(&exe, Kind::Chassis, None, false)?;
+    let bare = ServerProcess::start(&exe, Kind::Bare, None, Logs::default())?;
+    let chassis = ServerProcess::start(&exe, Kind::Chassis, None, Logs::default())?;
     let mut shop = ShopProcess::start(shop)?;
     for _ in 0..warm {
         let status = get_status(shop.gateway, "/api/items")?;

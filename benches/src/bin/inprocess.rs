@@ -108,13 +108,19 @@ fn main() -> ExitCode {
     let pretty = fixtures::log_dispatch(LogFormat::Pretty);
     let json = fixtures::log_dispatch(LogFormat::Json);
     let none = tracing::Dispatch::none();
+    let dev_null = fixtures::log_dispatch_dev_null(LogFormat::Pretty);
+    let (queued, pretty_writer) = fixtures::log_dispatch_non_blocking(LogFormat::Pretty);
+    let (queued_json, json_writer) = fixtures::log_dispatch_non_blocking(LogFormat::Json);
 
     let names = [
         "a_bare",
         "b_chassis",
         "b_chassis_access_log_info",
+        "b_chassis_access_log_dev_null",
+        "b_chassis_access_log_non_blocking",
         "b_chassis_no_subscriber",
         "c_chassis_json_logs",
+        "c_chassis_json_access_log_non_blocking",
     ];
     let timers = [
         timer(&rt, fixtures::bare(), &pretty),
@@ -124,8 +130,23 @@ fn main() -> ExitCode {
             fixtures::chassis_with(metrics.clone(), AccessLog::Info),
             &pretty,
         ),
+        timer(
+            &rt,
+            fixtures::chassis_with(metrics.clone(), AccessLog::Info),
+            &dev_null,
+        ),
+        timer(
+            &rt,
+            fixtures::chassis_with(metrics.clone(), AccessLog::Info),
+            &queued,
+        ),
         timer(&rt, fixtures::chassis(metrics.clone()), &none),
         timer(&rt, fixtures::chassis(metrics.clone()), &json),
+        timer(
+            &rt,
+            fixtures::chassis_with(metrics.clone(), AccessLog::Info),
+            &queued_json,
+        ),
     ];
     println!(
         "in-process, interleaved: {round_count} rounds of {requests} requests; median ns per request, median ratio to a_bare\n"
@@ -136,6 +157,8 @@ fn main() -> ExitCode {
         &rounds(&timers, round_count, requests),
         &mut results,
     );
+    let dropped = pretty_writer.dropped_lines() + json_writer.dropped_lines();
+    println!("  (access-log lines dropped by the non-blocking writers: {dropped})");
 
     // Trace export at sample_ratio 0.01 (almost every request unsampled), then every request
     // sampled; each phase measures the bare router again, as its baseline.

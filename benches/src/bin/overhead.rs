@@ -11,11 +11,13 @@
 //!
 //! Options: `--seconds S` per phase (3), `--rounds R` (3), `--connections N` (16),
 //! `--rate-fraction F` of A's throughput for the latency phase (0.6) or `--rate RPS`,
-//! `--json-logs` (B logs JSON instead of pretty), `--startup-attempts N` (5), `--out FILE`
+//! `--json-logs` (B logs JSON instead of pretty), `--access-log` (B writes its access log at
+//! `info`, one line per request, as the examples do), `--startup-attempts N` (5), `--out FILE`
 //! (`<target>/overhead.json`), `--plot FILE` (draw the ratios of the last results and exit).
 //!
 //! Sub-commands used by the bench itself and by the `strace` recipe in docs/benchmarks.md:
-//! `serve bare|chassis|catalog PORT [--core N] [--json-logs]` (serves until stdin closes) and
+//! `serve bare|chassis|catalog PORT [--core N] [--json-logs] [--access-log]` (serves until
+//! stdin closes) and
 //! `drive 127.0.0.1:PORT [--seconds S] [--connections N]` (closed-loop load, prints the count).
 
 use std::path::{Path, PathBuf};
@@ -28,7 +30,7 @@ use chassis_benches::phases::{self, Settings};
 use chassis_benches::plot::{Bar, draw_ratios};
 use chassis_benches::procfs::{Machine, rss_kib};
 use chassis_benches::report::{OverheadReport, Ratios, Run, Startup, default_path, median};
-use chassis_benches::servers::{Kind, ServerProcess, pin_current, serve};
+use chassis_benches::servers::{Kind, Logs, ServerProcess, pin_current, serve};
 use chassis_benches::{loadgen, report, table};
 
 /// Cores: servers on the first, the load generator on the second.
@@ -41,7 +43,7 @@ struct Options {
     connections: usize,
     rate_fraction: f64,
     rate: Option<f64>,
-    json_logs: bool,
+    logs: Logs,
     startup_attempts: usize,
     out: PathBuf,
 }
@@ -75,7 +77,7 @@ fn main() -> ExitCode {
         connections: parse("--connections", 16.0) as usize,
         rate_fraction: parse("--rate-fraction", 0.6),
         rate: value(&args, "--rate").and_then(|v| v.parse().ok()),
-        json_logs: args.iter().any(|a| a == "--json-logs"),
+        logs: Logs::from_args(&args),
         startup_attempts: parse("--startup-attempts", 5.0) as usize,
         out: value(&args, "--out").map_or_else(default_path, PathBuf::from),
     };
@@ -88,16 +90,18 @@ fn main() -> ExitCode {
     }
 }
 
-/// `serve KIND PORT [--core N] [--json-logs]`, run in the child.
+/// `serve KIND PORT [--core N] [--json-logs] [--access-log]`, run in the child.
 fn child(args: &[String]) -> ExitCode {
     let kind = args.first().and_then(|k| Kind::parse(k));
     let port = args.get(1).and_then(|p| p.parse().ok());
     let (Some(kind), Some(port)) = (kind, port) else {
-        eprintln!("usage: overhead serve bare|chassis|catalog PORT [--core N] [--json-logs]");
+        eprintln!(
+            "usage: overhead serve bare|chassis|catalog PORT [--core N] [--json-logs] [--access-log]"
+        );
         return ExitCode::FAILURE;
     };
     let core = value(args, "--core").and_then(|c| c.parse().ok());
-    serve(kind, port, core, args.iter().any(|a| a == "--json-logs"))
+    serve(kind, port, core, Logs::from_args(args))
 }
 
 /// `drive ADDR [--seconds S] [--connections N]`: closed-loop load on a running server, then
@@ -154,13 +158,16 @@ fn measure(options: &Options) -> Result<(), Box<dyn std::error::Error>> {
             "NOT PINNED: fewer than two usable cores or sched_setaffinity refused; server and client share CPUs"
         );
     }
+    if options.logs.access {
+        println!("B writes its access log at info: one line per request, to /dev/null");
+    }
     let startup = startup(&exe, core, options)?;
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let bare = ServerProcess::start(&exe, Kind::Bare, core, false)?;
-    let chassis = ServerProcess::start(&exe, Kind::Chassis, core, options.json_logs)?;
+    let bare = ServerProcess::start(&exe, Kind::Bare, core, Logs::default())?;
+    let chassis = ServerProcess::start(&exe, Kind::Chassis, core, options.logs)?;
     let mut rate = options.rate;
     let mut rounds = Vec::new();
     let settings = Settings {
@@ -222,7 +229,7 @@ fn startup(exe: &Path, core: Option<usize>, options: &Options) -> std::io::Resul
     for kind in [Kind::Bare, Kind::Chassis, Kind::Catalog] {
         let (mut ready, mut rss) = (Vec::new(), Vec::new());
         for _ in 0..options.startup_attempts.max(1) {
-            let server = ServerProcess::start(exe, kind, core, options.json_logs)?;
+            let server = ServerProcess::start(exe, kind, core, options.logs)?;
             ready.push(server.exec_to_ready.as_secs_f64() * 1e3);
             std::thread::sleep(Duration::from_millis(100));
             #[allow(clippy::cast_precision_loss)]

@@ -16,7 +16,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -35,7 +35,9 @@ use super::request::RouteTemplate;
 use super::transport::TransportError;
 use crate::discovery::{EndpointSet, Endpoints as Discovered};
 use crate::resilience::blame::{Cause, Failure, InvalidRequest, Verdict};
-use crate::resilience::breaker::{BreakerConfig, CircuitBreaker, OwnedPermit, State};
+use crate::resilience::breaker::{
+    BreakerConfig, BreakerConfigError, CircuitBreaker, OwnedPermit, State,
+};
 use crate::resilience::retry::{ResendCount, RetryBody};
 use crate::resilience::timeout::OwnTimer;
 use crate::telemetry::client_span::{AttemptSpan, Call};
@@ -156,12 +158,13 @@ impl Endpoint {
 #[derive(Debug)]
 pub(crate) struct Endpoints {
     service: String,
-    breaker: BreakerConfig,
+    /// The configuration of each endpoint's breaker (outlier ejection).
+    breaker: Mutex<BreakerConfig>,
     outcomes: Arc<OutcomeCounters>,
     ejections: Arc<Ejections>,
     current: RwLock<Arc<[Arc<Endpoint>]>>,
     /// What the endpoints' sample times count from.
-    epoch: Instant,
+    pub(crate) epoch: Instant,
     /// Keeps discovery's watch of the service alive as long as the client lives.
     _source: Discovered,
     /// Ends the follow task when the last clone of the client goes, even if the endpoint
@@ -177,7 +180,7 @@ impl Endpoints {
         let stopped = stop.clone();
         let endpoints = Arc::new(Self {
             service: service.to_owned(),
-            breaker,
+            breaker: Mutex::new(breaker),
             outcomes: Arc::new(OutcomeCounters::new(service, "attempt")),
             ejections: Ejections::new(service),
             current: RwLock::new(Arc::from(Vec::new())),
@@ -202,19 +205,52 @@ impl Endpoints {
         endpoints
     }
 
+    /// Takes a new outlier-ejection configuration: each endpoint's breaker is retuned in
+    /// place (its state kept), or, when the window changed, every endpoint starts over with a
+    /// new breaker (ejections lifted). Endpoints found later get it too.
+    pub(crate) fn reconfigure(&self, config: &BreakerConfig) -> Result<(), BreakerConfigError> {
+        config.validate()?;
+        let mut current = self.breaker.lock().unwrap_or_else(PoisonError::into_inner);
+        let window_changed = current.window != config.window;
+        *current = config.clone();
+        drop(current);
+        if window_changed {
+            let addresses: Vec<String> = self
+                .snapshot()
+                .iter()
+                .map(|e| e.authority.clone())
+                .collect();
+            self.rebuild(&addresses, false);
+        } else {
+            for endpoint in self.snapshot().iter() {
+                endpoint.breaker.reconfigure(config)?;
+            }
+        }
+        Ok(())
+    }
+
     fn replace(&self, addresses: &[String]) {
+        self.rebuild(addresses, true);
+    }
+
+    /// The endpoints at `addresses`; those already known are kept when `keep`.
+    fn rebuild(&self, addresses: &[String], keep: bool) {
+        // Held to the end: discovery and a reconfiguration rebuild one after the other.
+        let config = self.breaker.lock().unwrap_or_else(PoisonError::into_inner);
         let old = self.snapshot();
         let next: Vec<Arc<Endpoint>> = addresses
             .iter()
             .filter_map(|authority| {
-                if let Some(kept) = old.iter().find(|e| &e.authority == authority) {
+                if let Some(kept) = old.iter().find(|e| &e.authority == authority)
+                    && keep
+                {
                     return Some(Arc::clone(kept));
                 }
                 let mark = Arc::new(Mark::default());
                 // Its breaker reports only through the client's aggregate: no address in a
                 // label, no series outliving the endpoint.
                 let built = CircuitBreaker::builder(format!("{}@{authority}", self.service))
-                    .config(self.breaker.clone())
+                    .config(BreakerConfig::clone(&config))
                     .listener(self.ejections.listener(&mark))
                     .without_metrics()
                     .build();
@@ -232,11 +268,15 @@ impl Endpoints {
                 }
             })
             .collect();
-        for gone in old.iter().filter(|e| !addresses.contains(&e.authority)) {
+        for gone in old
+            .iter()
+            .filter(|e| !keep || !addresses.contains(&e.authority))
+        {
             self.ejections.retire(&gone.mark);
         }
         tracing::debug!(service = %self.service, endpoints = ?addresses, "endpoint set updated");
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::from(next);
+        drop(config);
     }
 
     /// The endpoints now.
@@ -246,7 +286,7 @@ impl Endpoints {
 
     /// Picks an endpoint whose breaker admits a call, or the best one without a permit when
     /// every breaker is open.
-    fn pick(&self, now: u64) -> Result<(Arc<Endpoint>, Option<OwnedPermit>), BoxError> {
+    pub(crate) fn pick(&self, now: u64) -> Result<(Arc<Endpoint>, Option<OwnedPermit>), BoxError> {
         let list = self.snapshot();
         if list.is_empty() {
             return Err(NoEndpoint(self.service.clone()).into());
@@ -340,6 +380,7 @@ impl Service<Request<OutBody>> for Balancer {
             template: parts.extensions.get::<RouteTemplate>().map(|t| t.0),
             resends: parts.extensions.get::<ResendCount>().map_or(0, |r| r.0),
             authority: endpoint.authority(),
+            rpc: None,
         };
         let span = AttemptSpan::start(&mut parts, &call);
         let mut attempt = InFlight::start(endpoint, permit, epoch, start, timer, span);
@@ -372,8 +413,8 @@ impl Service<Request<OutBody>> for Balancer {
 /// only when the client's own timer cut it (so an endpoint that hangs is ejected); dropped
 /// earlier, the caller gave up or its deadline came first, and nothing is charged (a
 /// half-open trial slot is given back).
-struct InFlight {
-    endpoint: Arc<Endpoint>,
+pub(crate) struct InFlight {
+    pub(crate) endpoint: Arc<Endpoint>,
     permit: Option<OwnedPermit>,
     /// The epoch of the endpoints' sample times.
     epoch: Instant,
@@ -384,7 +425,7 @@ struct InFlight {
 }
 
 impl InFlight {
-    fn start(
+    pub(crate) fn start(
         endpoint: Arc<Endpoint>,
         permit: Option<OwnedPermit>,
         epoch: Instant,
@@ -404,18 +445,25 @@ impl InFlight {
     }
 
     /// The endpoint answered `status`.
-    fn answered(&mut self, status: http::StatusCode) {
+    pub(crate) fn answered(&mut self, status: http::StatusCode) {
         self.span.answered(status.as_u16());
         self.finish(Verdict::of_status(status));
     }
 
+    /// The endpoint answered gRPC status `code`, judged `verdict`.
+    #[cfg(feature = "grpc")]
+    pub(crate) fn judged_rpc(&mut self, code: i32, verdict: Verdict) {
+        self.span.answered_rpc(code);
+        self.finish(verdict);
+    }
+
     /// The attempt failed with no answer.
-    fn failed(&mut self, verdict: Verdict) {
+    pub(crate) fn failed(&mut self, verdict: Verdict) {
         self.failed_as(verdict, verdict.kind());
     }
 
     /// The attempt failed with no answer, its span's `error.type` being `error_type`.
-    fn failed_as(&mut self, verdict: Verdict, error_type: &str) {
+    pub(crate) fn failed_as(&mut self, verdict: Verdict, error_type: &str) {
         self.span.failed(error_type);
         self.finish(verdict);
     }
@@ -484,7 +532,7 @@ fn micros(duration: Duration) -> u64 {
 }
 
 /// `at` in microseconds since `epoch`.
-fn micros_since(epoch: Instant, at: Instant) -> u64 {
+pub(crate) fn micros_since(epoch: Instant, at: Instant) -> u64 {
     micros(at.saturating_duration_since(epoch))
 }
 
@@ -496,7 +544,12 @@ fn addresses(set: &EndpointSet) -> Vec<String> {
 
 /// The URI of an attempt: `scheme://endpoint`, then the request's path (and query) under
 /// `prefix`.
-fn absolute(uri: &Uri, endpoint: &Endpoint, scheme: Scheme, prefix: &str) -> Result<Uri, BoxError> {
+pub(crate) fn absolute(
+    uri: &Uri,
+    endpoint: &Endpoint,
+    scheme: Scheme,
+    prefix: &str,
+) -> Result<Uri, BoxError> {
     let authority = match &endpoint.parsed {
         Some(parsed) => parsed.clone(),
         None => endpoint.authority.parse::<Authority>()?,

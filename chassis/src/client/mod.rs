@@ -52,13 +52,15 @@
 //! http_response_status_code, server_address}`, where `http_route` is the route template the
 //! caller names (never the raw path) and `server_address` the service name.
 
-mod balance;
+pub(crate) mod balance;
 pub(crate) mod base_url;
 mod check;
 mod ejections;
-mod error;
-mod outcomes;
-mod pool;
+pub(crate) mod error;
+mod live;
+pub(crate) mod outcomes;
+pub(crate) mod pool;
+mod registry;
 mod reply;
 mod request;
 mod route;
@@ -74,15 +76,15 @@ use std::time::Instant;
 
 use axum::body::Body;
 use http::{Method, Request, Response};
-use tower::util::BoxCloneSyncService;
-use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
+use tower::{Service, ServiceExt};
 
 use self::balance::{Balancer, Endpoints};
 pub use self::check::ClientCheck;
-use self::error::ClientRetries;
 pub use self::error::{ClientError, ClientErrorKind, NoEndpoint, UnexpectedStatus};
+use self::live::LiveStack;
 use self::outcomes::OutcomeCounters;
 use self::pool::Pool;
+pub use self::registry::{BreakerStatus, ClientRegistry, ClientStatus, EndpointStatus};
 pub use self::reply::{DEFAULT_BODY_LIMIT, Reply};
 pub use self::request::{RequestBuilder, RouteTemplate};
 pub use self::route::{IntoRoute, Route, RouteError, Template};
@@ -92,11 +94,7 @@ pub use self::transport::TransportError;
 use crate::discovery::{DiscoveryError, Endpoints as Discovered};
 use crate::resilience::blame::{Cause, Verdict};
 use crate::resilience::breaker::{BreakerConfigError, CircuitBreaker, State};
-use crate::resilience::bulkhead::BulkheadLayer;
 use crate::resilience::config::{ClientResilienceConfig, InvalidResilienceConfig};
-use crate::resilience::deadline::PropagateDeadlineLayer;
-use crate::resilience::retry::RetryLayer;
-use crate::resilience::timeout::TimeoutLayer;
 
 /// Building a client failed.
 #[derive(Debug, thiserror::Error)]
@@ -123,8 +121,7 @@ pub struct HttpClient {
     name: Arc<str>,
     series: Arc<ClientSeries>,
     outcomes: Arc<OutcomeCounters>,
-    service: BoxCloneSyncService<Request<Body>, Response<Body>, BoxError>,
-    breaker: CircuitBreaker,
+    live: Arc<LiveStack>,
     endpoints: Arc<Endpoints>,
 }
 
@@ -153,39 +150,15 @@ impl HttpClient {
             .map(|url| url.prefix().to_owned())
             .unwrap_or_default();
         let http = Pool::new(config)?;
-        let breaker = CircuitBreaker::new(name, &config.breaker)?;
         let endpoints = Endpoints::follow(name, config.outlier.clone(), endpoints);
-        let retry = RetryLayer::builder(name)
-            .config(config.retry.clone())
-            .with_classifier(ClientRetries)
-            .build()?;
-        // The breaker sits outside the overall timeout, so a call that times out counts as a
-        // failure (Resilience4j's TimeLimiter inside its CircuitBreaker).
-        let service = ServiceBuilder::new()
-            .layer(breaker.layer())
-            .layer(
-                config
-                    .timeout
-                    .map_or(TimeoutLayer::per_call(), TimeoutLayer::overall),
-            )
-            .layer(retry)
-            .option_layer(config.attempt_timeout.map(TimeoutLayer::per_attempt))
-            .layer(PropagateDeadlineLayer::new())
-            .option_layer(
-                config
-                    .bulkhead
-                    .as_ref()
-                    .map(|bulkhead| BulkheadLayer::from_config(name, bulkhead)),
-            )
-            .service(Balancer::new(Arc::clone(&endpoints), http, &prefix))
-            .map_err(Into::into);
+        let balancer = Balancer::new(Arc::clone(&endpoints), http, &prefix);
+        let live = LiveStack::new(name, config, balancer)?;
         let name: Arc<str> = Arc::from(name);
         Ok(Self {
             series: Arc::new(ClientSeries::new(Arc::clone(&name))),
             outcomes: Arc::new(OutcomeCounters::new(&name, "call")),
             name,
-            service: BoxCloneSyncService::new(service),
-            breaker,
+            live: Arc::new(live),
             endpoints,
         })
     }
@@ -201,9 +174,46 @@ impl HttpClient {
         ClientCheck::new(self.clone())
     }
 
-    /// The client-wide circuit breaker (state, forced states).
-    pub fn breaker(&self) -> &CircuitBreaker {
-        &self.breaker
+    /// The client-wide circuit breaker (state, forced states). A reconfiguration that
+    /// changes its window replaces it: ask again rather than keeping it.
+    pub fn breaker(&self) -> CircuitBreaker {
+        self.live.breaker()
+    }
+
+    /// The `clients.<name>` settings in force.
+    pub fn config(&self) -> ClientResilienceConfig {
+        self.live.config()
+    }
+
+    /// Takes `config`'s timeouts, retries, breakers, outlier ejection and bulkhead for the
+    /// calls that start from now on, while calls in flight finish as they began. The
+    /// breakers keep their state and window unless their window changed; the retry budget
+    /// and the bulkhead keep theirs unless their own settings changed. The `url`, `tls` and
+    /// `http2` of `config` are not read: they shape the connections, and need a new client.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use chassis::client::HttpClient;
+    /// use chassis::discovery::Endpoints;
+    /// use chassis::resilience::config::ClientResilienceConfig;
+    ///
+    /// let endpoints = Endpoints::fixed("catalog", []);
+    /// let client = HttpClient::new("catalog", &ClientResilienceConfig::default(), endpoints)?;
+    /// let mut looser = client.config();
+    /// looser.timeout = Some(Duration::from_secs(5));
+    /// client.reconfigure(&looser)?;
+    /// assert_eq!(client.config().timeout, Some(Duration::from_secs(5)));
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// When `config` is out of range; nothing changes then.
+    pub fn reconfigure(&self, config: &ClientResilienceConfig) -> Result<(), ClientBuildError> {
+        config.validate()?;
+        self.endpoints.reconfigure(&config.outlier)?;
+        self.live.reconfigure(config)
     }
 
     /// The endpoints (`host:port`) the client balances over now.
@@ -272,7 +282,7 @@ impl HttpClient {
             .map_or(OTHER_ROUTE, |template| template.0);
         let start = Instant::now();
         let mut call = CallWatch::new(&self.outcomes);
-        let result = self.service.clone().oneshot(request).await;
+        let result = self.live.stack().oneshot(request).await;
         call.ended(match &result {
             Ok(response) => Verdict::of_status(response.status()),
             Err(error) => Verdict::of_error(error.as_ref()),

@@ -14,6 +14,8 @@ pub enum Origin {
     Env(String),
     /// An override given in code (tests, launchers).
     Override(String),
+    /// A key under the etcd prefix of `reload.etcd_prefix`, by its etcd key.
+    Etcd(String),
     /// No source set the key.
     Unset,
 }
@@ -25,6 +27,7 @@ impl fmt::Display for Origin {
             Self::File(path) => write!(f, "file {path}"),
             Self::Env(name) => write!(f, "environment variable {name}"),
             Self::Override(key) => write!(f, "override {key}"),
+            Self::Etcd(key) => write!(f, "etcd key {key}"),
             Self::Unset => f.write_str("not set in any source"),
         }
     }
@@ -69,6 +72,15 @@ pub enum ConfigError {
         profile: String,
         /// The file that was expected.
         path: String,
+    },
+    /// A remote source (the etcd prefix of `reload.etcd_prefix`) could not be read at
+    /// start-up.
+    #[error("cannot read configuration from {source_name}: {reason}")]
+    Remote {
+        /// The source, such as `etcd prefix /config/orders/`.
+        source_name: String,
+        /// Why (URLs without their credentials).
+        reason: String,
     },
     /// The service name cannot be used to derive environment variable names.
     #[error("invalid service name {0:?}: use lowercase letters, digits and '-'")]

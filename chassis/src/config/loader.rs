@@ -6,7 +6,10 @@ use config::{File, FileFormat, Map, Value, ValueKind};
 use serde::de::DeserializeOwned;
 
 use super::collect::deserialize_all;
+use super::flat::{Flat, flatten};
 use super::redact;
+use super::secret::probe::secret_keys;
+use super::settings::merge_client_spellings;
 use super::source::TaggedPairs;
 use super::{ConfigError, ConfigProblem, Settings};
 
@@ -25,7 +28,8 @@ pub struct LoadedConfig<T> {
 }
 
 /// Loads configuration from, later wins: built-in defaults, the service's embedded defaults,
-/// `{dir}/default.toml`, `{dir}/{profile}.toml`, environment variables
+/// `{dir}/default.toml`, `{dir}/{profile}.toml`, the keys under `reload.etcd_prefix` (while
+/// the service runs, feature `etcd`), environment variables
 /// `{SERVICE}__{SECTION}__{KEY}`, and overrides given in code.
 ///
 /// ```
@@ -49,6 +53,18 @@ pub struct ConfigLoader {
     env: Vec<(String, String)>,
     defaults: Vec<(String, String)>,
     overrides: Vec<(String, String)>,
+    /// Values from etcd: `(dotted key, etcd key, value)`.
+    etcd: Vec<(String, String, String)>,
+}
+
+/// A load with what reloads and the effective configuration need besides the typed values.
+#[derive(Debug)]
+pub(crate) struct FullLoad<T> {
+    pub(crate) config: LoadedConfig<T>,
+    /// Every key a source set, by dotted key (client names with `-` as `_`), unredacted.
+    pub(crate) keys: Flat,
+    /// The dotted keys of the service's own [`Secret`](super::Secret)s.
+    pub(crate) app_secrets: Vec<String>,
 }
 
 impl ConfigLoader {
@@ -69,6 +85,7 @@ impl ConfigLoader {
             env: Vec::new(),
             defaults: Vec::new(),
             overrides: Vec::new(),
+            etcd: Vec::new(),
         })
     }
 
@@ -125,6 +142,32 @@ impl ConfigLoader {
         self
     }
 
+    /// The files this loader reads: `{dir}/default.toml` and the profile's file.
+    pub(crate) fn files(&self) -> Vec<PathBuf> {
+        let Some(dir) = &self.dir else {
+            return Vec::new();
+        };
+        let mut files = vec![dir.join("default.toml")];
+        if let Some(profile) = &self.profile {
+            files.push(dir.join(format!("{profile}.toml")));
+        }
+        files
+    }
+
+    /// Replaces the values read from etcd (`(dotted key, etcd key, value)`): above the
+    /// files, below the environment and overrides.
+    #[cfg_attr(not(feature = "etcd"), allow(dead_code))]
+    pub(crate) fn with_etcd(mut self, values: Vec<(String, String, String)>) -> Self {
+        self.set_etcd(values);
+        self
+    }
+
+    /// [`with_etcd`](Self::with_etcd) in place.
+    #[cfg_attr(not(feature = "etcd"), allow(dead_code))]
+    pub(crate) fn set_etcd(&mut self, values: Vec<(String, String, String)>) {
+        self.etcd = values;
+    }
+
     /// The prefix of this service's environment variables, such as `ORDERS`.
     pub fn env_prefix(&self) -> String {
         env_prefix(&self.service)
@@ -138,16 +181,29 @@ impl ConfigLoader {
     /// [`ConfigError::File`] when a file exists but cannot be parsed;
     /// [`ConfigError::UnknownProfile`] when the profile's file is missing.
     pub fn load<T: DeserializeOwned>(&self) -> Result<LoadedConfig<T>, ConfigError> {
+        self.load_full().map(|full| full.config)
+    }
+
+    /// [`load`](Self::load), with every key's value and source and where the service's
+    /// secrets are.
+    pub(crate) fn load_full<T: DeserializeOwned>(&self) -> Result<FullLoad<T>, ConfigError> {
         let root = self.merged()?;
         let mut table = match root.kind {
             ValueKind::Table(table) => table,
             _ => Map::new(),
         };
+        merge_client_spellings(&mut table);
+        let keys = flatten(&Value::new(None, ValueKind::Table(table.clone())));
         let mut problems = Vec::new();
         let settings = Settings::from_table(&mut table, &mut problems);
+        let app_tree = Value::new(None, ValueKind::Table(table.clone()));
         let app = deserialize_app::<T>(table, &mut problems);
         match app {
-            Some(app) if problems.is_empty() => Ok(LoadedConfig { settings, app }),
+            Some(app) if problems.is_empty() => Ok(FullLoad {
+                config: LoadedConfig { settings, app },
+                keys,
+                app_secrets: secret_keys::<T>("", &app_tree),
+            }),
             _ => {
                 problems.sort_by(|a, b| a.key.cmp(&b.key));
                 Err(ConfigError::Invalid(problems))
@@ -182,6 +238,7 @@ impl ConfigLoader {
             });
         }
         let built = builder
+            .add_source(TaggedPairs::etcd(&self.etcd))
             .add_source(TaggedPairs::from_env(&self.env_prefix(), self.env.clone()))
             .add_source(TaggedPairs::overrides(&self.overrides))
             .build()

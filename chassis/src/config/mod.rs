@@ -5,8 +5,8 @@
 //! `{SERVICE}__{SECTION}__{KEY}` (service name upper-case with `-` as `_`, `__` between
 //! levels, lists comma-separated), and overrides given in code.
 //!
-//! The chassis owns the sections `server`, `shutdown`, `telemetry`, `discovery`, `faults`
-//! and `clients`; every other top-level key belongs to the service's own settings type.
+//! The chassis owns the sections `server`, `shutdown`, `telemetry`, `discovery`, `faults`,
+//! `clients` and `reload`; every other top-level key belongs to the service's own settings type.
 //! Loading checks everything at once: a bad value, an unknown key in a chassis section or a
 //! missing required key each become one [`ConfigProblem`] naming the key, the source and
 //! what was expected, and the service stops before binding any port.
@@ -29,10 +29,13 @@
 
 mod collect;
 pub mod duration;
+mod effective;
 mod error;
+mod flat;
 pub mod list;
-mod loader;
+pub(crate) mod loader;
 pub(crate) mod redact;
+pub mod reload;
 mod secret;
 mod sections;
 mod settings;
@@ -40,16 +43,19 @@ mod size;
 mod source;
 mod stand_in;
 mod trust;
+mod watch;
 
 pub use crate::discovery::{
     DiscoveryBackend, DiscoveryConfig, DnsConfig, EtcdConfig, StaticEndpoints,
 };
+pub use effective::{EffectiveConfig, EffectiveValue};
 pub use error::{ConfigError, ConfigProblem, Origin};
 pub use loader::{
     CONFIG_DIR_ENV, ConfigLoader, LoadedConfig, PROFILE_ENV, env_prefix, is_valid_service_name,
 };
 pub use secret::Secret;
-pub use sections::{FaultsConfig, ServerConfig, ShutdownConfig};
+pub use sections::{FaultsConfig, GrpcServerConfig, ReloadConfig, ServerConfig, ShutdownConfig};
 pub use settings::Settings;
 pub use size::{ByteSize, InvalidSize};
 pub use trust::{InvalidPeerRange, PeerRange, RequestIdPolicy, TrustConfig, TrustMode};
+pub use watch::ConfigWatch;

@@ -46,12 +46,79 @@ impl<T> fmt::Display for Secret<T> {
 /// is not shown`.
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Secret<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if probe::stops_here() {
+            return Err(serde::de::Error::custom(probe::MARKER));
+        }
         T::deserialize(deserializer).map(Self).map_err(|_| {
             serde::de::Error::custom(format_args!(
                 "expected a valid {}; the secret's value is not shown",
                 short_type_name::<T>()
             ))
         })
+    }
+}
+
+/// Finding where a settings type holds its secrets, so that a configuration dump hides them
+/// whatever their keys are called.
+///
+/// A type's structure is not known at run time, but its deserialization is: with a probe
+/// armed, the `n`-th [`Secret`] deserialized fails with a marker, and
+/// `serde_path_to_error` says where it was. Arming the probe at 0, 1, 2, ... finds every
+/// secret of a tree, one deserialization each, until one succeeds.
+pub(crate) mod probe {
+    use std::cell::Cell;
+
+    use config::Value;
+    use serde::de::DeserializeOwned;
+
+    /// The error a probed secret fails with.
+    pub(super) const MARKER: &str = "chassis: secret probe";
+    /// Bound on the secrets looked for in one tree.
+    const MAX_SECRETS: usize = 256;
+
+    thread_local! {
+        /// `(secrets seen, the one to stop at)` while a probe is armed.
+        static ARMED: Cell<Option<(usize, usize)>> = const { Cell::new(None) };
+    }
+
+    /// Whether the secret being deserialized is the one the armed probe stops at.
+    pub(super) fn stops_here() -> bool {
+        ARMED.with(|armed| match armed.get() {
+            None => false,
+            Some((seen, stop)) => {
+                armed.set(Some((seen + 1, stop)));
+                seen == stop
+            }
+        })
+    }
+
+    /// The dotted keys (below `prefix`) of every [`Secret`](super::Secret) that `T` reads
+    /// from `tree`; a secret inside a list is reported as the list's key.
+    pub(crate) fn secret_keys<T: DeserializeOwned>(prefix: &str, tree: &Value) -> Vec<String> {
+        let mut keys = Vec::new();
+        for stop in 0..MAX_SECRETS {
+            ARMED.with(|armed| armed.set(Some((0, stop))));
+            let result = serde_path_to_error::deserialize::<_, T>(tree.clone());
+            ARMED.with(|armed| armed.set(None));
+            let Err(error) = result else { break };
+            if !error.inner().to_string().contains(MARKER) {
+                break;
+            }
+            let mut key = prefix.to_owned();
+            for segment in error.path().iter().map(ToString::to_string) {
+                if segment == "?" || segment.starts_with('[') || segment.parse::<usize>().is_ok() {
+                    break;
+                }
+                if !key.is_empty() {
+                    key.push('.');
+                }
+                key.push_str(&segment);
+            }
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+        keys
     }
 }
 
@@ -83,6 +150,36 @@ impl<T> Serialize for Secret<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_probe_finds_every_secret_whatever_its_key() {
+        #[derive(Deserialize)]
+        #[allow(dead_code)]
+        struct Db {
+            dsn: Secret<String>,
+            pool: u32,
+        }
+        #[derive(Deserialize)]
+        #[allow(dead_code)]
+        struct App {
+            db: Db,
+            keys: Vec<Secret<String>>,
+            name: String,
+        }
+        let tree = config::Config::builder()
+            .set_override("db.dsn", "postgres://h/db")
+            .and_then(|b| b.set_override("db.pool", 4))
+            .and_then(|b| b.set_override("keys", vec!["k1", "k2"]))
+            .and_then(|b| b.set_override("name", "x"))
+            .and_then(config::ConfigBuilder::<config::builder::DefaultState>::build)
+            .expect("tree")
+            .cache;
+        let mut keys = probe::secret_keys::<App>("", &tree);
+        keys.sort();
+        assert_eq!(keys, ["db.dsn", "keys"]);
+        // Unarmed, the same tree deserializes.
+        assert!(serde_path_to_error::deserialize::<_, App>(tree).is_ok());
+    }
 
     #[test]
     fn a_type_error_names_the_type_not_the_value() {

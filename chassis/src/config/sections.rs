@@ -63,6 +63,31 @@ pub struct ServerConfig {
     pub max_header_size: ByteSize,
     /// Accept HTTP/2 over cleartext (h2c) beside HTTP/1.1.
     pub http2: bool,
+    /// gRPC services served beside the routes (feature `grpc`).
+    pub grpc: GrpcServerConfig,
+}
+
+/// `server.grpc`: what the gRPC side of the server offers besides the service's own
+/// services (read with the `grpc` feature; accepted without it).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GrpcServerConfig {
+    /// Serve gRPC server reflection (`grpc.reflection.v1` and `v1alpha`), for tools such as
+    /// grpcurl. Default `true`.
+    pub reflection: bool,
+    /// How often a `grpc.health.v1.Health/Watch` looks at readiness again (shutdown is seen
+    /// at once). Default `"5s"`.
+    #[serde(with = "super::duration")]
+    pub health_watch_interval: Duration,
+}
+
+impl Default for GrpcServerConfig {
+    fn default() -> Self {
+        Self {
+            reflection: true,
+            health_watch_interval: Duration::from_secs(5),
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -86,6 +111,7 @@ impl Default for ServerConfig {
             max_headers: 100,
             max_header_size: ByteSize(16 << 10),
             http2: true,
+            grpc: GrpcServerConfig::default(),
         }
     }
 }
@@ -136,5 +162,39 @@ impl FaultsConfig {
     /// Whether any fault is set (whether or not injection is enabled).
     pub fn is_active(&self) -> bool {
         self.latency.is_some_and(|d| !d.is_zero()) || self.error_rate > 0.0
+    }
+}
+
+/// `reload`: which sources change configuration while the service runs (see
+/// `docs/configuration.md`, "Live changes"). These keys themselves need a restart.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReloadConfig {
+    /// Watch `default.toml` and the profile's file, and apply their changes. Default `true`.
+    pub watch_files: bool,
+    /// How often the files are looked at (their size, modification time and contents'
+    /// hash). Default `"1s"`.
+    #[serde(with = "super::duration")]
+    pub poll_interval: Duration,
+    /// Re-read every source on SIGHUP (Unix). Default `true`.
+    pub sighup: bool,
+    /// An etcd key prefix holding configuration (feature `etcd`): each key below it is a
+    /// dotted configuration key (`/` or `.` between levels), its value read as an
+    /// environment variable's is; watched. Default none.
+    pub etcd_prefix: Option<String>,
+    /// The etcd cluster of `etcd_prefix`; empty: `discovery.etcd.endpoints`.
+    #[serde(deserialize_with = "super::list::deserialize")]
+    pub etcd_endpoints: Vec<String>,
+}
+
+impl Default for ReloadConfig {
+    fn default() -> Self {
+        Self {
+            watch_files: true,
+            poll_interval: Duration::from_secs(1),
+            sighup: true,
+            etcd_prefix: None,
+            etcd_endpoints: Vec::new(),
+        }
     }
 }

@@ -7,7 +7,10 @@ use serde::Serialize;
 
 use super::collect::{deserialize_all, lookup, shown};
 use super::source::origin_of;
-use super::{ConfigProblem, DiscoveryConfig, FaultsConfig, Origin, ServerConfig, ShutdownConfig};
+use super::{
+    ConfigProblem, DiscoveryConfig, FaultsConfig, Origin, ReloadConfig, ServerConfig,
+    ShutdownConfig,
+};
 use crate::resilience::config::ClientResilienceConfig;
 use crate::telemetry::TelemetryConfig;
 
@@ -28,7 +31,20 @@ pub struct Settings {
     /// `clients.<name>`: resilience of each outbound client, under the name with `-` as `_`
     /// (find one with [`Settings::client`]).
     pub clients: BTreeMap<String, ClientResilienceConfig>,
+    /// `reload`: the sources that change configuration while the service runs.
+    pub reload: ReloadConfig,
 }
+
+/// The top-level keys the chassis owns; every other one is the service's own.
+pub(crate) const CHASSIS_SECTIONS: [&str; 7] = [
+    "server",
+    "shutdown",
+    "telemetry",
+    "discovery",
+    "faults",
+    "clients",
+    "reload",
+];
 
 impl Settings {
     /// The configuration of the client named `name` (`order-history` and `order_history`
@@ -51,6 +67,7 @@ impl Settings {
             discovery: section(table, "discovery", problems),
             faults: section(table, "faults", problems),
             clients: section(table, "clients", problems),
+            reload: section(table, "reload", problems),
         };
         settings.validate(&snapshot, problems);
         settings
@@ -73,6 +90,34 @@ impl Settings {
         let rate = self.faults.error_rate;
         if !(0.0..=1.0).contains(&rate) {
             bad("faults.error_rate", "expected a share from 0.0 to 1.0");
+        }
+        if let Err(error) = crate::telemetry::logs::check_directive(&self.telemetry.log.level) {
+            bad(
+                "telemetry.log.level",
+                &format!("expected a log filter: {error}"),
+            );
+        }
+        #[cfg(not(feature = "etcd"))]
+        if self.reload.etcd_prefix.is_some() {
+            bad(
+                "reload.etcd_prefix",
+                "set, but reading configuration from etcd needs the cargo feature etcd of chassis",
+            );
+        }
+        if self.reload.etcd_prefix.is_some()
+            && self.reload.etcd_endpoints.is_empty()
+            && self.discovery.etcd.endpoints.is_empty()
+        {
+            bad(
+                "reload.etcd_endpoints",
+                "expected at least one URL (or discovery.etcd.endpoints)",
+            );
+        }
+        if self.reload.poll_interval < MIN_TIMEOUT {
+            bad(
+                "reload.poll_interval",
+                "expected a duration of at least 1ms",
+            );
         }
         let otlp = &self.telemetry.otlp;
         if !(0.0..=1.0).contains(&otlp.sample_ratio) {
@@ -137,6 +182,10 @@ impl Settings {
             ("server.idle_timeout", server.idle_timeout),
             ("server.send_timeout", server.send_timeout),
             ("server.body_read_timeout", server.body_read_timeout),
+            (
+                "server.grpc.health_watch_interval",
+                server.grpc.health_watch_interval,
+            ),
         ] {
             if duration < MIN_TIMEOUT || duration > MAX_TIMEOUT {
                 bad(key, "expected a duration from 1ms to 24h");
@@ -203,7 +252,7 @@ const MIN_ADMIN_TOKEN_CHARS: usize = 16;
 /// environment variable can only spell `order-history` as `ORDER_HISTORY`), so a section
 /// under a dashed name merges into the underscored one. Where both set a key, the underscored
 /// spelling wins, as an environment variable wins over a file.
-fn merge_client_spellings(table: &mut Map<String, Value>) {
+pub(crate) fn merge_client_spellings(table: &mut Map<String, Value>) {
     let Some(Value {
         kind: config::ValueKind::Table(clients),
         ..

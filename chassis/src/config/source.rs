@@ -7,6 +7,7 @@ use super::Origin;
 const ENV_TAG: &str = "env:";
 const OVERRIDE_TAG: &str = "override:";
 const DEFAULT_TAG: &str = "default:";
+const ETCD_TAG: &str = "etcd:";
 
 /// Key-value pairs that become configuration values, each tagged with its origin.
 #[derive(Debug, Clone, Default)]
@@ -48,6 +49,17 @@ impl TaggedPairs {
         Self::tagged(DEFAULT_TAG, pairs)
     }
 
+    /// Values from etcd, as `(dotted key, etcd key, value)`.
+    pub(crate) fn etcd(pairs: &[(String, String, String)]) -> Self {
+        let entries = pairs
+            .iter()
+            .map(|(key, etcd_key, value)| {
+                (key.clone(), format!("{ETCD_TAG}{etcd_key}"), value.clone())
+            })
+            .collect();
+        Self { entries }
+    }
+
     fn tagged(tag: &str, pairs: &[(String, String)]) -> Self {
         let entries = pairs
             .iter()
@@ -81,6 +93,8 @@ pub(crate) fn origin_of(value: &Value) -> Origin {
         Some(tag) => {
             if let Some(name) = tag.strip_prefix(ENV_TAG) {
                 Origin::Env(name.to_owned())
+            } else if let Some(key) = tag.strip_prefix(ETCD_TAG) {
+                Origin::Etcd(key.to_owned())
             } else if tag.starts_with(DEFAULT_TAG) {
                 Origin::Defaults
             } else if let Some(key) = tag.strip_prefix(OVERRIDE_TAG) {

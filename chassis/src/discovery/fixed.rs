@@ -1,16 +1,27 @@
 //! The static backend: endpoints listed in configuration; registration does nothing.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use super::{
-    Address, BoxFuture, Discover, DiscoveryError, Endpoint, Endpoints, Instance, Register,
-    Registration, StaticEndpoints,
+    Address, BoxFuture, Discover, DiscoveryError, Endpoint, EndpointSet, Endpoints, Instance,
+    Publisher, Register, Registration, StaticEndpoints,
 };
 
-/// Endpoints from `discovery.static.<name> = ["host:port", ...]`; they never change.
+/// Endpoints from `discovery.static.<name> = ["host:port", ...]`; they change only when the
+/// configuration does ([`update`](Self::update), called by a live configuration change).
+///
+/// Clones share the lists and the sets handed out.
 #[derive(Debug, Clone, Default)]
 pub struct StaticDiscovery {
+    shared: Arc<Mutex<Lists>>,
+}
+
+#[derive(Debug, Default)]
+struct Lists {
     services: BTreeMap<String, Vec<Address>>,
+    /// The sets handed out, by service: an update publishes to them.
+    feeds: BTreeMap<String, (Publisher, Endpoints)>,
 }
 
 impl StaticDiscovery {
@@ -20,45 +31,86 @@ impl StaticDiscovery {
     ///
     /// [`DiscoveryError::Config`] naming the first entry that is not `host:port`.
     pub fn from_config(table: &BTreeMap<String, StaticEndpoints>) -> Result<Self, DiscoveryError> {
-        let mut services = BTreeMap::new();
-        for (name, StaticEndpoints(list)) in table {
-            let addresses = list
-                .iter()
-                .map(|text| {
-                    text.parse().map_err(|e| DiscoveryError::Config {
-                        key: format!("static.{name}"),
-                        message: format!("{e}"),
-                    })
-                })
-                .collect::<Result<Vec<Address>, _>>()?;
-            services.insert(name.clone(), addresses);
+        let lists = Lists {
+            services: parse(table)?,
+            feeds: BTreeMap::new(),
+        };
+        Ok(Self {
+            shared: Arc::new(Mutex::new(lists)),
+        })
+    }
+
+    /// Replaces the lists with those of `table`: every set handed out changes to its new
+    /// list (an empty one when its service is no longer listed); all or nothing.
+    ///
+    /// # Errors
+    ///
+    /// As [`from_config`](Self::from_config); nothing changes then.
+    pub fn update(&self, table: &BTreeMap<String, StaticEndpoints>) -> Result<(), DiscoveryError> {
+        let services = parse(table)?;
+        let mut lists = self.lock();
+        for (name, (publisher, _)) in &lists.feeds {
+            let list = services.get(name).cloned().unwrap_or_default();
+            publisher.publish(EndpointSet::new(list.into_iter().map(Endpoint::new)));
         }
-        Ok(Self { services })
+        lists.services = services;
+        Ok(())
     }
 
     /// Adds (or replaces) a service's endpoints.
     #[must_use]
     pub fn with_service(
-        mut self,
+        self,
         name: impl Into<String>,
         addresses: impl IntoIterator<Item = Address>,
     ) -> Self {
-        self.services
+        self.lock()
+            .services
             .insert(name.into(), addresses.into_iter().collect());
         self
     }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Lists> {
+        self.shared.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn parse(
+    table: &BTreeMap<String, StaticEndpoints>,
+) -> Result<BTreeMap<String, Vec<Address>>, DiscoveryError> {
+    let mut services = BTreeMap::new();
+    for (name, StaticEndpoints(list)) in table {
+        let addresses = list
+            .iter()
+            .map(|text| {
+                text.parse().map_err(|e| DiscoveryError::Config {
+                    key: format!("static.{name}"),
+                    message: format!("{e}"),
+                })
+            })
+            .collect::<Result<Vec<Address>, _>>()?;
+        services.insert(name.clone(), addresses);
+    }
+    Ok(services)
 }
 
 impl Discover for StaticDiscovery {
     fn discover(&self, service: &str) -> Result<Endpoints, DiscoveryError> {
-        let addresses = self
+        let mut lists = self.lock();
+        if let Some((_, endpoints)) = lists.feeds.get(service) {
+            return Ok(endpoints.clone());
+        }
+        let addresses = lists
             .services
             .get(service)
-            .ok_or_else(|| DiscoveryError::UnknownService(service.to_owned()))?;
-        Ok(Endpoints::fixed(
-            service,
-            addresses.iter().cloned().map(Endpoint::new),
-        ))
+            .ok_or_else(|| DiscoveryError::UnknownService(service.to_owned()))?
+            .clone();
+        let (publisher, endpoints) = Publisher::channel("static", service);
+        publisher.publish(EndpointSet::new(addresses.into_iter().map(Endpoint::new)));
+        lists
+            .feeds
+            .insert(service.to_owned(), (publisher, endpoints.clone()));
+        Ok(endpoints)
     }
 }
 

@@ -64,7 +64,7 @@
 mod address;
 mod config;
 mod endpoint;
-mod endpoints;
+pub(crate) mod endpoints;
 mod error;
 mod fixed;
 mod instance;

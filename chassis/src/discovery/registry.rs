@@ -14,6 +14,8 @@ pub struct Registry {
     backend: &'static str,
     discover: Arc<dyn Discover>,
     register: Arc<dyn Register>,
+    /// The static backend, whose lists a live configuration change replaces.
+    statics: Option<StaticDiscovery>,
 }
 
 impl Registry {
@@ -30,11 +32,13 @@ impl Registry {
             return Err(DiscoveryError::Config { key, message });
         }
         match config.backend {
-            DiscoveryBackend::Static => Ok(Self::new(
-                "static",
-                StaticDiscovery::from_config(&config.static_endpoints)?,
-                NoRegistration,
-            )),
+            DiscoveryBackend::Static => {
+                let statics = StaticDiscovery::from_config(&config.static_endpoints)?;
+                Ok(Self {
+                    statics: Some(statics.clone()),
+                    ..Self::new("static", statics, NoRegistration)
+                })
+            }
             #[cfg(feature = "dns")]
             DiscoveryBackend::Dns => Ok(Self::new(
                 "dns",
@@ -48,6 +52,7 @@ impl Registry {
                     backend: "etcd",
                     discover: etcd.clone(),
                     register: etcd,
+                    statics: None,
                 })
             }
             #[allow(unreachable_patterns)] // when every backend is compiled in
@@ -64,7 +69,14 @@ impl Registry {
             backend,
             discover: Arc::new(discover),
             register: Arc::new(register),
+            statics: None,
         }
+    }
+
+    /// The static backend, when it is the configured one (its lists change live with
+    /// [`StaticDiscovery::update`]).
+    pub fn static_discovery(&self) -> Option<&StaticDiscovery> {
+        self.statics.as_ref()
     }
 
     /// The backend's name: `static`, `dns`, `etcd` or a custom one.

@@ -24,9 +24,9 @@
 //!
 //! | verdict | what happened |
 //! |---|---|
-//! | [`Verdict::Failure`] | the client's own timeout (overall or per attempt) fired, the connection or transport failed, or the response is classified a failure (5xx but 501 by default) |
+//! | [`Verdict::Failure`] | the client's own timeout (overall or per attempt) fired, the connection or transport failed, or the response is classified a failure (5xx but 501 by default; for gRPC `UNAVAILABLE`, `INTERNAL`, `UNKNOWN`, `DATA_LOSS`, and `DEADLINE_EXCEEDED` when the client's own timeout set the deadline) |
 //! | [`Verdict::NotCharged`] | the caller's deadline was spent, the local bulkhead was full, no endpoint was known, the request was invalid, a local breaker refused, or the caller gave up |
-//! | [`Verdict::Success`] | any other response (a 4xx is the caller's mistake) |
+//! | [`Verdict::Success`] | any other response (a 4xx, or a gRPC `INVALID_ARGUMENT`, `NOT_FOUND`, ..., is the caller's mistake) |
 //!
 //! Failures count toward the breakers' failure rates and eject endpoints; what is not
 //! charged is not recorded at all (a half-open trial slot is given back). Every verdict is
@@ -108,6 +108,33 @@ impl Verdict {
             Self::Failure(Failure::Status)
         } else {
             Self::Success
+        }
+    }
+
+    /// The verdict on a gRPC status code (from a trailers-only answer's headers or the
+    /// trailers): `UNAVAILABLE`, `INTERNAL`, `UNKNOWN` and `DATA_LOSS` are failures of the
+    /// dependency; `DEADLINE_EXCEEDED` is a timeout of the dependency when the deadline it
+    /// ran out of was the client's own (its timeout), and not charged when it was the
+    /// caller's (`caller_deadline`: the inbound deadline was the tighter one); `CANCELLED` is
+    /// not charged; every other code (`OK`, `INVALID_ARGUMENT`, `NOT_FOUND`,
+    /// `RESOURCE_EXHAUSTED`, `UNIMPLEMENTED`, ...) is a success: the dependency answered, and
+    /// the caller's request was what failed.
+    ///
+    /// ```
+    /// use chassis::resilience::blame::{Cause, Failure, Verdict};
+    ///
+    /// assert_eq!(Verdict::of_grpc_status(14, false), Verdict::Failure(Failure::Status));
+    /// assert_eq!(Verdict::of_grpc_status(3, false), Verdict::Success); // INVALID_ARGUMENT
+    /// assert_eq!(Verdict::of_grpc_status(4, false), Verdict::Failure(Failure::Timeout));
+    /// assert_eq!(Verdict::of_grpc_status(4, true), Verdict::NotCharged(Cause::Deadline));
+    /// ```
+    pub const fn of_grpc_status(code: i32, caller_deadline: bool) -> Self {
+        match code {
+            2 | 13 | 14 | 15 => Self::Failure(Failure::Status),
+            4 if caller_deadline => Self::NotCharged(Cause::Deadline),
+            4 => Self::Failure(Failure::Timeout),
+            1 => Self::NotCharged(Cause::Cancelled),
+            _ => Self::Success,
         }
     }
 

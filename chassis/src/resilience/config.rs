@@ -149,10 +149,18 @@ impl ClientResilienceConfig {
             bulkhead.check(&mut problems, "bulkhead.");
         }
         if let Err(error) = self.breaker.validate() {
-            problems.push("breaker", error, "a valid breaker configuration");
+            problems.push(
+                error.key_under("breaker"),
+                error,
+                "a valid breaker configuration",
+            );
         }
         if let Err(error) = self.outlier.validate() {
-            problems.push("outlier", error, "a valid breaker configuration");
+            problems.push(
+                error.key_under("outlier"),
+                error,
+                "a valid breaker configuration",
+            );
         }
         let base = self.check_url(&mut problems);
         self.check_tls(base.as_ref(), &mut problems);

@@ -35,6 +35,8 @@
 
 mod admin;
 mod admin_auth;
+mod admin_breakers;
+mod admin_config;
 mod admin_faults;
 mod body_limit;
 mod error;
@@ -52,6 +54,8 @@ mod watchdog;
 
 pub use admin::{BuildInfo, ServiceInfo, info_routes};
 pub use admin_auth::require_admin_token;
+pub use admin_breakers::breaker_routes;
+pub use admin_config::config_routes;
 pub use admin_faults::fault_routes;
 pub use body_limit::{BodyLimit, BodyLimitLayer};
 pub use error::{

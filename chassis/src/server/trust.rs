@@ -5,8 +5,8 @@
 //! pass as they are. From an untrusted one, the standard stack removes them before anything
 //! reads them, as Envoy strips its `x-envoy-*` headers from external callers:
 //!
-//! - `x-request-timeout-ms` is dropped: the caller cannot shorten (or spend) the request's
-//!   time, nor, through it, make the service's own calls fail;
+//! - `x-request-timeout-ms` and `grpc-timeout` are dropped: the caller cannot shorten (or
+//!   spend) the request's time, nor, through it, make the service's own calls fail;
 //! - `traceparent` and `tracestate` are dropped, so a new trace begins and sampling is
 //!   decided here; a valid `traceparent` is kept as a [`CallerLink`] in the request
 //!   extensions, and the exported server span links to it;
@@ -22,6 +22,10 @@ use http::HeaderMap;
 use crate::config::{PeerRange, RequestIdPolicy, TrustConfig, TrustMode};
 use crate::resilience::deadline::HEADER as DEADLINE;
 use crate::telemetry::propagation::{BAGGAGE, CallerLink, TRACEPARENT, TRACESTATE, TraceParent};
+
+/// gRPC's deadline header, an inbound hint like [`DEADLINE`] (a plain name here, so the
+/// trust boundary holds without the `grpc` feature too).
+const GRPC_TIMEOUT: http::HeaderName = http::HeaderName::from_static("grpc-timeout");
 
 /// `server.trust`, ready for the per-connection decision.
 #[derive(Debug, Clone)]
@@ -61,7 +65,7 @@ pub(crate) fn strip_untrusted(headers: &mut HeaderMap) -> Option<CallerLink> {
         (Some(value), None) => TraceParent::parse(value).map(CallerLink),
         _ => None,
     };
-    for name in [TRACEPARENT, TRACESTATE, BAGGAGE, DEADLINE] {
+    for name in [TRACEPARENT, TRACESTATE, BAGGAGE, DEADLINE, GRPC_TIMEOUT] {
         if headers.contains_key(&name) {
             headers.remove(&name);
         }
@@ -109,6 +113,7 @@ peers = ["10.0.0.0/8"]"#,
             ("tracestate", "vendor=1"),
             ("baggage", "user=alice"),
             ("x-request-timeout-ms", "0"),
+            ("grpc-timeout", "1n"),
             ("x-request-id", "caller-1"),
             ("accept", "*/*"),
         ] {

@@ -1,12 +1,16 @@
 //! [`Context`]: what a service's router gets from the chassis.
 
+#[cfg(feature = "grpc")]
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
+#[cfg(feature = "grpc")]
+use std::sync::{Mutex, PoisonError};
 
-use crate::client::{ClientBuildError, HttpClient};
+use tokio::sync::watch;
+
+use crate::client::{ClientBuildError, ClientRegistry, HttpClient};
+use crate::config::{ConfigWatch, Settings};
 use crate::discovery::Registry;
-
-use crate::config::Settings;
 use crate::health::HealthRegistry;
 use crate::shutdown::Shutdown;
 
@@ -41,12 +45,22 @@ pub struct Context<C> {
 #[derive(Debug)]
 struct Inner<C> {
     identity: Identity,
-    config: C,
+    config: Arc<C>,
     settings: Settings,
+    live: Live<C>,
     health: HealthRegistry,
     shutdown: Shutdown,
     registry: Registry,
-    clients: Mutex<HashMap<String, HttpClient>>,
+    clients: ClientRegistry,
+    #[cfg(feature = "grpc")]
+    channels: Mutex<HashMap<String, crate::grpc::GrpcChannel>>,
+}
+
+/// The configuration as it changes while the service runs.
+#[derive(Debug)]
+pub(crate) struct Live<C> {
+    pub(crate) config: watch::Receiver<Arc<C>>,
+    pub(crate) settings: watch::Receiver<Arc<Settings>>,
 }
 
 impl<C> Clone for Context<C> {
@@ -58,7 +72,8 @@ impl<C> Clone for Context<C> {
 }
 
 impl<C> Context<C> {
-    /// A context from its parts (the runtime builds it; tests may too).
+    /// A context from its parts (the runtime builds it; tests may too). Its configuration
+    /// never changes.
     pub fn new(
         identity: Identity,
         config: C,
@@ -67,27 +82,83 @@ impl<C> Context<C> {
         shutdown: Shutdown,
         registry: Registry,
     ) -> Self {
+        let config = Arc::new(config);
+        let live = Live {
+            config: watch::channel(Arc::clone(&config)).1,
+            settings: watch::channel(Arc::new(settings.clone())).1,
+        };
+        Self::live(
+            identity,
+            live,
+            settings,
+            health,
+            shutdown,
+            registry,
+            ClientRegistry::new(),
+        )
+    }
+
+    /// A context whose configuration changes through `live`, making its clients into
+    /// `clients`.
+    pub(crate) fn live(
+        identity: Identity,
+        live: Live<C>,
+        settings: Settings,
+        health: HealthRegistry,
+        shutdown: Shutdown,
+        registry: Registry,
+        clients: ClientRegistry,
+    ) -> Self {
+        let config = Arc::clone(&live.config.borrow());
         Self {
             inner: Arc::new(Inner {
                 identity,
                 config,
                 settings,
+                live,
                 health,
                 shutdown,
                 registry,
-                clients: Mutex::new(HashMap::new()),
+                clients,
+                #[cfg(feature = "grpc")]
+                channels: Mutex::new(HashMap::new()),
             }),
         }
     }
 
-    /// The service's own settings.
+    /// The service's own settings, as they were at start (see
+    /// [`watch_config`](Self::watch_config) for their changes).
     pub fn config(&self) -> &C {
         &self.inner.config
     }
 
-    /// The chassis sections of the configuration.
+    /// The service's own settings as they change while it runs: the value in force, and
+    /// each new one after a configuration change.
+    ///
+    /// ```no_run
+    /// # #[derive(serde::Deserialize)] struct Settings { greeting: String }
+    /// # fn demo(ctx: chassis::service::Context<Settings>) {
+    /// let mut settings = ctx.watch_config();
+    /// tokio::spawn(async move {
+    ///     while let Some(new) = settings.changed().await {
+    ///         tracing::info!(greeting = %new.greeting, "new greeting");
+    ///     }
+    /// });
+    /// # }
+    /// ```
+    pub fn watch_config(&self) -> ConfigWatch<C> {
+        ConfigWatch::new(self.inner.live.config.clone())
+    }
+
+    /// The chassis sections of the configuration, as they were at start.
     pub fn settings(&self) -> &Settings {
         &self.inner.settings
+    }
+
+    /// The chassis sections in force now (their live keys changed since start, their other
+    /// keys as they will be after a restart).
+    pub fn current_settings(&self) -> Arc<Settings> {
+        Arc::clone(&self.inner.live.settings.borrow())
     }
 
     /// Name, version and instance id.
@@ -103,23 +174,52 @@ impl<C> Context<C> {
     /// The resilient HTTP client for service `name`, configured by `clients.<name>` and fed
     /// by discovery, or sent to `clients.<name>.url` when it is set (its host and port, its
     /// path prefixing every route); built once, then shared by every caller of this context.
+    /// A live change of `clients.<name>` reaches it (see [`HttpClient::reconfigure`]).
     ///
     /// # Errors
     ///
     /// When `clients.<name>` is invalid (a TLS file included) or discovery knows nothing of
     /// `name`.
     pub fn client(&self, name: &str) -> Result<HttpClient, ClientBuildError> {
-        let mut clients = self
+        self.inner.clients.get_or_make(name, || {
+            let config = self
+                .current_settings()
+                .client(name)
+                .cloned()
+                .unwrap_or_default();
+            let endpoints = match config.base_url()? {
+                Some(url) => url.endpoints(name),
+                None => self.inner.registry.discover(name)?,
+            };
+            HttpClient::new(name, &config, endpoints)
+        })
+    }
+
+    /// The clients made so far, by name.
+    pub fn clients(&self) -> &ClientRegistry {
+        &self.inner.clients
+    }
+
+    /// The gRPC channel to service `name` (feature `grpc`), configured by `clients.<name>`
+    /// and fed by discovery (or `clients.<name>.url`'s host and port), always over HTTP/2;
+    /// built once, then shared. Give it to a tonic-generated client:
+    /// `CatalogClient::new(ctx.grpc("catalog")?)`.
+    ///
+    /// # Errors
+    ///
+    /// When `clients.<name>` is invalid or discovery knows nothing of `name`.
+    #[cfg(feature = "grpc")]
+    pub fn grpc(&self, name: &str) -> Result<crate::grpc::GrpcChannel, ClientBuildError> {
+        let mut channels = self
             .inner
-            .clients
+            .channels
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(client) = clients.get(name) {
-            return Ok(client.clone());
+        if let Some(channel) = channels.get(name) {
+            return Ok(channel.clone());
         }
         let config = self
-            .inner
-            .settings
+            .current_settings()
             .client(name)
             .cloned()
             .unwrap_or_default();
@@ -127,22 +227,31 @@ impl<C> Context<C> {
             Some(url) => url.endpoints(name),
             None => self.inner.registry.discover(name)?,
         };
-        let client = HttpClient::new(name, &config, endpoints)?;
-        clients.insert(name.to_owned(), client.clone());
-        Ok(client)
+        let channel = crate::grpc::GrpcChannel::new(name, &config, endpoints)?;
+        channels.insert(name.to_owned(), channel.clone());
+        Ok(channel)
     }
 
     /// The `clients.<name>` sections no client was made for (names with `-` as `_`): most
     /// likely a misspelt name, whose settings nothing reads.
     pub fn unclaimed_client_sections(&self) -> Vec<String> {
-        let made: Vec<String> = self
+        #[allow(unused_mut, reason = "gRPC channels claim sections too")]
+        let mut made: Vec<String> = self
             .inner
             .clients
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .keys()
+            .names()
+            .iter()
             .map(|name| name.replace('-', "_"))
             .collect();
+        #[cfg(feature = "grpc")]
+        made.extend(
+            self.inner
+                .channels
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .keys()
+                .map(|name| name.replace('-', "_")),
+        );
         self.inner
             .settings
             .clients

@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use tokio::task::JoinHandle;
 
 use super::Identity;
+use crate::client::ClientRegistry;
+use crate::config::reload::ReloadHandle;
 use crate::health::HealthRegistry;
 use crate::server::FaultsHandle;
 use crate::shutdown::{Shutdown, ShutdownReport};
@@ -29,6 +31,8 @@ use crate::shutdown::{Shutdown, ShutdownReport};
 #[derive(Debug)]
 pub struct ServiceHandle {
     pub(crate) faults: Option<FaultsHandle>,
+    pub(crate) reload: ReloadHandle,
+    pub(crate) clients: ClientRegistry,
     pub(crate) identity: Identity,
     pub(crate) addr: SocketAddr,
     pub(crate) admin_addr: Option<SocketAddr>,
@@ -67,6 +71,17 @@ impl ServiceHandle {
     /// `faults.enabled`.
     pub fn faults(&self) -> Option<&FaultsHandle> {
         self.faults.as_ref()
+    }
+
+    /// Reloads the configuration, and reads the configuration in force (see
+    /// [`crate::config::reload`]).
+    pub fn reload_handle(&self) -> &ReloadHandle {
+        &self.reload
+    }
+
+    /// The clients the service made (through [`Context::client`](super::Context::client)).
+    pub fn clients(&self) -> &ClientRegistry {
+        &self.clients
     }
 
     /// The service's health registry.

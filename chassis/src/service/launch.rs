@@ -8,11 +8,20 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::{BoxError, ServiceBuilder};
 
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use super::context::Live;
+use super::live::{LiveParts, ReloadCounters, serve_reloads};
 use super::registration::PendingRegistration;
 use super::sequence::{Stoppable, shutdown_sequence};
 use super::telemetry::Telemetry;
 use super::{Context, Identity, Microservice, ServiceHandle};
+use crate::client::ClientRegistry;
 use crate::config::ServerConfig;
+use crate::config::loader::FullLoad;
+use crate::config::reload::{ReloadHandle, Reloader, on_hangup, reload_channel, watch_files};
 use crate::config::{ConfigError, ConfigLoader, LoadedConfig, Settings};
 use crate::discovery::{DiscoveryError, Instance, Registry};
 use crate::health::{self, HealthRegistry};
@@ -159,11 +168,19 @@ impl<S: Microservice> Launcher<S> {
         // Everything the service makes, now and in its connections later, records its
         // metrics under its own `service` label.
         let scope = ServiceScope::new(S::NAME);
-        scope.scope(self.spawn_in(scope)).await
+        // Boxed: start-up holds much across its awaits, and callers await several services.
+        scope.scope(Box::pin(self.spawn_in(scope))).await
     }
 
     async fn spawn_in(self, scope: ServiceScope) -> Result<ServiceHandle, LaunchError> {
-        let LoadedConfig { settings, app } = self.loader.load::<S::Config>()?;
+        let (loader, full, etcd) = load(self.loader).await?;
+        #[allow(unused_mut)] // without the `etcd` feature
+        let mut reloader = Reloader::new(loader, &full);
+        #[cfg(feature = "etcd")]
+        if let Some(feed) = &etcd {
+            reloader.follow_etcd(feed.values.clone());
+        }
+        let LoadedConfig { settings, app } = full.config;
         let identity = Identity::new(S::NAME, S::VERSION);
         let shutdown = Shutdown::new();
         // Its hook is registered first, so it runs last: after the user's hooks, once the
@@ -174,13 +191,21 @@ impl<S: Microservice> Launcher<S> {
             None => Registry::from_config(&settings.discovery)?,
         };
         let health = HealthRegistry::new();
-        let ctx = Context::new(
+        let clients = ClientRegistry::new();
+        let (config_tx, config_rx) = watch::channel(Arc::new(app));
+        let (settings_tx, settings_rx) = watch::channel(Arc::new(settings.clone()));
+        let live = Live {
+            config: config_rx,
+            settings: settings_rx,
+        };
+        let ctx = Context::live(
             identity.clone(),
-            app,
+            live,
             settings.clone(),
             health.clone(),
             shutdown.clone(),
             registry.clone(),
+            clients.clone(),
         );
         let routes = S::router(ctx.clone()).await.map_err(LaunchError::Router)?;
         for section in ctx.unclaimed_client_sections() {
@@ -189,6 +214,40 @@ impl<S: Microservice> Launcher<S> {
                 "no client was made for this configuration section: is the name misspelt?"
             );
         }
+        let faults = settings.faults.enabled.then(|| {
+            tracing::warn!(faults = ?settings.faults, "fault injection is enabled");
+            FaultsHandle::new(&settings.faults)
+        });
+        let (reload, requests, effective) =
+            reload_channel(reloader.startup_effective().clone(), reloader.files());
+        let live = LiveParts {
+            reloader,
+            requests,
+            effective,
+            settings: settings_tx,
+            config: config_tx,
+            log: telemetry.log.clone(),
+            faults: faults.clone(),
+            clients: clients.clone(),
+            registry: registry.clone(),
+        };
+        watch_sources(&settings, &reload, &shutdown);
+        #[cfg(feature = "etcd")]
+        if let Some(feed) = etcd {
+            tokio::spawn(feed.source.follow(
+                feed.values,
+                Some(feed.revision),
+                reload.clone(),
+                shutdown.draining_token(),
+            ));
+        }
+        #[cfg(not(feature = "etcd"))]
+        let _: Option<EtcdFeed> = etcd;
+        tokio::spawn(scope.scope(serve_reloads(
+            live,
+            ReloadCounters::new(),
+            shutdown.draining_token(),
+        )));
         let parts = Parts {
             identity,
             settings,
@@ -196,8 +255,69 @@ impl<S: Microservice> Launcher<S> {
             shutdown,
             registry,
             telemetry,
+            faults,
+            reload,
+            clients,
         };
         start(parts, routes).await
+    }
+}
+
+/// The etcd prefix read at start-up, to follow from there.
+#[cfg(feature = "etcd")]
+struct EtcdFeed {
+    source: crate::config::reload::EtcdSource,
+    values: crate::config::reload::EtcdValues,
+    revision: i64,
+}
+
+#[cfg(not(feature = "etcd"))]
+type EtcdFeed = ();
+
+/// Loads the configuration, with the keys under `reload.etcd_prefix` when it is set.
+#[allow(clippy::unused_async)] // without the `etcd` feature
+async fn load<C: serde::de::DeserializeOwned>(
+    loader: ConfigLoader,
+) -> Result<(ConfigLoader, FullLoad<C>, Option<EtcdFeed>), LaunchError> {
+    let full = loader.load_full::<C>()?;
+    #[cfg(feature = "etcd")]
+    if let Some(source) = crate::config::reload::EtcdSource::from_settings(&full.config.settings) {
+        let values = crate::config::reload::EtcdValues::default();
+        let revision = source
+            .read(&values)
+            .await
+            .map_err(|error| ConfigError::Remote {
+                source_name: format!("etcd prefix {}", source.prefix()),
+                reason: crate::config::redact::redact_urls_in(&error.to_string()).into_owned(),
+            })?;
+        let loader = loader.with_etcd(values.snapshot());
+        let full = loader.load_full::<C>()?;
+        let feed = EtcdFeed {
+            source,
+            values,
+            revision,
+        };
+        return Ok((loader, full, Some(feed)));
+    }
+    Ok((loader, full, None))
+}
+
+/// Starts the watchers that trigger reloads: the files, SIGHUP.
+fn watch_sources(settings: &Settings, reload: &ReloadHandle, shutdown: &Shutdown) {
+    let stop = shutdown.draining_token();
+    let files = reload.files();
+    if settings.reload.watch_files && !files.is_empty() {
+        tokio::spawn(watch_files(
+            files,
+            settings.reload.poll_interval,
+            reload.clone(),
+            stop.clone(),
+        ));
+    }
+    if settings.reload.sighup
+        && let Err(error) = on_hangup(reload.clone(), stop)
+    {
+        tracing::warn!(%error, "cannot listen for SIGHUP: reload through the admin endpoint");
     }
 }
 
@@ -209,6 +329,9 @@ struct Parts {
     shutdown: Shutdown,
     registry: Registry,
     telemetry: Telemetry,
+    faults: Option<FaultsHandle>,
+    reload: ReloadHandle,
+    clients: ClientRegistry,
 }
 
 async fn start(parts: Parts, routes: Router) -> Result<ServiceHandle, LaunchError> {
@@ -219,12 +342,11 @@ async fn start(parts: Parts, routes: Router) -> Result<ServiceHandle, LaunchErro
         shutdown,
         registry,
         telemetry,
+        faults,
+        reload,
+        clients,
     } = parts;
     let server_config = &settings.server;
-    let faults = settings.faults.enabled.then(|| {
-        tracing::warn!(faults = ?settings.faults, "fault injection is enabled");
-        FaultsHandle::new(&settings.faults)
-    });
     // Telemetry and faults wrap each route together: every `Router::layer` call makes axum
     // box the route once more, which costs two allocations and about 1,200 instructions per
     // request.
@@ -233,14 +355,7 @@ async fn start(parts: Parts, routes: Router) -> Result<ServiceHandle, LaunchErro
             .layer(telemetry.traced)
             .option_layer(faults.as_ref().map(FaultsHandle::layer)),
     );
-    let ops = health::routes(health.clone())
-        .merge(server::info_routes(ServiceInfo {
-            name: identity.name.clone(),
-            version: identity.version.clone(),
-            build: BuildInfo::current(),
-            instance_id: identity.instance_id.clone(),
-        }))
-        .merge(telemetry.metrics.map(metrics_routes).unwrap_or_default());
+    let ops = ops_routes(&health, &identity, telemetry.metrics);
     let listener = bind(&server_config.host, server_config.port).await?;
     // `with_state` turns the router into its final form once, instead of axum re-applying
     // its layers on every request.
@@ -253,7 +368,16 @@ async fn start(parts: Parts, routes: Router) -> Result<ServiceHandle, LaunchErro
             .as_deref()
             .unwrap_or(&server_config.host);
         let admin_listener = bind(host, port).await?;
-        let admin = admin_router(ops, server_config, telemetry.log, faults.as_ref());
+        let admin = admin_router(
+            ops,
+            server_config,
+            AdminParts {
+                log: telemetry.log,
+                faults: faults.as_ref(),
+                reload: &reload,
+                clients: &clients,
+            },
+        );
         let serving = Serving::start(listener, app, server_config, draining)
             .map_err(|source| bind_error(server_config.port, source))?;
         // Its own token: the admin port outlives the service port, until the hooks have run.
@@ -303,6 +427,8 @@ async fn start(parts: Parts, routes: Router) -> Result<ServiceHandle, LaunchErro
     }));
     Ok(ServiceHandle {
         faults,
+        reload,
+        clients,
         identity,
         addr,
         admin_addr,
@@ -312,22 +438,45 @@ async fn start(parts: Parts, routes: Router) -> Result<ServiceHandle, LaunchErro
     })
 }
 
-/// The admin port's routes: the operational endpoints, open to probes and scrapes, and,
-/// only when an admin token is configured, the state-changing `/admin` endpoints behind it
-/// (`/admin/faults` only when fault injection is enabled).
-fn admin_router(
-    ops: Router,
-    config: &ServerConfig,
-    log: Option<LogHandle>,
-    faults: Option<&FaultsHandle>,
+/// Health, info and metrics: open to probes and scrapes.
+fn ops_routes(
+    health: &HealthRegistry,
+    identity: &Identity,
+    metrics: Option<crate::telemetry::MetricsHandle>,
 ) -> Router {
+    health::routes(health.clone())
+        .merge(server::info_routes(ServiceInfo {
+            name: identity.name.clone(),
+            version: identity.version.clone(),
+            build: BuildInfo::current(),
+            instance_id: identity.instance_id.clone(),
+        }))
+        .merge(metrics.map(metrics_routes).unwrap_or_default())
+}
+
+/// What the `/admin` endpoints act on.
+struct AdminParts<'a> {
+    log: Option<LogHandle>,
+    faults: Option<&'a FaultsHandle>,
+    reload: &'a ReloadHandle,
+    clients: &'a ClientRegistry,
+}
+
+/// The admin port's routes: the operational endpoints, open to probes and scrapes, and,
+/// only when an admin token is configured, the `/admin` endpoints behind it (log level,
+/// configuration and reload, breakers and clients; `/admin/faults` only when fault
+/// injection is enabled).
+fn admin_router(ops: Router, config: &ServerConfig, parts: AdminParts<'_>) -> Router {
     let Some(token) = config.admin_token.clone() else {
         return ops.with_state(());
     };
-    let mut admin = log.map(admin_routes).unwrap_or_default();
-    if let Some(faults) = faults {
+    let mut admin = parts.log.map(admin_routes).unwrap_or_default();
+    if let Some(faults) = parts.faults {
         admin = admin.merge(server::fault_routes(faults.clone()));
     }
+    admin = admin
+        .merge(server::config_routes(parts.reload.clone()))
+        .merge(server::breaker_routes(parts.clients.clone()));
     ops.merge(server::require_admin_token(admin, token))
         .with_state(())
 }

@@ -37,6 +37,7 @@
 mod context;
 mod handle;
 mod launch;
+mod live;
 mod registration;
 mod run;
 mod sequence;

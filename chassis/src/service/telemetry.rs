@@ -10,6 +10,7 @@
 use super::{Identity, LaunchError};
 use crate::config::Settings;
 use crate::shutdown::Shutdown;
+use crate::telemetry::logs::NonBlocking;
 use crate::telemetry::metrics::ServiceScope;
 use crate::telemetry::{
     LogHandle, MetricsHandle, TelemetryError, http::ServerTelemetryLayer, init_logging,
@@ -41,12 +42,15 @@ impl Telemetry {
             Err(TelemetryError::SubscriberExists) => {
                 tracing::info!(
                     "a tracing subscriber is already installed: logs go to it; \
-                     no /admin/log-level, and no trace export through the chassis"
+                     no /admin/log-level, and trace export covers request and call spans only"
                 );
                 None
             }
             Err(error) => return Err(error.into()),
         };
+        if let Some(writer) = log.as_ref().and_then(LogHandle::writer) {
+            flush_logs_on_shutdown(writer, settings, shutdown);
+        }
         let metrics = match install_prometheus() {
             Ok(metrics) => Some(metrics.for_service(scope)),
             Err(TelemetryError::RecorderExists) => {
@@ -59,18 +63,10 @@ impl Telemetry {
             Err(error) => return Err(error.into()),
         };
         let traced = ServerTelemetryLayer::from_config(&settings.telemetry);
+        // With another subscriber, request and call spans are still exported (they do not go
+        // through `tracing`); `otlp::install` warns that the handlers' spans are not.
         #[cfg(feature = "otlp")]
-        let traced = if log.is_some() {
-            export_traces(settings, identity, shutdown, traced)?
-        } else {
-            if settings.telemetry.otlp.endpoint.is_some() {
-                tracing::warn!(
-                    "telemetry.otlp.endpoint is set, but traces are exported through the \
-                     chassis' subscriber, and another one is installed: nothing is exported"
-                );
-            }
-            traced
-        };
+        let traced = export_traces(settings, identity, shutdown, traced)?;
         #[cfg(not(feature = "otlp"))]
         let _ = (identity, shutdown);
         Ok(Self {
@@ -79,6 +75,21 @@ impl Telemetry {
             traced,
         })
     }
+}
+
+/// Keeps the log writer queueing while the service runs; a shutdown hook, registered before
+/// the others so that it runs last, writes out what they logged. When the process's last
+/// service has released it, later lines (`shutdown complete`) are written at once.
+fn flush_logs_on_shutdown(writer: &NonBlocking, settings: &Settings, shutdown: &Shutdown) {
+    let hold = writer.hold();
+    let bound = settings.shutdown.hook_timeout.mul_f64(0.9);
+    shutdown.on_shutdown("flush logs", move || async move {
+        match tokio::task::spawn_blocking(move || hold.release(bound)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "shutdown: logs not flushed"),
+            Err(error) => tracing::warn!(%error, "shutdown: the log flush failed"),
+        }
+    });
 }
 
 /// Installs the service's OTLP trace export when configured: the server layer exports

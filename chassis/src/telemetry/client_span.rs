@@ -37,6 +37,10 @@ pub(crate) struct Call<'a> {
     pub(crate) resends: u32,
     /// The endpoint, `host:port`.
     pub(crate) authority: &'a str,
+    /// A gRPC call's path, `/package.Service/Method`: the span follows the OpenTelemetry
+    /// RPC conventions instead (name `package.Service/Method`, `rpc.system`, `rpc.service`,
+    /// `rpc.method`, then `rpc.grpc.status_code`).
+    pub(crate) rpc: Option<&'a str>,
 }
 
 impl AttemptSpan {
@@ -83,6 +87,18 @@ impl AttemptSpan {
         }
     }
 
+    /// The gRPC call ended with status `code`; a code that is the server's failure
+    /// (`UNKNOWN`, `DEADLINE_EXCEEDED`, `INTERNAL`, `UNAVAILABLE`, `DATA_LOSS`) marks the span
+    /// an error, as the RPC conventions say.
+    #[cfg(feature = "grpc")]
+    #[cfg_attr(not(feature = "otlp"), allow(unused_variables, clippy::unused_self))]
+    pub(crate) fn answered_rpc(&mut self, code: i32) {
+        #[cfg(feature = "otlp")]
+        if let Some(span) = self.span.take() {
+            export::end_rpc(span, code);
+        }
+    }
+
     /// The attempt failed with no answer: `error_type` says how (`timeout`, `transport`...).
     #[cfg_attr(not(feature = "otlp"), allow(unused_variables, clippy::unused_self))]
     pub(crate) fn failed(&mut self, error_type: &str) {
@@ -116,6 +132,9 @@ mod export {
         span_id: SpanId,
         slot: Option<u32>,
     ) -> Option<Span> {
+        if let Some(path) = call.rpc {
+            return start_rpc(call, path, (trace_id, parent, flags), span_id, slot);
+        }
         let method = parts.method.as_str().to_owned();
         let name = match call.template {
             Some(template) => format!("{method} {template}"),
@@ -151,6 +170,46 @@ mod export {
             name,
             attributes,
         )
+    }
+
+    /// A CLIENT span by the OpenTelemetry RPC conventions.
+    fn start_rpc(
+        call: &Call<'_>,
+        path: &str,
+        (trace_id, parent, flags): (TraceId, SpanId, TraceFlags),
+        span_id: SpanId,
+        slot: Option<u32>,
+    ) -> Option<Span> {
+        let name = path.trim_start_matches('/');
+        let (service, method) = name.split_once('/').unwrap_or((name, ""));
+        let (host, port) = match call.authority.rsplit_once(':') {
+            Some((host, port)) => (host, port.parse::<i64>().unwrap_or(80)),
+            None => (call.authority, 80),
+        };
+        let attributes = vec![
+            KeyValue::new("rpc.system", "grpc"),
+            KeyValue::new("rpc.service", service.to_owned()),
+            KeyValue::new("rpc.method", method.to_owned()),
+            KeyValue::new("server.address", host.to_owned()),
+            KeyValue::new("server.port", port),
+        ];
+        crate::telemetry::otlp::client_span(
+            (trace_id.get(), span_id.get()),
+            (parent.get(), flags.bits()),
+            slot,
+            name.to_owned(),
+            attributes,
+        )
+    }
+
+    /// Ends a CLIENT RPC span with its gRPC status code.
+    #[cfg(feature = "grpc")]
+    pub(super) fn end_rpc(mut span: Span, code: i32) {
+        span.set_attribute(KeyValue::new("rpc.grpc.status_code", i64::from(code)));
+        if matches!(code, 2 | 4 | 13 | 14 | 15) {
+            span.set_status(Status::error(""));
+        }
+        span.end();
     }
 
     pub(super) fn end(mut span: Span, status: Option<u16>, error_type: Option<String>) {

@@ -39,7 +39,7 @@ pub(crate) mod client_span;
 pub mod config;
 mod error;
 pub mod http;
-mod link;
+pub(crate) mod link;
 pub mod logs;
 pub mod metrics;
 #[cfg(feature = "otlp")]
@@ -47,7 +47,7 @@ pub mod metrics;
 pub mod otlp;
 mod process;
 pub mod propagation;
-mod server_span;
+pub(crate) mod server_span;
 
 pub use admin::admin_routes;
 pub use config::{AccessLog, LogConfig, LogFormat, OtlpConfig, OtlpProtocol, TelemetryConfig};

@@ -72,6 +72,29 @@ impl ServerSpan {
         Self::default()
     }
 
+    /// Describes the span as the gRPC call of `path` (`/package.Service/Method`), by the
+    /// OpenTelemetry RPC conventions: named `package.Service/Method`, with `rpc.system`,
+    /// `rpc.service` and `rpc.method`.
+    #[cfg(feature = "grpc")]
+    #[cfg_attr(not(feature = "otlp"), allow(unused_variables, clippy::unused_self))]
+    pub(crate) fn describe_rpc(&mut self, path: &str) {
+        #[cfg(feature = "otlp")]
+        if let Some(span) = self.span.as_deref_mut() {
+            export::describe_rpc(span, path);
+        }
+    }
+
+    /// The gRPC call ended with status `code`: records it and ends the span (an error status
+    /// for a server failure).
+    #[cfg(feature = "grpc")]
+    #[cfg_attr(not(feature = "otlp"), allow(unused_variables, clippy::unused_self))]
+    pub(crate) fn end_rpc(&mut self, code: i32) {
+        #[cfg(feature = "otlp")]
+        if let Some(span) = self.span.take() {
+            export::end_rpc(*span, code);
+        }
+    }
+
     /// The response's status is known: records it and ends the span.
     #[cfg_attr(not(feature = "otlp"), allow(unused_variables, clippy::unused_self))]
     pub(crate) fn end(&mut self, status: u16) {
@@ -144,6 +167,27 @@ mod export {
             http::Version::HTTP_3 => Some("3"),
             _ => None,
         }
+    }
+
+    #[cfg(feature = "grpc")]
+    pub(super) fn describe_rpc(span: &mut Span, path: &str) {
+        let name = path.trim_start_matches('/');
+        let (service, method) = name.split_once('/').unwrap_or((name, ""));
+        span.update_name(name.to_owned());
+        span.set_attribute(KeyValue::new("rpc.system", "grpc"));
+        span.set_attribute(KeyValue::new("rpc.service", service.to_owned()));
+        span.set_attribute(KeyValue::new("rpc.method", method.to_owned()));
+    }
+
+    /// `UNKNOWN`, `DEADLINE_EXCEEDED`, `UNIMPLEMENTED`, `INTERNAL`, `UNAVAILABLE`,
+    /// `DATA_LOSS`: the codes a SERVER span marks as errors.
+    #[cfg(feature = "grpc")]
+    pub(super) fn end_rpc(mut span: Span, code: i32) {
+        span.set_attribute(KeyValue::new("rpc.grpc.status_code", i64::from(code)));
+        if matches!(code, 2 | 4 | 12 | 13 | 14 | 15) {
+            span.set_status(Status::error(""));
+        }
+        span.end();
     }
 
     pub(super) fn end(mut span: Span, status: u16) {

@@ -1,6 +1,9 @@
 //! Shared pieces of the behaviour tests: a test service and a small HTTP client.
 #![allow(dead_code, unreachable_pub, missing_docs, clippy::unwrap_used)]
 
+#[cfg(feature = "etcd")]
+pub mod etcd;
+
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;

@@ -1,16 +1,31 @@
-//! catalog: items and prices, the leaf service of the examples.
+//! catalog: items and prices, the leaf service of the examples, over HTTP (`/items`) and
+//! gRPC (`catalog.v1.Catalog`, with health and reflection) on the same port.
 //!
 //! Run it alone with `cargo run -p catalog` (port 8081), or with the others through
-//! `cargo run -p shop`.
+//! `cargo run -p shop`; then `grpcurl -plaintext 127.0.0.1:8081 list`.
+
+mod grpc;
+
+/// The generated `catalog.v1` messages, client and server (`build.rs`: protox and tonic's
+/// generator, no `protoc`).
+#[allow(missing_docs, clippy::pedantic, unreachable_pub)]
+pub mod pb {
+    tonic::include_proto!("catalog.v1");
+}
+
+/// The encoded `FileDescriptorSet` of `catalog.proto`: reflection serves it, and a client
+/// reads from it which methods are idempotent.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/catalog_descriptor.bin"));
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use chassis::grpc::{GrpcBuildError, GrpcServer};
 use chassis::health::{CheckResult, Probe};
 use chassis::server::Problem;
 use chassis::service::Context;
@@ -66,7 +81,7 @@ fn inventory(currency: &str) -> Items {
 /// service type [`Catalog`] (name `catalog`, the package version, [`CatalogConfig`], and
 /// `config/default.toml` compiled in as defaults).
 #[chassis::service(name = "catalog")]
-pub async fn catalog(ctx: Context<CatalogConfig>) -> Result<Router, Infallible> {
+pub async fn catalog(ctx: Context<CatalogConfig>) -> Result<Router, GrpcBuildError> {
     let items = inventory(&ctx.config().currency);
     let loaded = Arc::clone(&items);
     ctx.health()
@@ -80,10 +95,17 @@ pub async fn catalog(ctx: Context<CatalogConfig>) -> Result<Router, Infallible> 
                 }
             }
         });
+    let grpc = GrpcServer::new(&ctx)
+        .add_service(pb::catalog_server::CatalogServer::new(grpc::CatalogGrpc {
+            items: Arc::clone(&items),
+        }))
+        .file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .into_router()?;
     Ok(Router::new()
         .route("/items", get(list_items))
         .route("/items/{id}", get(get_item))
-        .with_state(items))
+        .with_state(items)
+        .merge(grpc))
 }
 
 async fn list_items(State(items): State<Items>) -> Json<Vec<Item>> {

@@ -1,5 +1,5 @@
-//! orders: places orders, pricing every line through the catalog's resilient client, and
-//! keeps them in memory. `POST /orders` honours `Idempotency-Key`: the same key returns the
+//! orders: places orders, pricing every line through the catalog's resilient client (over
+//! HTTP, or gRPC with `catalog_api = "grpc"`), and keeps them in memory. `POST /orders` honours `Idempotency-Key`: the same key returns the
 //! same order, never a duplicate, even when the two requests race.
 //!
 //! Run it alone with `cargo run -p orders` (port 8082; expects catalog on 8081), or with the
@@ -17,7 +17,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use catalog::pb::GetItemRequest;
+use catalog::pb::catalog_client::CatalogClient;
 use chassis::client::{HttpClient, Route};
+use chassis::grpc::GrpcChannel;
 use chassis::server::Problem;
 use chassis::service::Context;
 use serde::Deserialize;
@@ -39,11 +42,31 @@ pub struct OrdersConfig {
     pub idempotency_ttl: std::time::Duration,
     /// Most idempotency keys remembered; beyond it the oldest are forgotten first.
     pub max_idempotency_keys: usize,
+    /// How lines are priced: through the catalog's HTTP routes or its gRPC service. Both go
+    /// through `clients.catalog` (timeouts, retries, breakers, discovery).
+    pub catalog_api: CatalogApi,
+}
+
+/// The catalog API orders calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CatalogApi {
+    /// `GET /items/{id}`.
+    Http,
+    /// `catalog.v1.Catalog/GetItem`.
+    Grpc,
+}
+
+/// The catalog, reached the way `catalog_api` says.
+#[derive(Clone)]
+enum CatalogLink {
+    Http(HttpClient),
+    Grpc(CatalogClient<GrpcChannel>),
 }
 
 #[derive(Clone)]
 struct App {
-    catalog: HttpClient,
+    catalog: CatalogLink,
     store: Arc<Store>,
     max_lines: usize,
 }
@@ -52,9 +75,17 @@ struct App {
 #[chassis::service(name = "orders")]
 pub async fn orders(
     ctx: Context<OrdersConfig>,
-) -> Result<Router, chassis::client::ClientBuildError> {
+) -> Result<Router, Box<dyn std::error::Error + Send + Sync>> {
+    let catalog = match ctx.config().catalog_api {
+        CatalogApi::Http => CatalogLink::Http(ctx.client("catalog")?),
+        // `GetItem` is marked `NO_SIDE_EFFECTS` in catalog.proto: its calls may be retried.
+        CatalogApi::Grpc => CatalogLink::Grpc(CatalogClient::new(
+            ctx.grpc("catalog")?
+                .idempotent_from(catalog::FILE_DESCRIPTOR_SET)?,
+        )),
+    };
     let app = App {
-        catalog: ctx.client("catalog")?,
+        catalog,
         store: Arc::new(Store::new(
             ctx.config().idempotency_ttl,
             ctx.config().max_idempotency_keys,
@@ -116,7 +147,51 @@ async fn get_order(State(app): State<App>, Path(id): Path<String>) -> Response {
 }
 
 /// Prices every line through the catalog.
-async fn price(catalog: &HttpClient, request: &OrderRequest) -> Result<Vec<PricedLine>, Problem> {
+async fn price(catalog: &CatalogLink, request: &OrderRequest) -> Result<Vec<PricedLine>, Problem> {
+    match catalog {
+        CatalogLink::Http(client) => price_http(client, request).await,
+        CatalogLink::Grpc(client) => price_grpc(client.clone(), request).await,
+    }
+}
+
+/// Prices every line with `catalog.v1.Catalog/GetItem`.
+async fn price_grpc(
+    mut catalog: CatalogClient<GrpcChannel>,
+    request: &OrderRequest,
+) -> Result<Vec<PricedLine>, Problem> {
+    let mut priced = Vec::with_capacity(request.lines.len());
+    for line in &request.lines {
+        let asked = GetItemRequest {
+            id: line.item_id.clone(),
+        };
+        let item = match catalog.get_item(asked).await {
+            Ok(reply) => reply.into_inner(),
+            Err(status) if status.code() == tonic::Code::NotFound => {
+                return Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY)
+                    .detail(format!("unknown item {:?}", line.item_id)));
+            }
+            Err(status) => {
+                // The channel's own failures carry the client error (endpoint, why) as source.
+                let cause = std::error::Error::source(&status).map(ToString::to_string);
+                tracing::warn!(code = ?status.code(), cause, "pricing: the catalog call failed");
+                return Err(cannot_price());
+            }
+        };
+        let item = model::Item {
+            name: item.name,
+            price_cents: item.price_cents,
+            currency: item.currency,
+        };
+        priced.push(PricedLine::new(line, item));
+    }
+    Ok(priced)
+}
+
+/// Prices every line with `GET /items/{id}`.
+async fn price_http(
+    catalog: &HttpClient,
+    request: &OrderRequest,
+) -> Result<Vec<PricedLine>, Problem> {
     let mut priced = Vec::with_capacity(request.lines.len());
     for line in &request.lines {
         let route = Route::new("/items/{id}").param("id", &line.item_id);

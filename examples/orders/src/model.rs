@@ -51,9 +51,9 @@ impl OrderRequest {
 /// An item as the catalog answers it.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct Item {
-    name: String,
-    price_cents: u64,
-    currency: String,
+    pub(crate) name: String,
+    pub(crate) price_cents: u64,
+    pub(crate) currency: String,
 }
 
 /// A priced line.

@@ -86,13 +86,17 @@ fn print_welcome(shop: &Shop, token: &str) {
         "\nshop is running:\n\
          \x20 gateway {g}   (health, metrics: {ga})\n\
          \x20 catalog {c}   (health, metrics: {ca})\n\
-         \x20 orders  {o}   (health, metrics: {})\n\n\
+         \x20 orders  {o}   (health, metrics: {})\n\
+         \x20 catalog gRPC 127.0.0.1:{cp}   (catalog.v1.Catalog, health, reflection: catalog's port)\n\n\
          Try:\n\
          \x20 curl {g}/api/items\n\
          \x20 curl -i -X POST {g}/api/orders -H 'content-type: application/json' \\\n\
          \x20      -H 'idempotency-key: demo-1' -d '{{\"lines\":[{{\"item_id\":\"espresso\",\"quantity\":2}}]}}'\n\
          \x20      (run it twice: the same key gives the same order id)\n\
-         \x20 curl {g}/api/orders/ord-000001\n\n\
+         \x20 curl {g}/api/orders/ord-000001\n\
+         \x20 grpcurl -plaintext -d '{{\"id\":\"espresso\"}}' 127.0.0.1:{cp} catalog.v1.Catalog/GetItem\n\
+         \x20 grpcurl -plaintext 127.0.0.1:{cp} grpc.health.v1.Health/Check\n\
+         \x20 (orders prices over HTTP here; ORDERS__CATALOG_API=grpc cargo run -p shop prices over gRPC)\n\n\
          Watch the circuit breaker (the admin endpoints need the demo's admin token):\n\
          \x20 export TOKEN={token}\n\
          \x20 curl -X PUT {ca}/admin/faults -H \"authorization: Bearer $TOKEN\" -d '{{\"error_rate\":1.0}}'   # catalog fails every request\n\
@@ -101,6 +105,7 @@ fn print_welcome(shop: &Shop, token: &str) {
          \x20 curl -i {g}/api/items                                    # x-fallback: catalog-unavailable\n\
          \x20 curl -X PUT {ca}/admin/faults -H \"authorization: Bearer $TOKEN\" -d '{{}}'   # heal; the breaker closes after 5s\n\n\
          Press Ctrl-C to stop.\n",
-        ops(&shop.orders)
+        ops(&shop.orders),
+        cp = shop.catalog.addr().port(),
     );
 }

@@ -15,9 +15,13 @@ use super::error::BreakerOpen;
 use super::listener::{StateListener, Transition};
 use super::observe::Observer;
 use super::state::{State, Word};
+use super::tunables::Tunables;
 use super::window::{CountWindow, Counts, OK, Padded, TimeWindow, TrialCounts, kind};
 
 const NANOS_PER_SEC: u64 = 1_000_000_000;
+/// The start time of a call admitted while nothing needed the clock: whatever the knobs are
+/// by the time it reports, it measures as taking no time.
+const UNTIMED: u64 = u64::MAX;
 
 /// What a permit remembers: the state word it was admitted under and its start time.
 #[derive(Debug, Clone, Copy)]
@@ -36,12 +40,17 @@ enum Window {
 pub(crate) struct Shared {
     word: Padded<AtomicU64>,
     pub(crate) name: Box<str>,
+    /// The settings built with; only the window and the initial state are read from here.
     pub(crate) settings: Settings,
+    /// The knobs that change while the breaker runs.
+    pub(crate) tunables: Tunables,
     clock: TimeSource,
-    /// Slow-call detection or a time window needs the time of every call.
-    needs_clock: bool,
+    /// A time window needs the time of every call (slow-call detection does too).
+    time_window: bool,
     window: Window,
     trial_permits: AtomicU32,
+    /// The trial calls of the current half-open state (the knob may change meanwhile).
+    pub(crate) trials_expected: AtomicU32,
     trials: TrialCounts,
     open_until: AtomicU64,
     /// When a half-open breaker whose trials have not all reported opens again.
@@ -79,7 +88,7 @@ impl Shared {
             WindowKind::Count => Window::Count(CountWindow::new(settings.window.size)),
             WindowKind::Time => Window::Time(TimeWindow::new(settings.window.size, now_sec)),
         };
-        let needs_clock = settings.slow_nanos.is_some() || settings.window.kind == WindowKind::Time;
+        let time_window = settings.window.kind == WindowKind::Time;
         let observer = if metrics {
             Observer::new(&name, initial)
         } else {
@@ -88,11 +97,13 @@ impl Shared {
         Self {
             word: Padded(AtomicU64::new(Word::initial(initial).0)),
             name,
+            tunables: Tunables::new(&settings),
             settings,
             clock,
-            needs_clock,
+            time_window,
             window,
             trial_permits: AtomicU32::new(0),
+            trials_expected: AtomicU32::new(0),
             trials: TrialCounts::default(),
             open_until: AtomicU64::new(0),
             half_open_until: AtomicU64::new(u64::MAX),
@@ -113,12 +124,18 @@ impl Shared {
         self.clock.now_nanos()
     }
 
+    /// Whether a call's time is needed: a time window, or slow-call detection.
+    #[inline]
+    fn needs_clock(&self) -> bool {
+        self.time_window || self.tunables.slow_nanos().is_some()
+    }
+
     #[inline]
     fn start_time(&self) -> u64 {
-        if self.needs_clock {
+        if self.needs_clock() {
             self.now_nanos()
         } else {
-            0
+            UNTIMED
         }
     }
 
@@ -205,7 +222,7 @@ impl Shared {
         if !window.full_and_clean() {
             return false;
         }
-        match self.settings.slow_nanos {
+        match self.tunables.slow_nanos() {
             None => true,
             Some(limit) => {
                 elapsed.unwrap_or_else(|| self.now_nanos().saturating_sub(start)) <= limit
@@ -222,12 +239,12 @@ impl Shared {
             self.release(ticket);
             return;
         }
-        let now = if self.needs_clock {
+        let now = if self.needs_clock() {
             self.now_nanos()
         } else {
             0
         };
-        let slow = self.settings.slow_nanos.is_some_and(|limit| {
+        let slow = self.tunables.slow_nanos().is_some_and(|limit| {
             elapsed.unwrap_or_else(|| now.saturating_sub(ticket.start)) > limit
         });
         let kind = kind(outcome == Outcome::Failure, slow);
@@ -244,7 +261,7 @@ impl Shared {
                     if kind == OK && counts.failures == 0 && counts.slow == 0 {
                         return;
                     }
-                    if self.exceeded(counts, self.settings.minimum_calls) {
+                    if self.exceeded(counts, self.tunables.minimum_calls()) {
                         self.transition(ticket.word, State::Open);
                     }
                 }
@@ -256,7 +273,7 @@ impl Shared {
 
     #[cold]
     fn record_trial(&self, word: Word, kind: u8) {
-        let trials = u64::from(self.settings.half_open_calls);
+        let trials = u64::from(self.trials_expected.load(Ordering::Acquire));
         let counts = self.trials.record(kind);
         if counts.calls == trials {
             let to = if self.exceeded(counts, trials) {
@@ -280,9 +297,9 @@ impl Shared {
         if counts.calls == 0 || counts.calls < minimum {
             return false;
         }
-        let s = &self.settings;
-        counts.failures * 10_000 >= s.failure_bp * counts.calls
-            || (s.slow_nanos.is_some() && counts.slow * 10_000 >= s.slow_bp * counts.calls)
+        let t = &self.tunables;
+        counts.failures * 10_000 >= t.failure_bp() * counts.calls
+            || (t.slow_nanos().is_some() && counts.slow * 10_000 >= t.slow_bp() * counts.calls)
     }
 
     /// The aggregate of the current window (the trial calls in half-open).
@@ -324,7 +341,7 @@ impl Shared {
             return self.word().state();
         }
         if word.state() == State::Open
-            && self.settings.automatic_transition
+            && self.tunables.automatic_transition()
             && self.now_nanos() >= self.open_until.load(Ordering::Acquire)
         {
             self.transition(word, State::HalfOpen);
@@ -388,16 +405,17 @@ impl Shared {
                 Window::Time(w) => w.reset(self.now_nanos() / NANOS_PER_SEC),
             },
             State::Open => {
-                let until = self.now_nanos().saturating_add(self.settings.wait_nanos);
+                let until = self.now_nanos().saturating_add(self.tunables.wait_nanos());
                 self.open_until.store(until, Ordering::Release);
             }
             State::HalfOpen => {
                 self.trials.reset();
-                self.trial_permits
-                    .store(self.settings.half_open_calls, Ordering::Release);
+                let trials = self.tunables.half_open_calls();
+                self.trials_expected.store(trials, Ordering::Release);
+                self.trial_permits.store(trials, Ordering::Release);
                 let until = self
                     .now_nanos()
-                    .saturating_add(self.settings.half_open_max_nanos);
+                    .saturating_add(self.tunables.half_open_max_nanos());
                 self.half_open_until.store(until, Ordering::Release);
             }
             State::ForcedOpen | State::Disabled => {}

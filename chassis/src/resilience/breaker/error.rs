@@ -38,6 +38,23 @@ impl fmt::Display for BreakerOpen {
 
 impl std::error::Error for BreakerOpen {}
 
+impl BreakerConfigError {
+    /// The key of the offending value below `section` (`breaker.window.size`), or the
+    /// section itself when no one key is at fault.
+    pub(crate) fn key_under(&self, section: &str) -> String {
+        let key = match self {
+            Self::Threshold { key, .. } => key,
+            Self::WindowSize { .. } => "window.size",
+            Self::MinimumCalls => "minimum_calls",
+            Self::HalfOpenCalls(_) => "half_open_calls",
+            Self::MaxWaitInHalfOpen => "max_wait_in_half_open",
+            Self::WaitInOpen => "wait_in_open",
+            Self::WindowChanged => return section.to_owned(),
+        };
+        format!("{section}.{key}")
+    }
+}
+
 /// A breaker configuration value out of range.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
@@ -70,4 +87,7 @@ pub enum BreakerConfigError {
     /// `wait_in_open` of zero.
     #[error("wait_in_open must be longer than zero")]
     WaitInOpen,
+    /// A running breaker was given another window; a new breaker is needed for it.
+    #[error("window cannot change while the breaker runs")]
+    WindowChanged,
 }

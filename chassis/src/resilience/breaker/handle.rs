@@ -1,6 +1,7 @@
 //! The [`CircuitBreaker`] handle, its builder and the call [`Permit`].
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::classify::Outcome;
@@ -116,14 +117,46 @@ impl CircuitBreaker {
         self.shared.reset();
     }
 
+    /// Applies `config` while the breaker runs: thresholds, slow-call detection, the minimum
+    /// number of calls, the waits, the number of trials and `enabled` take effect for the
+    /// next call, and the state, the window and its counts stay. A half-open breaker keeps
+    /// the trial count it entered with. A change of `enabled` disables the breaker, or
+    /// brings a disabled one back to closed.
+    ///
+    /// # Errors
+    ///
+    /// A [`BreakerConfigError`] when a value is out of range, or
+    /// [`BreakerConfigError::WindowChanged`] when the window differs: a window cannot change
+    /// under the counts it holds, so build a new breaker for it.
+    pub fn reconfigure(&self, config: &BreakerConfig) -> Result<(), BreakerConfigError> {
+        let settings = config.settings()?;
+        if settings.window != self.shared.settings.window {
+            return Err(BreakerConfigError::WindowChanged);
+        }
+        let was_enabled = self.shared.tunables.enabled();
+        self.shared.tunables.store(&settings);
+        if was_enabled && !config.enabled {
+            self.disable();
+        } else if !was_enabled && config.enabled && self.state() == State::Disabled {
+            self.reset();
+        }
+        Ok(())
+    }
+
+    /// The window this breaker was built with (it cannot change: see
+    /// [`reconfigure`](Self::reconfigure)).
+    pub fn window(&self) -> super::WindowConfig {
+        self.shared.settings.window
+    }
+
     /// A snapshot of the window and counters.
     pub fn metrics(&self) -> BreakerMetrics {
         let state = self.shared.word().state();
         let counts = self.shared.counts(state);
         let minimum = if state == State::HalfOpen {
-            u64::from(self.shared.settings.half_open_calls)
+            u64::from(self.shared.trials_expected.load(Ordering::Acquire))
         } else {
-            self.shared.settings.minimum_calls
+            self.shared.tunables.minimum_calls()
         };
         let judged = counts.calls > 0 && counts.calls >= minimum;
         #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
@@ -135,7 +168,7 @@ impl CircuitBreaker {
             slow_calls: counts.slow,
             rejected_calls: self.shared.rejected(),
             failure_rate: rate(counts.failures),
-            slow_call_rate: self.shared.settings.slow_nanos.and(rate(counts.slow)),
+            slow_call_rate: self.shared.tunables.slow_nanos().and(rate(counts.slow)),
         }
     }
 }

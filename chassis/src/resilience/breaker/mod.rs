@@ -105,6 +105,7 @@ mod listener;
 mod observe;
 mod spare;
 mod state;
+mod tunables;
 mod window;
 
 use std::task::{Context, Poll};

@@ -70,6 +70,44 @@ impl RetryClassifier for DefaultClassifier {
     }
 }
 
+/// For gRPC calls: a trailers-only answer (its status in the headers) is retried when it is
+/// `UNAVAILABLE` (14), as gRPC's own retry policy does by default; an answer whose status
+/// comes later, in the trailers, has begun and is never replayed; a non-gRPC answer (a proxy's
+/// `503`) and an error are judged as [`DefaultClassifier`] judges them.
+///
+/// ```
+/// use chassis::resilience::retry::{Attempt, GrpcClassifier, RetryClassifier};
+///
+/// let mut headers = http::HeaderMap::new();
+/// headers.insert("grpc-status", http::HeaderValue::from_static("14"));
+/// assert!(GrpcClassifier.is_retryable(Attempt::Response(http::StatusCode::OK, &headers)));
+/// headers.insert("grpc-status", http::HeaderValue::from_static("3")); // INVALID_ARGUMENT
+/// assert!(!GrpcClassifier.is_retryable(Attempt::Response(http::StatusCode::OK, &headers)));
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GrpcClassifier;
+
+/// gRPC's `UNAVAILABLE`.
+const UNAVAILABLE: i32 = 14;
+
+impl RetryClassifier for GrpcClassifier {
+    fn is_retryable(&self, attempt: Attempt<'_>) -> bool {
+        match attempt {
+            Attempt::Response(status, headers) => {
+                let code = headers
+                    .get("grpc-status")
+                    .and_then(|value| value.to_str().ok()?.trim().parse::<i32>().ok());
+                match code {
+                    Some(code) => code == UNAVAILABLE,
+                    None if status == StatusCode::OK => false,
+                    None => DefaultClassifier.is_retryable(attempt),
+                }
+            }
+            Attempt::Error(_) => DefaultClassifier.is_retryable(attempt),
+        }
+    }
+}
+
 fn is_retryable_error(err: &(dyn Error + 'static)) -> bool {
     let mut next = Some(err);
     while let Some(err) = next {

@@ -75,7 +75,7 @@ use tower::{BoxError, Service};
 pub use backoff::Backoff;
 pub use body::RetryBody;
 pub use budget::RetryBudget;
-pub use classify::{Attempt, DefaultClassifier, RetryClassifier};
+pub use classify::{Attempt, DefaultClassifier, GrpcClassifier, RetryClassifier};
 pub use future::{ResendCount, ResponseFuture};
 pub use layer::{RetryLayer, RetryLayerBuilder};
 pub use policy::{

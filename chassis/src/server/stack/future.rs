@@ -30,6 +30,8 @@ pin_project! {
         kind: Kind<F>,
         id: Option<HeaderValue>,
         close: bool,
+        // A gRPC call: what the stack answers itself is made a gRPC answer.
+        grpc: bool,
     }
 }
 
@@ -57,7 +59,14 @@ impl<F> StandardStackFuture<F> {
             kind,
             id: Some(id),
             close: false,
+            grpc: false,
         }
+    }
+
+    /// Whether the request is a gRPC call, answered with `grpc-status` instead of a problem.
+    pub(super) fn grpc(mut self, grpc: bool) -> Self {
+        self.grpc = grpc;
+        self
     }
 
     /// Whether the answer tells the caller to close the connection.
@@ -134,6 +143,10 @@ where
         };
         // Done: the handler's future and the concurrency slot go now.
         this.kind.set(Kind::Answered { response: None });
+        #[cfg(feature = "grpc")]
+        if *this.grpc {
+            response = crate::grpc::to_grpc(response);
+        }
         if let Some(id) = this.id.take() {
             request_id::echo(&mut response, id);
         }

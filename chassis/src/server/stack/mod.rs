@@ -207,30 +207,44 @@ impl<S> StandardStack<S> {
             strip_untrusted(request.headers_mut())
         };
         let found = Found::scan(request.headers());
+        // A gRPC call gets gRPC answers (`grpc-status`, never a problem body), its
+        // `grpc-timeout` as its deadline, and gRPC statuses for a body over the limits.
+        #[cfg(feature = "grpc")]
+        let grpc = found
+            .content_type
+            .is_some_and(crate::grpc::is_grpc_content_type);
+        #[cfg(not(feature = "grpc"))]
+        let grpc = false;
         let sent_id = match found.request_id {
             Some(_) if !self.trusted && self.trust.regenerate_ids => None,
             sent => sent.cloned(),
         };
         let declared = found.content_length.and_then(declared_length);
         let budget = self.deadline.budget_of(found.deadline);
+        #[cfg(feature = "grpc")]
+        let budget = if grpc {
+            crate::grpc::call_budget(budget, found.grpc_timeout, self.timeout)
+        } else {
+            budget
+        };
         let too_many_headers = request.headers().len() > self.max_headers;
         let id = request_id::adopt(request.headers_mut(), sent_id);
         if let Some(response) = self.not_ready.take() {
-            return StandardStackFuture::answered(response, id);
+            return StandardStackFuture::answered(response, id).grpc(grpc);
         }
         if too_many_headers {
             count_rejection("headers");
             let refused = Problem::new(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
                 .detail("the request has more headers than the server accepts")
                 .into_response();
-            return StandardStackFuture::answered(refused, id);
+            return StandardStackFuture::answered(refused, id).grpc(grpc);
         }
         if budget.is_some_and(|budget| budget < self.deadline_floor) {
             count_rejection("deadline");
             let refused = Problem::new(StatusCode::GATEWAY_TIMEOUT)
                 .detail("the caller's deadline leaves too little time to handle the request")
                 .into_response();
-            return StandardStackFuture::answered(refused, id);
+            return StandardStackFuture::answered(refused, id).grpc(grpc);
         }
         let deadline = budget.map(Deadline::after);
         if let Some(link) = caller_link {
@@ -238,11 +252,14 @@ impl<S> StandardStack<S> {
         }
         let Some(slot) = self.in_flight.try_acquire() else {
             let overloaded: BoxError = Overloaded::new().into();
-            return StandardStackFuture::answered(super::error_response(&overloaded), id);
+            return StandardStackFuture::answered(super::error_response(&overloaded), id)
+                .grpc(grpc);
         };
         let mut request = match self.body.admit_declared(declared, request) {
+            #[cfg(feature = "grpc")]
+            Ok(request) if grpc => request.map(crate::grpc::GrpcRequestBody::wrap),
             Ok(request) => request,
-            Err(refused) => return StandardStackFuture::answered(refused, id),
+            Err(refused) => return StandardStackFuture::answered(refused, id).grpc(grpc),
         };
         if let Some(deadline) = deadline {
             request.extensions_mut().insert(deadline);
@@ -257,15 +274,20 @@ impl<S> StandardStack<S> {
                 Kind::Running {
                     inner: Some(future),
                     sleep: None,
-                    timeout: self.timeout,
+                    // A gRPC call ends at its deadline, as gRPC servers end it.
+                    timeout: match budget {
+                        Some(budget) if grpc => budget.min(self.timeout),
+                        _ => self.timeout,
+                    },
                     deadline,
                     _slot: slot,
                 },
                 id,
-            ),
+            )
+            .grpc(grpc),
             Err(panic) => {
                 let response = super::panic::panic_response(&*panic, Some(&id));
-                StandardStackFuture::answered(response, id)
+                StandardStackFuture::answered(response, id).grpc(grpc)
             }
         }
     }

@@ -64,6 +64,13 @@ where
             let _panic = MarkPanic(&mut *this.tracker);
             ready!(this.inner.as_mut().poll(cx))
         };
+        // A gRPC call's span lives on to the end of its response stream (see `grpc::span`).
+        #[cfg(feature = "grpc")]
+        if let Ok(response) = &result
+            && let Some(handoff) = response.extensions().get::<crate::grpc::SpanHandoff>()
+        {
+            handoff.take_over(this.span);
+        }
         // An error never reached the client as a response; count it as a 500.
         let status = result.as_ref().map_or(500, |res| res.status().as_u16());
         let elapsed = this.tracker.start.elapsed();

@@ -5,14 +5,6 @@
 //! and needs no per-request span in the subscriber. A task spawned from a handler keeps them
 //! when spawned in the context (`TraceContext::current()` and `scope`).
 
-use std::fmt::{self, Write};
-
-use tracing::Subscriber;
-use tracing_subscriber::fmt::format::{Format, Full, Writer};
-use tracing_subscriber::fmt::time::SystemTime;
-use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
-use tracing_subscriber::registry::LookupSpan;
-
 use crate::telemetry::propagation::{SpanId, TraceContext, TraceId};
 
 /// The ids of the request an event belongs to.
@@ -36,79 +28,6 @@ pub(crate) fn with_ids<R>(write: impl FnOnce(Ids<'_>) -> R) -> Option<R> {
             request_id: current.request_id().and_then(|id| id.to_str().ok()),
         })
     })
-}
-
-/// `tracing-subscriber`'s full text format with the request's ids appended to the line:
-/// `... message field=1 trace_id=4bf9... span_id=00f0... request_id=req-42`.
-#[derive(Debug)]
-pub(crate) struct PrettyWithIds {
-    inner: Format<Full, SystemTime>,
-}
-
-impl PrettyWithIds {
-    pub(crate) fn new(ansi: bool) -> Self {
-        Self {
-            inner: Format::default().with_ansi(ansi),
-        }
-    }
-}
-
-impl<S, N> FormatEvent<S, N> for PrettyWithIds
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-    N: for<'w> FormatFields<'w> + 'static,
-{
-    fn format_event(
-        &self,
-        ctx: &FmtContext<'_, S, N>,
-        mut writer: Writer<'_>,
-        event: &tracing::Event<'_>,
-    ) -> fmt::Result {
-        let mut held = HoldNewline {
-            out: &mut writer,
-            newline: false,
-        };
-        self.inner
-            .format_event(ctx, Writer::new(&mut held), event)?;
-        let newline = held.newline;
-        with_ids(|ids| {
-            write!(writer, " trace_id={} span_id={}", ids.trace_id, ids.span_id)?;
-            match ids.request_id {
-                // Quoted unless it is one plain word, so a caller's id cannot forge fields.
-                Some(id) if id.bytes().all(|b| b.is_ascii_graphic()) => {
-                    write!(writer, " request_id={id}")
-                }
-                Some(id) => write!(writer, " request_id={id:?}"),
-                None => Ok(()),
-            }
-        })
-        .transpose()?;
-        if newline {
-            writer.write_char('\n')?;
-        }
-        Ok(())
-    }
-}
-
-/// Passes text through but holds back a final newline, so more can go on the line.
-struct HoldNewline<'a, 'w> {
-    out: &'a mut Writer<'w>,
-    newline: bool,
-}
-
-impl Write for HoldNewline<'_, '_> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        if std::mem::take(&mut self.newline) {
-            self.out.write_char('\n')?;
-        }
-        match s.strip_suffix('\n') {
-            Some(line) => {
-                self.newline = true;
-                self.out.write_str(line)
-            }
-            None => self.out.write_str(s),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -20,11 +20,13 @@ use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::field::RecordFields;
 use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
+use tracing_subscriber::fmt::time::FormatTime;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
 use tracing_subscriber::registry::LookupSpan;
 
 use super::correlation::with_ids;
+use super::fields::write_f64;
+use super::timestamp::Timestamp;
 
 /// Stores span fields as JSON object members without braces.
 #[derive(Debug, Default)]
@@ -70,7 +72,7 @@ where
     ) -> fmt::Result {
         let meta = event.metadata();
         writer.write_str("{\"timestamp\":\"")?;
-        SystemTime.format_time(&mut writer)?;
+        Timestamp.format_time(&mut writer)?;
         write!(writer, "\",\"level\":\"{}\",\"target\":", meta.level())?;
         write_str(&mut writer, meta.target())?;
         let mut visitor = Members::new(&mut writer, false);
@@ -142,7 +144,7 @@ impl<'a, 'w> Members<'a, 'w> {
 impl Visit for Members<'_, '_> {
     fn record_f64(&mut self, field: &Field, value: f64) {
         if value.is_finite() {
-            self.member(field, |w| write!(w, "{value}"));
+            self.member(field, |w| write_f64(w, value, false));
         } else {
             self.member(field, |w| write!(w, "\"{value}\""));
         }

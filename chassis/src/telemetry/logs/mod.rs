@@ -21,7 +21,13 @@
 //! exported.
 
 pub(crate) mod correlation;
+mod fields;
 pub(crate) mod json;
+mod text;
+mod timestamp;
+mod writer;
+
+pub use writer::{FlushTimedOut, LineWriter, NonBlocking, WriterHold};
 
 use std::sync::{Mutex, PoisonError};
 
@@ -36,10 +42,11 @@ use super::config::{LogFormat, TelemetryConfig};
 type FilterHandle = reload::Handle<EnvFilter, Registry>;
 type Filtered = Layered<reload::Layer<EnvFilter, Registry>, Registry>;
 
-/// Changes the log filter of a running process.
+/// Changes the log filter of a running process; reaches its log writer.
 #[derive(Clone, Debug)]
 pub struct LogHandle {
     filter: FilterHandle,
+    writer: Option<NonBlocking>,
 }
 
 impl LogHandle {
@@ -60,6 +67,12 @@ impl LogHandle {
         self.filter.reload(filter).map_err(TelemetryError::Reload)
     }
 
+    /// The writer [`init_logging`] made (stdout, through a [`NonBlocking`] queue); `None` for
+    /// a [`subscriber`] built with a writer of the caller's.
+    pub fn writer(&self) -> Option<&NonBlocking> {
+        self.writer.as_ref()
+    }
+
     /// The filter in force, as a directive string.
     pub fn current_level(&self) -> String {
         self.filter
@@ -74,6 +87,11 @@ static GLOBAL: Mutex<Option<LogHandle>> = Mutex::new(None);
 /// Installs the global subscriber writing to stdout: the filter from `rust_log` when set and
 /// non-empty (pass `std::env::var("RUST_LOG").ok()`), else `cfg.log.level`; the format from
 /// `cfg.log.format`.
+///
+/// Lines go to stdout through a [`NonBlocking`] queue, written by a thread of its own: the
+/// thread that logs makes no system call for it. The service runtime writes out the queue
+/// at shutdown; a program of its own flushes it through [`LogHandle::writer`] before it
+/// exits.
 ///
 /// Calling it again in the same process (several services in one process) returns the handle
 /// of the subscriber already installed; the first configuration wins. With the `otlp`
@@ -94,7 +112,9 @@ pub fn init_logging(
         return Ok(handle.clone());
     }
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let (subscriber, handle) = build(cfg, rust_log, std::io::stdout, ansi)?;
+    let writer = NonBlocking::new(std::io::stdout());
+    let (subscriber, mut handle) = build(cfg, rust_log, writer.clone(), ansi)?;
+    handle.writer = Some(writer);
     tracing::subscriber::set_global_default(subscriber)
         .map_err(|_| TelemetryError::SubscriberExists)?;
     *global = Some(handle.clone());
@@ -140,7 +160,8 @@ where
             .boxed(),
         LogFormat::Pretty => tracing_subscriber::fmt::layer()
             .with_ansi(ansi)
-            .event_format(correlation::PrettyWithIds::new(ansi))
+            .fmt_fields(fields::PrettyFields)
+            .event_format(text::PrettyWithIds::new(ansi))
             .with_writer(writer)
             .boxed(),
     };
@@ -148,10 +169,29 @@ where
     // The OpenTelemetry layer, present only when the configuration exports traces.
     #[cfg(feature = "otlp")]
     let subscriber = subscriber.with(super::otlp::layer(cfg));
-    Ok((subscriber, LogHandle { filter: handle }))
+    Ok((
+        subscriber,
+        LogHandle {
+            filter: handle,
+            writer: None,
+        },
+    ))
 }
 
 /// Whether one of the comma-separated directives is a bare level (`info`, `off`, ...).
+/// Checks a filter directive as [`LogHandle::set_level`] would, changing nothing.
+///
+/// # Errors
+///
+/// As [`LogHandle::set_level`], but never [`TelemetryError::Reload`].
+pub(crate) fn check_directive(directive: &str) -> Result<(), TelemetryError> {
+    parse_filter(directive)?;
+    if !sets_default_level(directive) {
+        return Err(TelemetryError::NoDefaultLevel(directive.trim().to_owned()));
+    }
+    Ok(())
+}
+
 fn sets_default_level(directive: &str) -> bool {
     directive.split(',').map(str::trim).any(|part| {
         !part.is_empty()

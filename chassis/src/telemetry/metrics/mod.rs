@@ -140,6 +140,16 @@ pub fn describe() {
         metrics::Unit::Seconds,
         "Duration of HTTP client requests."
     );
+    metrics::describe_histogram!(
+        names::RPC_SERVER_CALL_DURATION,
+        metrics::Unit::Seconds,
+        "Duration of gRPC calls served, to the end of the response stream."
+    );
+    metrics::describe_histogram!(
+        names::RPC_CLIENT_CALL_DURATION,
+        metrics::Unit::Seconds,
+        "Duration of gRPC calls made, retries included, to the end of the response stream."
+    );
     metrics::describe_gauge!(
         names::HTTP_SERVER_ACTIVE_REQUESTS,
         "Number of HTTP server requests in flight."
@@ -199,6 +209,10 @@ pub fn describe() {
     metrics::describe_counter!(
         "chassis_discovery_errors_total",
         "Failed discovery lookups or watches; the last good endpoint set is kept."
+    );
+    metrics::describe_counter!(
+        "chassis_config_reloads_total",
+        "Configuration reloads, by result: applied, needs_restart, unchanged, refused."
     );
 }
 

@@ -18,3 +18,18 @@ pub const STATUS_LABEL: &str = "http_response_status_code";
 pub const DURATION_BUCKETS: [f64; 14] = [
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
 ];
+
+/// Histogram of gRPC calls served, in seconds, to the end of the response stream
+/// (OpenTelemetry `rpc.server.call.duration`).
+pub const RPC_SERVER_CALL_DURATION: &str = "rpc_server_call_duration_seconds";
+/// Histogram of gRPC calls made, in seconds, retries included, to the end of the response
+/// stream (OpenTelemetry `rpc.client.call.duration`).
+pub const RPC_CLIENT_CALL_DURATION: &str = "rpc_client_call_duration_seconds";
+/// Label: the RPC system, `grpc`.
+pub const RPC_SYSTEM_LABEL: &str = "rpc_system";
+/// Label: the full name of the gRPC service, `package.Service`.
+pub const RPC_SERVICE_LABEL: &str = "rpc_service";
+/// Label: the method name, or `_OTHER` for a method the server does not have.
+pub const RPC_METHOD_LABEL: &str = "rpc_method";
+/// Label: the numeric gRPC status code.
+pub const RPC_STATUS_LABEL: &str = "rpc_grpc_status_code";

@@ -6,7 +6,7 @@ use http::{HeaderMap, HeaderValue};
 
 use super::ids::{SpanId, TraceFlags, TraceId};
 use super::scoped::{self, Scoped};
-use super::{BAGGAGE, REQUEST_ID, TRACEPARENT, TRACESTATE, TraceParent, carry};
+use super::{BAGGAGE, REQUEST_ID, TRACEPARENT, TRACESTATE, TraceParent, carry, tracestate};
 
 /// Where a request sits in its trace: trace id, this service's span id, the caller's span id,
 /// flags, and the `tracestate`, `baggage` and `x-request-id` to carry on.
@@ -72,14 +72,9 @@ impl TraceContext {
                     request_id: None,
                     export_slot: None,
                 },
-                found.tracestate.and_then(|first| {
-                    carry::tracestate(carry::lines(
-                        headers,
-                        &TRACESTATE,
-                        first,
-                        found.tracestate_lines,
-                    )?)
-                }),
+                found
+                    .tracestate
+                    .and_then(|first| tracestate::inbound(headers, first, found.tracestate_lines)),
             ),
             None => (Self::new_root(), None),
         };

@@ -43,16 +43,18 @@ pub(crate) mod ids;
 mod layer;
 mod scoped;
 mod traceparent;
+mod tracestate;
 
 use http::HeaderName;
 
 pub use caller::CallerLink;
-pub use carry::{BAGGAGE_MAX_LEN, BAGGAGE_MAX_MEMBERS, TRACESTATE_MAX_LEN, TRACESTATE_MAX_MEMBERS};
+pub use carry::{BAGGAGE_MAX_LEN, BAGGAGE_MAX_MEMBERS};
 pub use context::TraceContext;
 pub use ids::{SpanId, TraceFlags, TraceId};
 pub use layer::{Propagate, PropagateLayer};
 pub use scoped::Scoped;
 pub use traceparent::TraceParent;
+pub use tracestate::{TRACESTATE_MAX_LEN, TRACESTATE_MAX_MEMBERS};
 
 /// `traceparent`.
 pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
