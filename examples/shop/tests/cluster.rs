@@ -166,11 +166,23 @@ impl Load {
 
 #[tokio::test]
 async fn a_rolling_restart_of_two_catalogs_under_steady_calls_fails_no_call() {
+    rolling_restart("http").await;
+}
+
+#[tokio::test]
+async fn a_rolling_restart_fails_no_call_when_orders_prices_over_grpc() {
+    rolling_restart("grpc").await;
+}
+
+/// Restarts both catalog instances in turn while four callers place orders, which orders
+/// prices through catalog over `catalog_api` (`http` or `grpc`).
+async fn rolling_restart(catalog_api: &str) {
     // Without the gateway: its breaker gauges belong to the other test of this binary.
     let mut shop = TestCluster::builder()
         .service::<catalog::Catalog>()
         .service::<orders::Orders>()
         .instances("catalog", 2)
+        .set("orders", "catalog_api", catalog_api)
         // One attempt per call: no retry hides a call sent to an instance on its way out.
         .set("orders", "clients.catalog.retry.max_attempts", 1)
         .start()
