@@ -171,9 +171,10 @@ impl GrpcServer {
                 let builder = descriptors.iter().fold(builder, |builder, descriptor| {
                     builder.register_encoded_file_descriptor_set(descriptor)
                 });
-                known
-                    .iter()
-                    .fold(builder, |builder, name| builder.with_service_name(name))
+                known.iter().fold(
+                    builder,
+                    tonic_reflection::server::Builder::with_service_name,
+                )
             };
             Some((
                 builder(&self.descriptors).build_v1()?,
