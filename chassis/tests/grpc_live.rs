@@ -333,3 +333,49 @@ async fn a_channel_claims_its_section_and_its_admin_name_is_no_clients() {
         "grpc:echo-next"
     );
 }
+
+#[tokio::test]
+async fn a_channels_breaker_keeps_its_state_unless_its_window_changes() {
+    let up = upstream("grpc-live-window").await;
+    let breaker =
+        |threshold: &str, size: u32| -> chassis::resilience::config::ClientResilienceConfig {
+            toml::from_str(&format!(
+                "[retry]\nmax_attempts = 1\n[breaker]\nminimum_calls = 10\n\
+             failure_rate_threshold = {threshold}\nwindow = {{ kind = \"count\", size = {size} }}\n"
+            ))
+            .unwrap()
+        };
+    let endpoints = chassis::discovery::Endpoints::fixed(
+        "echo",
+        [chassis::discovery::Endpoint::new(up.addr())],
+    );
+    let channel = GrpcChannel::new("echo", &breaker("50.0", 20), endpoints).unwrap();
+    let echo = EchoClient::new(channel.clone());
+    let unavailable = SayRequest {
+        fail: Code::Unavailable as i32,
+        ..say("x")
+    };
+    for _ in 0..4 {
+        assert_eq!(
+            call(&echo, unavailable.clone()).await,
+            Err(Code::Unavailable)
+        );
+    }
+    assert_eq!(channel.breaker().metrics().failed_calls, 4);
+
+    channel.reconfigure(&breaker("80.0", 20)).unwrap();
+    assert_eq!(
+        channel.breaker().metrics().failed_calls,
+        4,
+        "a new threshold keeps the window"
+    );
+    channel.reconfigure(&breaker("80.0", 30)).unwrap();
+    assert_eq!(
+        channel.breaker().metrics().failed_calls,
+        0,
+        "a new window starts empty"
+    );
+    assert_eq!(call(&echo, unavailable).await, Err(Code::Unavailable));
+    assert_eq!(channel.breaker().metrics().failed_calls, 1, "and counts");
+    up.shutdown().await;
+}
