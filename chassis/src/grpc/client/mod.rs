@@ -68,6 +68,11 @@ use crate::resilience::timeout::CallTimeout;
 ///
 /// Each call records `rpc_client_call_duration_seconds{rpc_system="grpc", rpc_service,
 /// rpc_method, rpc_grpc_status_code}` to the end of its response stream.
+///
+/// A live change of `clients.<name>` reaches a channel made by
+/// [`Context::grpc`](crate::service::Context::grpc) for its next call
+/// ([`reconfigure`](Self::reconfigure)); the admin endpoints show and control it as
+/// `grpc:<name>`.
 #[derive(Debug, Clone)]
 pub struct GrpcChannel {
     inner: Arc<Inner>,
