@@ -148,13 +148,13 @@ fn get_or_make<T: Clone, E>(
     name: &str,
     make: impl FnOnce() -> Result<T, E>,
 ) -> Result<T, E> {
-    let mut map = lock(map);
-    if let Some(made) = map.get(name) {
-        return Ok(made.clone());
+    let mut entries = lock(map);
+    if let Some(found) = entries.get(name) {
+        return Ok(found.clone());
     }
-    let made = make()?;
-    map.insert(name.to_owned(), made.clone());
-    Ok(made)
+    let value = make()?;
+    entries.insert(name.to_owned(), value.clone());
+    Ok(value)
 }
 
 /// A circuit breaker as `GET /admin/breakers` shows it.

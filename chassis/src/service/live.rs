@@ -111,18 +111,18 @@ fn apply<C>(parts: &LiveParts<C>, change: &Change<C>) {
         tracing::warn!(faults = ?settings.faults, "fault injection changed by configuration");
     }
     for client in parts.clients.all() {
-        if let Some(config) = client_change(change, client.name(), client.config()) {
-            if let Err(error) = client.reconfigure(&config) {
-                tracing::error!(client = client.name(), %error, "client not reconfigured");
-            }
+        if let Some(config) = client_change(change, client.name(), client.config())
+            && let Err(error) = client.reconfigure(&config)
+        {
+            tracing::error!(client = client.name(), %error, "client not reconfigured");
         }
     }
     #[cfg(feature = "grpc")]
     for channel in parts.clients.channels() {
-        if let Some(config) = client_change(change, channel.name(), channel.config()) {
-            if let Err(error) = channel.reconfigure(&config) {
-                tracing::error!(channel = channel.name(), %error, "gRPC channel not reconfigured");
-            }
+        if let Some(config) = client_change(change, channel.name(), channel.config())
+            && let Err(error) = channel.reconfigure(&config)
+        {
+            tracing::error!(channel = channel.name(), %error, "gRPC channel not reconfigured");
         }
     }
     if let Some(statics) = parts.registry.static_discovery()
