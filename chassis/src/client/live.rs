@@ -1,4 +1,6 @@
-//! A client's resilience stack, swapped whole when its configuration changes.
+//! A client's resilience stack, swapped whole when its configuration changes; shared by the
+//! HTTP client and the gRPC channel, which differ only in their innermost balancer, their
+//! retry classifier and where their breaker judges a call.
 //!
 //! Each call reads the stack in force once (a lock-free `arc-swap` load) and keeps it to
 //! its end, so a reconfiguration never touches a call in flight: the calls that started
@@ -9,81 +11,126 @@
 //! `bulkhead` changed).
 
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, Guard};
 use axum::body::Body;
 use http::{Request, Response};
 use tower::util::BoxCloneSyncService;
-use tower::{BoxError, ServiceBuilder, ServiceExt};
+use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
 
 use super::ClientBuildError;
-use super::balance::Balancer;
-use super::error::ClientRetries;
+use super::balance::OutBody;
 use crate::resilience::breaker::{BreakerConfigError, CircuitBreaker, State};
 use crate::resilience::bulkhead::BulkheadLayer;
 use crate::resilience::config::{ClientResilienceConfig, RetryConfig};
 use crate::resilience::deadline::PropagateDeadlineLayer;
-use crate::resilience::retry::RetryLayer;
+use crate::resilience::retry::{RetryClassifier, RetryLayer};
 use crate::resilience::timeout::TimeoutLayer;
 
 /// The boxed stack a call goes through.
 pub(crate) type Stack = BoxCloneSyncService<Request<Body>, Response<Body>, BoxError>;
 
-/// The stack in force and what the next one is built from.
+/// Where the client-wide breaker judges a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Judge {
+    /// The breaker is the stack's outermost layer and judges the response (HTTP).
+    InStack,
+    /// The caller takes the breaker's permit and judges the call itself (gRPC: the status
+    /// may come only in the trailers, at the end of the response stream).
+    #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
+    ByCaller,
+}
+
+/// What one call reads, in one load: the stack in force, the breaker and the overall
+/// timeout it was built with.
 #[derive(Debug)]
-pub(crate) struct LiveStack {
+pub(crate) struct InForce {
+    /// The stack (the breaker inside it with [`Judge::InStack`]).
+    pub(crate) stack: Stack,
+    /// The client's breaker.
+    pub(crate) breaker: CircuitBreaker,
+    /// `clients.<name>.timeout`.
+    #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
+    pub(crate) timeout: Option<Duration>,
+}
+
+/// The stack in force and what the next one is built from, over the innermost balancer `B`
+/// with the retry classifier `R`.
+#[derive(Debug)]
+pub(crate) struct LiveStack<B, R> {
     name: Arc<str>,
-    stack: ArcSwap<Stack>,
-    breaker: ArcSwap<CircuitBreaker>,
-    parts: Mutex<Parts>,
+    current: ArcSwap<InForce>,
+    parts: Mutex<Parts<B, R>>,
 }
 
 /// The stateful parts a new stack reuses.
 #[derive(Debug)]
-struct Parts {
+struct Parts<B, R> {
     config: ClientResilienceConfig,
-    retry: RetryLayer<ClientRetries>,
+    classifier: R,
+    retry: RetryLayer<R>,
     bulkhead: Option<BulkheadLayer>,
-    balancer: Balancer,
+    balancer: B,
+    judge: Judge,
 }
 
-impl LiveStack {
-    /// The stack of `config` over `balancer`.
+impl<B, R> LiveStack<B, R>
+where
+    B: Service<Request<OutBody>, Response = Response<Body>, Error = BoxError>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    B::Future: Send + 'static,
+    R: RetryClassifier + Clone + Send + Sync + 'static,
+{
+    /// The stack of `config` over `balancer`, retrying what `classifier` says, its breaker,
+    /// retries and bulkhead named `name` (the metric label).
     pub(crate) fn new(
         name: &str,
         config: &ClientResilienceConfig,
-        balancer: Balancer,
+        balancer: B,
+        classifier: R,
+        judge: Judge,
     ) -> Result<Self, ClientBuildError> {
         let breaker = CircuitBreaker::new(name, &config.breaker)?;
-        let retry = retry_layer(name, &config.retry, None)?;
+        let retry = retry_layer(name, &config.retry, classifier.clone(), None)?;
         let bulkhead = config
             .bulkhead
             .as_ref()
             .map(|bulkhead| BulkheadLayer::from_config(name, bulkhead));
         let parts = Parts {
             config: config.clone(),
+            classifier,
             retry,
             bulkhead,
             balancer,
+            judge,
         };
-        let stack = parts.stack(&breaker);
+        let current = parts.in_force(breaker);
         Ok(Self {
             name: Arc::from(name),
-            stack: ArcSwap::from_pointee(stack),
-            breaker: ArcSwap::from_pointee(breaker),
+            current: ArcSwap::from_pointee(current),
             parts: Mutex::new(parts),
         })
+    }
+
+    /// What one call uses; take what it needs and let the guard go before awaiting.
+    #[inline]
+    pub(crate) fn now(&self) -> Guard<Arc<InForce>> {
+        self.current.load()
     }
 
     /// The stack for one call.
     #[inline]
     pub(crate) fn stack(&self) -> Stack {
-        Stack::clone(&self.stack.load())
+        Stack::clone(&self.now().stack)
     }
 
     /// The client's breaker now.
     pub(crate) fn breaker(&self) -> CircuitBreaker {
-        CircuitBreaker::clone(&self.breaker.load())
+        CircuitBreaker::clone(&self.now().breaker)
     }
 
     /// The configuration in force.
@@ -103,10 +150,11 @@ impl LiveStack {
     ) -> Result<(), ClientBuildError> {
         config.validate()?;
         let mut parts = self.lock();
+        let classifier = parts.classifier.clone();
         let retry = if same_budget(&parts.config.retry, &config.retry) {
-            retry_layer(&self.name, &config.retry, Some(&parts.retry))?
+            retry_layer(&self.name, &config.retry, classifier, Some(&parts.retry))?
         } else {
-            retry_layer(&self.name, &config.retry, None)?
+            retry_layer(&self.name, &config.retry, classifier, None)?
         };
         let breaker = self.next_breaker(&parts.config, config)?;
         if parts.config.bulkhead != config.bulkhead {
@@ -117,9 +165,7 @@ impl LiveStack {
         }
         parts.retry = retry;
         parts.config = config.clone();
-        let stack = parts.stack(&breaker);
-        self.breaker.store(Arc::new(breaker));
-        self.stack.store(Arc::new(stack));
+        self.current.store(Arc::new(parts.in_force(breaker)));
         Ok(())
     }
 
@@ -154,19 +200,29 @@ impl LiveStack {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Parts> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Parts<B, R>> {
         self.parts.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
-impl Parts {
+impl<B, R> Parts<B, R>
+where
+    B: Service<Request<OutBody>, Response = Response<Body>, Error = BoxError>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    B::Future: Send + 'static,
+    R: RetryClassifier + Clone + Send + Sync + 'static,
+{
     /// From the outside in: the breaker (a retried or timed-out call counts once, as
-    /// Resilience4j's TimeLimiter inside its CircuitBreaker), the overall timeout, retries,
-    /// the per-attempt timeout, deadline propagation, the bulkhead, the balancer.
-    fn stack(&self, breaker: &CircuitBreaker) -> Stack {
+    /// Resilience4j's TimeLimiter inside its CircuitBreaker; left to the caller with
+    /// [`Judge::ByCaller`]), the overall timeout, retries, the per-attempt timeout, deadline
+    /// propagation, the bulkhead, the balancer.
+    fn in_force(&self, breaker: CircuitBreaker) -> InForce {
         let config = &self.config;
         let service = ServiceBuilder::new()
-            .layer(breaker.layer())
+            .option_layer((self.judge == Judge::InStack).then(|| breaker.layer()))
             .layer(
                 config
                     .timeout
@@ -178,22 +234,27 @@ impl Parts {
             .option_layer(self.bulkhead.clone())
             .service(self.balancer.clone())
             .map_err(Into::into);
-        BoxCloneSyncService::new(service)
+        InForce {
+            stack: BoxCloneSyncService::new(service),
+            breaker,
+            timeout: config.timeout,
+        }
     }
 }
 
-/// A retry layer of `config`, sharing `budget_of`'s budget when given.
-fn retry_layer(
+/// A retry layer of `config` with `classifier`, sharing `budget_of`'s budget when given.
+fn retry_layer<R>(
     name: &str,
     config: &RetryConfig,
-    budget_of: Option<&RetryLayer<ClientRetries>>,
-) -> Result<RetryLayer<ClientRetries>, ClientBuildError> {
+    classifier: R,
+    budget_of: Option<&RetryLayer<R>>,
+) -> Result<RetryLayer<R>, ClientBuildError> {
     let builder = RetryLayer::builder(name).config(config.clone());
     let builder = match budget_of {
         Some(layer) => builder.with_budget(layer.budget().clone()),
         None => builder,
     };
-    Ok(builder.with_classifier(ClientRetries).build()?)
+    Ok(builder.with_classifier(classifier).build()?)
 }
 
 /// Whether two retry settings make the same budget.

@@ -80,10 +80,12 @@ use tower::{Service, ServiceExt};
 
 use self::balance::{Balancer, Endpoints};
 pub use self::check::ClientCheck;
+use self::error::ClientRetries;
 pub use self::error::{ClientError, ClientErrorKind, NoEndpoint, UnexpectedStatus};
-use self::live::LiveStack;
+pub(crate) use self::live::{Judge, LiveStack};
 use self::outcomes::OutcomeCounters;
 use self::pool::Pool;
+pub(crate) use self::registry::GRPC_PREFIX;
 pub use self::registry::{BreakerStatus, ClientRegistry, ClientStatus, EndpointStatus};
 pub use self::reply::{DEFAULT_BODY_LIMIT, Reply};
 pub use self::request::{RequestBuilder, RouteTemplate};
@@ -121,7 +123,7 @@ pub struct HttpClient {
     name: Arc<str>,
     series: Arc<ClientSeries>,
     outcomes: Arc<OutcomeCounters>,
-    live: Arc<LiveStack>,
+    live: Arc<LiveStack<Balancer, ClientRetries>>,
     endpoints: Arc<Endpoints>,
 }
 
@@ -152,7 +154,7 @@ impl HttpClient {
         let http = Pool::new(config)?;
         let endpoints = Endpoints::follow(name, config.outlier.clone(), endpoints);
         let balancer = Balancer::new(Arc::clone(&endpoints), http, &prefix);
-        let live = LiveStack::new(name, config, balancer)?;
+        let live = LiveStack::new(name, config, balancer, ClientRetries, Judge::InStack)?;
         let name: Arc<str> = Arc::from(name);
         Ok(Self {
             series: Arc::new(ClientSeries::new(Arc::clone(&name))),

@@ -134,7 +134,8 @@ impl GrpcServer {
     }
 
     /// Adds an encoded `FileDescriptorSet` (as protox or `tonic-prost-build`'s
-    /// `file_descriptor_set_path` write it) that reflection describes.
+    /// `file_descriptor_set_path` write it) that reflection describes. Reflection lists only
+    /// the services added, even when a set also describes services this process only calls.
     pub fn file_descriptor_set(mut self, encoded: &'static [u8]) -> Self {
         self.descriptors.push(encoded);
         self
@@ -153,16 +154,26 @@ impl GrpcServer {
     ///
     /// When a file descriptor set does not decode.
     pub fn into_router(self) -> Result<Router, GrpcBuildError> {
-        let reflection = if self.config.reflection
-            && !REFLECTION_SERVICES.iter().any(|name| self.serves(name))
-        {
+        let reflect =
+            self.config.reflection && !REFLECTION_SERVICES.iter().any(|name| self.serves(name));
+        // Health knows every service served, its own and reflection's included.
+        let mut known = self.services.clone();
+        known.push(HEALTH_SERVICE.to_owned());
+        if reflect {
+            known.extend(REFLECTION_SERVICES.map(str::to_owned));
+        }
+        // Reflection lists only those: a descriptor set may also describe services this
+        // process only calls (a client's `.proto` compiled beside its own).
+        let reflection = if reflect {
             let builder = |descriptors: &[&'static [u8]]| {
-                descriptors.iter().fold(
-                    tonic_reflection::server::Builder::configure()
-                        .register_encoded_file_descriptor_set(
-                            tonic_health::pb::FILE_DESCRIPTOR_SET,
-                        ),
-                    |builder, descriptor| builder.register_encoded_file_descriptor_set(descriptor),
+                let builder = tonic_reflection::server::Builder::configure()
+                    .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
+                let builder = descriptors.iter().fold(builder, |builder, descriptor| {
+                    builder.register_encoded_file_descriptor_set(descriptor)
+                });
+                known.iter().fold(
+                    builder,
+                    tonic_reflection::server::Builder::with_service_name,
                 )
             };
             Some((
@@ -172,12 +183,6 @@ impl GrpcServer {
         } else {
             None
         };
-        // Health knows every service served, its own and reflection's included.
-        let mut known = self.services.clone();
-        known.push(HEALTH_SERVICE.to_owned());
-        if reflection.is_some() {
-            known.extend(REFLECTION_SERVICES.map(str::to_owned));
-        }
         let health = HealthService::new(
             self.health.clone(),
             self.shutdown.clone(),

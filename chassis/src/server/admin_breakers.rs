@@ -1,6 +1,7 @@
 //! `/admin/breakers` and `/admin/clients`: every circuit breaker with its state and counts,
 //! forcing one open, closed or disabled, and every client's endpoints with their ejection
-//! (admin port only, behind the admin token), as Resilience4j's actuator endpoints do.
+//! (admin port only, behind the admin token), as Resilience4j's actuator endpoints do. gRPC
+//! channels are there too, named `grpc:<name>`.
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
@@ -12,7 +13,8 @@ use serde::Deserialize;
 use super::Problem;
 use crate::client::{BreakerStatus, ClientRegistry, ClientStatus};
 
-/// `GET /admin/breakers` lists every client's breaker; `GET /admin/breakers/{name}` shows
+/// `GET /admin/breakers` lists every client's breaker (a gRPC channel's named
+/// `grpc:<name>`, as its metrics are); `GET /admin/breakers/{name}` shows
 /// one; `PUT /admin/breakers/{name}` with `{"state": "forced_open"}` (calls refused),
 /// `{"state": "disabled"}` (calls pass, nothing recorded) or `{"state": "closed"}` (back to
 /// normal: closed with an empty window) changes it and answers it. `GET /admin/clients`
@@ -28,18 +30,12 @@ pub fn breaker_routes(clients: ClientRegistry) -> Router {
 }
 
 async fn breakers(State(clients): State<ClientRegistry>) -> Json<Vec<BreakerStatus>> {
-    Json(
-        clients
-            .all()
-            .iter()
-            .map(|client| BreakerStatus::of(&client.breaker()))
-            .collect(),
-    )
+    Json(clients.breakers().iter().map(BreakerStatus::of).collect())
 }
 
 async fn breaker(State(clients): State<ClientRegistry>, Path(name): Path<String>) -> Response {
-    match clients.get(&name) {
-        Some(client) => Json(BreakerStatus::of(&client.breaker())).into_response(),
+    match clients.breaker(&name) {
+        Some(breaker) => Json(BreakerStatus::of(&breaker)).into_response(),
         None => unknown(&name),
     }
 }
@@ -64,7 +60,7 @@ async fn force(
     Path(name): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
-    let Some(client) = clients.get(&name) else {
+    let Some(breaker) = clients.breaker(&name) else {
         return unknown(&name);
     };
     let wanted = match serde_json::from_slice::<Wanted>(&body) {
@@ -75,7 +71,6 @@ async fn force(
                 .into_response();
         }
     };
-    let breaker = client.breaker();
     match wanted {
         Target::ForcedOpen => {
             breaker.force_open();
@@ -90,12 +85,12 @@ async fn force(
 }
 
 async fn list_clients(State(clients): State<ClientRegistry>) -> Json<Vec<ClientStatus>> {
-    Json(clients.all().iter().map(ClientStatus::of).collect())
+    Json(clients.statuses())
 }
 
 async fn client(State(clients): State<ClientRegistry>, Path(name): Path<String>) -> Response {
-    match clients.get(&name) {
-        Some(client) => Json(ClientStatus::of(&client)).into_response(),
+    match clients.status(&name) {
+        Some(status) => Json(status).into_response(),
         None => unknown(&name),
     }
 }

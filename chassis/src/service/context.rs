@@ -1,17 +1,14 @@
 //! [`Context`]: what a service's router gets from the chassis.
 
-#[cfg(feature = "grpc")]
-use std::collections::HashMap;
 use std::sync::Arc;
-#[cfg(feature = "grpc")]
-use std::sync::{Mutex, PoisonError};
 
 use tokio::sync::watch;
 
-use crate::client::{ClientBuildError, ClientRegistry, HttpClient};
+use crate::client::{ClientBuildError, ClientRegistry, GRPC_PREFIX, HttpClient};
 use crate::config::{ConfigWatch, Settings};
-use crate::discovery::Registry;
+use crate::discovery::{DiscoveryError, Endpoints, Registry};
 use crate::health::HealthRegistry;
+use crate::resilience::config::ClientResilienceConfig;
 use crate::shutdown::Shutdown;
 
 /// Who this instance is.
@@ -52,8 +49,6 @@ struct Inner<C> {
     shutdown: Shutdown,
     registry: Registry,
     clients: ClientRegistry,
-    #[cfg(feature = "grpc")]
-    channels: Mutex<HashMap<String, crate::grpc::GrpcChannel>>,
 }
 
 /// The configuration as it changes while the service runs.
@@ -120,8 +115,6 @@ impl<C> Context<C> {
                 shutdown,
                 registry,
                 clients,
-                #[cfg(feature = "grpc")]
-                channels: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -178,21 +171,34 @@ impl<C> Context<C> {
     ///
     /// # Errors
     ///
-    /// When `clients.<name>` is invalid (a TLS file included) or discovery knows nothing of
-    /// `name`.
+    /// When `clients.<name>` is invalid (a TLS file included), discovery knows nothing of
+    /// `name`, or `name` starts with `grpc:` (the admin endpoints' name of a gRPC channel).
     pub fn client(&self, name: &str) -> Result<HttpClient, ClientBuildError> {
+        if name.starts_with(GRPC_PREFIX) {
+            // The admin endpoints name gRPC channels so: no client may take such a name.
+            return Err(DiscoveryError::InvalidName(name.to_owned()).into());
+        }
         self.inner.clients.get_or_make(name, || {
-            let config = self
-                .current_settings()
-                .client(name)
-                .cloned()
-                .unwrap_or_default();
-            let endpoints = match config.base_url()? {
-                Some(url) => url.endpoints(name),
-                None => self.inner.registry.discover(name)?,
-            };
+            let (config, endpoints) = self.client_parts(name)?;
             HttpClient::new(name, &config, endpoints)
         })
+    }
+
+    /// `clients.<name>` as in force now, and where to find `name`.
+    fn client_parts(
+        &self,
+        name: &str,
+    ) -> Result<(ClientResilienceConfig, Endpoints), ClientBuildError> {
+        let config = self
+            .current_settings()
+            .client(name)
+            .cloned()
+            .unwrap_or_default();
+        let endpoints = match config.base_url()? {
+            Some(url) => url.endpoints(name),
+            None => self.inner.registry.discover(name)?,
+        };
+        Ok((config, endpoints))
     }
 
     /// The clients made so far, by name.
@@ -203,55 +209,25 @@ impl<C> Context<C> {
     /// The gRPC channel to service `name` (feature `grpc`), configured by `clients.<name>`
     /// and fed by discovery (or `clients.<name>.url`'s host and port), always over HTTP/2;
     /// built once, then shared. Give it to a tonic-generated client:
-    /// `CatalogClient::new(ctx.grpc("catalog")?)`.
+    /// `CatalogClient::new(ctx.grpc("catalog")?)`. A live change of `clients.<name>` reaches
+    /// it (see [`GrpcChannel::reconfigure`](crate::grpc::GrpcChannel::reconfigure)); the
+    /// admin endpoints show and control it as `grpc:<name>`.
     ///
     /// # Errors
     ///
     /// When `clients.<name>` is invalid or discovery knows nothing of `name`.
     #[cfg(feature = "grpc")]
     pub fn grpc(&self, name: &str) -> Result<crate::grpc::GrpcChannel, ClientBuildError> {
-        let mut channels = self
-            .inner
-            .channels
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(channel) = channels.get(name) {
-            return Ok(channel.clone());
-        }
-        let config = self
-            .current_settings()
-            .client(name)
-            .cloned()
-            .unwrap_or_default();
-        let endpoints = match config.base_url()? {
-            Some(url) => url.endpoints(name),
-            None => self.inner.registry.discover(name)?,
-        };
-        let channel = crate::grpc::GrpcChannel::new(name, &config, endpoints)?;
-        channels.insert(name.to_owned(), channel.clone());
-        Ok(channel)
+        self.inner.clients.channel_or_make(name, || {
+            let (config, endpoints) = self.client_parts(name)?;
+            crate::grpc::GrpcChannel::new(name, &config, endpoints)
+        })
     }
 
-    /// The `clients.<name>` sections no client was made for (names with `-` as `_`): most
-    /// likely a misspelt name, whose settings nothing reads.
+    /// The `clients.<name>` sections no client or gRPC channel was made for (names with `-`
+    /// as `_`): most likely a misspelt name, whose settings nothing reads.
     pub fn unclaimed_client_sections(&self) -> Vec<String> {
-        #[allow(unused_mut, reason = "gRPC channels claim sections too")]
-        let mut made: Vec<String> = self
-            .inner
-            .clients
-            .names()
-            .iter()
-            .map(|name| name.replace('-', "_"))
-            .collect();
-        #[cfg(feature = "grpc")]
-        made.extend(
-            self.inner
-                .channels
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .keys()
-                .map(|name| name.replace('-', "_")),
-        );
+        let made = self.inner.clients.sections();
         self.inner
             .settings
             .clients

@@ -79,7 +79,8 @@ impl ServiceHandle {
         &self.reload
     }
 
-    /// The clients the service made (through [`Context::client`](super::Context::client)).
+    /// The clients the service made (through [`Context::client`](super::Context::client)),
+    /// and its gRPC channels (`Context::grpc`, feature `grpc`).
     pub fn clients(&self) -> &ClientRegistry {
         &self.clients
     }

@@ -12,6 +12,7 @@ use crate::client::ClientRegistry;
 use crate::config::reload::{Change, ReloadRequest, ReloadResult, Reloader};
 use crate::config::{EffectiveConfig, Settings};
 use crate::discovery::Registry;
+use crate::resilience::config::ClientResilienceConfig;
 use crate::server::FaultsHandle;
 use crate::telemetry::LogHandle;
 
@@ -110,18 +111,18 @@ fn apply<C>(parts: &LiveParts<C>, change: &Change<C>) {
         tracing::warn!(faults = ?settings.faults, "fault injection changed by configuration");
     }
     for client in parts.clients.all() {
-        let section = format!("clients.{}", client.name().replace('-', "_"));
-        if !change.touches(&section) {
-            continue;
-        }
-        let mut config = settings.client(client.name()).cloned().unwrap_or_default();
-        // What needs a restart stays as it runs.
-        let running = client.config();
-        config.url = running.url;
-        config.tls = running.tls;
-        config.http2 = running.http2;
-        if let Err(error) = client.reconfigure(&config) {
+        if let Some(config) = client_change(change, client.name(), client.config())
+            && let Err(error) = client.reconfigure(&config)
+        {
             tracing::error!(client = client.name(), %error, "client not reconfigured");
+        }
+    }
+    #[cfg(feature = "grpc")]
+    for channel in parts.clients.channels() {
+        if let Some(config) = client_change(change, channel.name(), channel.config())
+            && let Err(error) = channel.reconfigure(&config)
+        {
+            tracing::error!(channel = channel.name(), %error, "gRPC channel not reconfigured");
         }
     }
     if let Some(statics) = parts.registry.static_discovery()
@@ -130,6 +131,24 @@ fn apply<C>(parts: &LiveParts<C>, change: &Change<C>) {
     {
         tracing::error!(%error, "static discovery lists not updated");
     }
+}
+
+/// The new `clients.<name>` when `change` touches it, with what needs a restart (`url`,
+/// `tls`, `http2`) kept as `running` has it.
+fn client_change<C>(
+    change: &Change<C>,
+    name: &str,
+    running: ClientResilienceConfig,
+) -> Option<ClientResilienceConfig> {
+    let section = format!("clients.{}", name.replace('-', "_"));
+    if !change.touches(&section) {
+        return None;
+    }
+    let mut config = change.settings.client(name).cloned().unwrap_or_default();
+    config.url = running.url;
+    config.tls = running.tls;
+    config.http2 = running.http2;
+    Some(config)
 }
 
 fn apply_log_level(log: Option<&LogHandle>, level: &str) {

@@ -1,10 +1,18 @@
 //! The catalog binary as an operator runs it: configuration from the environment, probes,
-//! and a SIGTERM while a request is in flight.
+//! a SIGTERM while a request is in flight, and gRPC health through the drain.
 
 #![allow(clippy::unwrap_used)]
 
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+
+use catalog::pb::GetItemRequest;
+use catalog::pb::catalog_client::CatalogClient;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
 
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
@@ -234,4 +242,114 @@ async fn unknown_item_is_a_404_problem() {
     let (status, _, body) = get(port, "/info").await.unwrap();
     assert_eq!(status, 200);
     assert!(body.contains(r#""name":"catalog""#));
+}
+
+/// Starts catalog on a port of its own choosing (`0`) and answers the address its log says it
+/// bound; the rest of its log is drained on a thread.
+fn catalog_on_any_port(env: &[(&str, &str)]) -> (Running, SocketAddr) {
+    let mut command = catalog(env);
+    command
+        .env("CATALOG__SERVER__PORT", "0")
+        .env("CATALOG__TELEMETRY__LOG__LEVEL", "info")
+        .stdout(Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    let mut log = BufReader::new(child.stdout.take().unwrap()).lines();
+    let running = Running(child);
+    let addr = log
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|line| {
+            let started = line.contains("service started");
+            let addr = line
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix("addr="));
+            addr.filter(|_| started)
+                .map(|a| a.parse::<SocketAddr>().unwrap())
+        })
+        .expect("catalog logs the address it bound");
+    std::thread::spawn(move || log.for_each(drop));
+    (running, addr)
+}
+
+/// `future`'s output, failing the test when it takes longer than [`BOUND`].
+async fn within<F: std::future::Future>(what: &str, future: F) -> F::Output {
+    tokio::time::timeout(BOUND, future)
+        .await
+        .unwrap_or_else(|_| panic!("{what}: nothing within {BOUND:?}"))
+}
+
+fn asked(service: &str) -> HealthCheckRequest {
+    HealthCheckRequest {
+        service: service.to_owned(),
+    }
+}
+
+async fn status(health: &mut HealthClient<tonic::transport::Channel>, service: &str) -> i32 {
+    let reply = health.check(asked(service)).await.unwrap();
+    reply.into_inner().status
+}
+
+async fn espresso(channel: tonic::transport::Channel) -> Result<String, tonic::Status> {
+    let request = GetItemRequest {
+        id: "espresso".to_owned(),
+    };
+    let item = CatalogClient::new(channel).get_item(request).await?;
+    Ok(item.into_inner().name)
+}
+
+/// The real process and a real SIGTERM: `grpc.health.v1` says NOT_SERVING at once, to
+/// `Check` and to a `Watch` already open, while the drain delay still serves gRPC calls, on
+/// the open connection and on a new one; when the drain is over the watch ends and catalog
+/// exits 0.
+#[tokio::test]
+async fn grpc_health_turns_not_serving_at_sigterm_while_the_drain_delay_still_serves() {
+    let (mut running, addr) = catalog_on_any_port(&[("CATALOG__SHUTDOWN__DRAIN_DELAY", "10s")]);
+    let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{addr}")).unwrap();
+    let channel = within("connecting", endpoint.connect()).await.unwrap();
+    let mut health = HealthClient::new(channel.clone());
+    let serving = ServingStatus::Serving as i32;
+    let not_serving = ServingStatus::NotServing as i32;
+    let deadline = tokio::time::Instant::now() + BOUND;
+    while status(&mut health, "").await != serving {
+        assert!(tokio::time::Instant::now() < deadline, "never SERVING");
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(status(&mut health, "catalog.v1.Catalog").await, serving);
+    let mut watch = health
+        .watch(asked("catalog.v1.Catalog"))
+        .await
+        .unwrap()
+        .into_inner();
+    let first: HealthCheckResponse = within("the watch", watch.message()).await.unwrap().unwrap();
+    assert_eq!(first.status, serving);
+
+    let pid = running.0.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+
+    let flipped = within("the watch after SIGTERM", watch.message()).await;
+    assert_eq!(flipped.unwrap().unwrap().status, not_serving);
+    assert_eq!(status(&mut health, "").await, not_serving);
+    assert_eq!(status(&mut health, "catalog.v1.Catalog").await, not_serving);
+    // Still served through the drain delay: on the open connection and on a new one.
+    let name = within("a call", espresso(channel.clone())).await.unwrap();
+    assert_eq!(name, "Espresso beans, 1 kg");
+    let fresh = within("connecting again", endpoint.connect())
+        .await
+        .unwrap();
+    assert_eq!(
+        status(&mut HealthClient::new(fresh.clone()), "").await,
+        not_serving
+    );
+    let name = within("a call on a new connection", espresso(fresh))
+        .await
+        .unwrap();
+    assert_eq!(name, "Espresso beans, 1 kg");
+
+    // The drain over, the watch ends (it holds nothing until the grace period) and the
+    // process exits 0.
+    let ended = within("the end of the watch", watch.message()).await;
+    assert_eq!(ended.unwrap_err().code(), tonic::Code::Unavailable);
+    let exit = exit_within(&mut running, BOUND).await;
+    assert!(exit.success(), "exit status {exit}");
 }

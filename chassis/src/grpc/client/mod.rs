@@ -13,8 +13,7 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use http::{Request, Response, StatusCode};
 use tonic::{Code, Status};
-use tower::util::BoxCloneSyncService;
-use tower::{BoxError, ServiceBuilder, ServiceExt};
+use tower::ServiceExt;
 
 use self::balance::GrpcBalancer;
 use self::error::status_of;
@@ -23,15 +22,14 @@ use super::{GRPC_TIMEOUT, parse_grpc_timeout, status_in};
 use crate::client::balance::Endpoints;
 use crate::client::outcomes::OutcomeCounters;
 use crate::client::pool::Pool;
-use crate::client::{ClientBuildError, ClientError};
+use crate::client::{ClientBuildError, ClientError, GRPC_PREFIX, Judge, LiveStack};
 use crate::discovery::Endpoints as Discovered;
 use crate::resilience::blame::{Cause, Failure, Verdict};
 use crate::resilience::breaker::{CircuitBreaker, OwnedPermit, State};
-use crate::resilience::bulkhead::BulkheadLayer;
 use crate::resilience::config::ClientResilienceConfig;
-use crate::resilience::deadline::{Deadline, PropagateDeadlineLayer};
-use crate::resilience::retry::{Attempt, GrpcClassifier, RetryClassifier, RetryLayer, Retryable};
-use crate::resilience::timeout::{CallTimeout, TimeoutLayer};
+use crate::resilience::deadline::Deadline;
+use crate::resilience::retry::{Attempt, GrpcClassifier, RetryClassifier, Retryable};
+use crate::resilience::timeout::CallTimeout;
 
 /// A gRPC channel to one service, over discovery, with the HTTP client's resilience; give
 /// it to any tonic-generated client. Cheap to clone.
@@ -70,6 +68,11 @@ use crate::resilience::timeout::{CallTimeout, TimeoutLayer};
 ///
 /// Each call records `rpc_client_call_duration_seconds{rpc_system="grpc", rpc_service,
 /// rpc_method, rpc_grpc_status_code}` to the end of its response stream.
+///
+/// A live change of `clients.<name>` reaches a channel made by
+/// [`Context::grpc`](crate::service::Context::grpc) for its next call
+/// ([`reconfigure`](Self::reconfigure)); the admin endpoints show and control it as
+/// `grpc:<name>`.
 #[derive(Debug, Clone)]
 pub struct GrpcChannel {
     inner: Arc<Inner>,
@@ -80,13 +83,11 @@ pub struct GrpcChannel {
 #[derive(Debug)]
 struct Inner {
     name: Arc<str>,
-    service: BoxCloneSyncService<Request<Body>, Response<Body>, BoxError>,
-    breaker: CircuitBreaker,
+    /// The stack, breaker and timeout in force, swapped by a reconfiguration.
+    live: LiveStack<GrpcBalancer, GrpcRetries>,
     endpoints: Arc<Endpoints>,
     outcomes: Arc<OutcomeCounters>,
     series: Arc<RpcSeries>,
-    /// `clients.<name>.timeout`.
-    timeout: Option<Duration>,
 }
 
 /// The retries of a gRPC channel: [`GrpcClassifier`], but a TLS failure is not retried (as
@@ -118,42 +119,20 @@ impl GrpcChannel {
         endpoints: Discovered,
     ) -> Result<Self, ClientBuildError> {
         config.validate()?;
-        let label = format!("grpc:{name}");
+        let label = format!("{GRPC_PREFIX}{name}");
         let mut http2 = config.clone();
         http2.http2 = true;
         let http = Pool::new(&http2)?;
-        let breaker = CircuitBreaker::new(&label, &config.breaker)?;
         let endpoints = Endpoints::follow(&label, config.outlier.clone(), endpoints);
-        let retry = RetryLayer::builder(&label)
-            .config(config.retry.clone())
-            .with_classifier(GrpcRetries)
-            .build()?;
-        let service = ServiceBuilder::new()
-            .layer(
-                config
-                    .timeout
-                    .map_or(TimeoutLayer::per_call(), TimeoutLayer::overall),
-            )
-            .layer(retry)
-            .option_layer(config.attempt_timeout.map(TimeoutLayer::per_attempt))
-            .layer(PropagateDeadlineLayer::new())
-            .option_layer(
-                config
-                    .bulkhead
-                    .as_ref()
-                    .map(|bulkhead| BulkheadLayer::from_config(&label, bulkhead)),
-            )
-            .service(GrpcBalancer::new(Arc::clone(&endpoints), http))
-            .map_err(Into::into);
+        let balancer = GrpcBalancer::new(Arc::clone(&endpoints), http);
+        let live = LiveStack::new(&label, config, balancer, GrpcRetries, Judge::ByCaller)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 name: Arc::from(name),
-                service: BoxCloneSyncService::new(service),
-                breaker,
+                live,
                 endpoints,
                 outcomes: Arc::new(OutcomeCounters::new(&label, "call")),
                 series: RpcSeries::new(Side::Client),
-                timeout: config.timeout,
             }),
             idempotent: Arc::from(Vec::new()),
         })
@@ -189,9 +168,46 @@ impl GrpcChannel {
         &self.inner.name
     }
 
-    /// The channel's circuit breaker (state, forced states).
-    pub fn breaker(&self) -> &CircuitBreaker {
-        &self.inner.breaker
+    /// The channel's circuit breaker (state, forced states), named `grpc:<name>`. A
+    /// reconfiguration that changes its window replaces it: ask again rather than keeping it.
+    pub fn breaker(&self) -> CircuitBreaker {
+        self.inner.live.breaker()
+    }
+
+    /// The `clients.<name>` settings in force.
+    pub fn config(&self) -> ClientResilienceConfig {
+        self.inner.live.config()
+    }
+
+    /// Takes `config`'s timeouts, retries, breakers, outlier ejection and bulkhead for the
+    /// calls that start from now on, while calls in flight finish as they began, exactly as
+    /// [`HttpClient::reconfigure`](crate::client::HttpClient::reconfigure) does (breakers,
+    /// endpoints, connections, retry budget and bulkhead keep their state unless their own
+    /// settings changed). The `url`, `tls` and `http2` of `config` are not read.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use chassis::discovery::Endpoints;
+    /// use chassis::grpc::GrpcChannel;
+    /// use chassis::resilience::config::ClientResilienceConfig;
+    ///
+    /// let endpoints = Endpoints::fixed("catalog", []);
+    /// let channel = GrpcChannel::new("catalog", &ClientResilienceConfig::default(), endpoints)?;
+    /// let mut looser = channel.config();
+    /// looser.timeout = Some(Duration::from_secs(5));
+    /// channel.reconfigure(&looser)?;
+    /// assert_eq!(channel.config().timeout, Some(Duration::from_secs(5)));
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// When `config` is out of range; nothing changes then.
+    pub fn reconfigure(&self, config: &ClientResilienceConfig) -> Result<(), ClientBuildError> {
+        config.validate()?;
+        self.inner.endpoints.reconfigure(&config.outlier)?;
+        self.inner.live.reconfigure(config)
     }
 
     /// Each endpoint (`host:port`) with the state of its breaker (outlier ejection).
@@ -220,23 +236,28 @@ impl GrpcChannel {
         if self.idempotent.iter().any(|m| **m == *path) {
             request.extensions_mut().insert(Retryable);
         }
-        let caller_first = caller_deadline_first(&request, own_timeout.or(inner.timeout));
-        let mut end = CallEnd {
-            inner: Arc::clone(inner),
-            path,
-            start,
-            caller_first,
-            permit: None,
-            done: false,
-        };
-        match inner.breaker.try_acquire_owned() {
-            Ok(permit) => end.permit = Some(permit),
-            Err(open) => {
-                end.finish_with(Verdict::NotCharged(Cause::BreakerOpen), Code::Unavailable);
-                return Err(status_of(ClientError::new(&inner.name, Box::new(open))));
+        // One load: the stack, breaker and timeout in force when the call starts.
+        let (stack, mut end) = {
+            let now = inner.live.now();
+            let caller_first = caller_deadline_first(&request, own_timeout.or(now.timeout));
+            let mut end = CallEnd {
+                inner: Arc::clone(inner),
+                path,
+                start,
+                caller_first,
+                permit: None,
+                done: false,
+            };
+            match now.breaker.try_acquire_owned() {
+                Ok(permit) => end.permit = Some(permit),
+                Err(open) => {
+                    end.finish_with(Verdict::NotCharged(Cause::BreakerOpen), Code::Unavailable);
+                    return Err(status_of(ClientError::new(&inner.name, Box::new(open))));
+                }
             }
-        }
-        match inner.service.clone().oneshot(request).await {
+            (now.stack.clone(), end)
+        };
+        match stack.oneshot(request).await {
             Ok(response) => Ok(end.watch(response)),
             Err(error) => {
                 let error = ClientError::new(&inner.name, error);

@@ -61,7 +61,8 @@ use queue::Queue;
 #[error("log lines not written within {0:?}")]
 pub struct FlushTimedOut(pub Duration);
 
-/// A `MakeWriter` that queues whole lines for a writer thread (see the [module](self)).
+/// A `MakeWriter` that queues whole lines for a writer thread of its own, so the thread that
+/// logs makes no system call for them.
 ///
 /// Cheap to clone: clones share the queue. When the last clone is dropped, the writer thread
 /// writes what is left and ends.
