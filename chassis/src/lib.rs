@@ -41,6 +41,7 @@
 //! | [`client`] | the resilient HTTP client |
 //! | `grpc` | (feature `grpc`) tonic services on the same port and stack, gRPC health and reflection, a resilient gRPC channel |
 //! | [`service`](mod@service) | the `Microservice` trait, `Context`, `run` / `spawn` |
+//! | `testing` | (feature `testing`) several services in one test, faults per link |
 //!
 //! ## Features
 //!
@@ -50,6 +51,7 @@
 //! | `otlp` | yes | trace export over OTLP gRPC and HTTP/protobuf |
 //! | `etcd` | no | etcd discovery and registration (building etcd-client needs `protoc`) |
 //! | `grpc` | no | gRPC services beside the routes, `grpc.health.v1`, reflection, a resilient gRPC channel (no `protoc`) |
+//! | `testing` | no | `chassis::testing`: several services in one test, faults per link |
 
 pub mod client;
 pub mod config;
@@ -64,6 +66,9 @@ pub mod server;
 pub mod service;
 pub mod shutdown;
 pub mod telemetry;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 
 pub use chassis_macros::service;
 

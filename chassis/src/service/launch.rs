@@ -87,6 +87,7 @@ pub async fn spawn<S: Microservice>(
 #[must_use]
 pub struct Launcher<S> {
     loader: ConfigLoader,
+    registry: Option<Registry>,
     _service: PhantomData<fn() -> S>,
 }
 
@@ -117,6 +118,7 @@ impl<S: Microservice> Launcher<S> {
         };
         Self {
             loader,
+            registry: None,
             _service: PhantomData,
         }
     }
@@ -144,6 +146,15 @@ impl<S: Microservice> Launcher<S> {
     /// Reads `default.toml` and profile files from `dir`.
     pub fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.loader = self.loader.dir(dir);
+        self
+    }
+
+    /// Finds and registers through `registry` instead of the backend `discovery.backend`
+    /// configures: a registry of the program's own (an in-process one in tests, see
+    /// `chassis::testing`). The rest of the `discovery` section still applies
+    /// (`advertise`, `metadata`).
+    pub fn registry(mut self, registry: Registry) -> Self {
+        self.registry = Some(registry);
         self
     }
 
@@ -175,7 +186,10 @@ impl<S: Microservice> Launcher<S> {
         // Its hook is registered first, so it runs last: after the user's hooks, once the
         // server stopped.
         let telemetry = Telemetry::start(&settings, &identity, &shutdown, scope)?;
-        let registry = Registry::from_config(&settings.discovery)?;
+        let registry = match self.registry {
+            Some(registry) => registry,
+            None => Registry::from_config(&settings.discovery)?,
+        };
         let health = HealthRegistry::new();
         let clients = ClientRegistry::new();
         let (config_tx, config_rx) = watch::channel(Arc::new(app));

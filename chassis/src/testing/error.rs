@@ -1,0 +1,50 @@
+//! [`ClusterError`]: what can go wrong starting or driving a test cluster.
+
+use std::time::Duration;
+
+use crate::service::LaunchError;
+
+/// Starting, changing or reading a [`TestCluster`](super::TestCluster) failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClusterError {
+    /// No service of that name was added to the cluster.
+    #[error("the cluster has no service {0:?}")]
+    UnknownService(String),
+    /// Two services of the cluster have the same name.
+    #[error("the service {0:?} was added twice")]
+    DuplicateService(String),
+    /// The service has no running instance at that index.
+    #[error("service {service:?} has no instance {index}")]
+    NoInstance {
+        /// The service.
+        service: String,
+        /// The index asked for.
+        index: usize,
+    },
+    /// An instance failed to start.
+    #[error("starting {service} failed: {source}")]
+    Launch {
+        /// The service.
+        service: String,
+        /// Why.
+        #[source]
+        source: LaunchError,
+    },
+    /// An instance started but did not register (did not become ready) in time.
+    #[error("{service} did not become ready and register within {bound:?}")]
+    NotReady {
+        /// The service.
+        service: String,
+        /// How long the cluster waited.
+        bound: Duration,
+    },
+    /// An operational endpoint could not be read.
+    #[error("GET {url}: {message}")]
+    Endpoint {
+        /// What was asked.
+        url: String,
+        /// Why it failed.
+        message: String,
+    },
+}
