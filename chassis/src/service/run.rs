@@ -53,7 +53,10 @@ pub async fn run<S: Microservice>() -> ExitCode {
         }
     });
     let report = handle.stopped().await;
-    if !report.hooks.timed_out.is_empty() || !report.hooks.panicked.is_empty() {
+    if !report.hooks.timed_out.is_empty()
+        || !report.hooks.panicked.is_empty()
+        || !report.hooks.cancelled.is_empty()
+    {
         tracing::warn!(hooks = ?report.hooks, "some shutdown hooks did not finish");
     }
     ExitCode::SUCCESS

@@ -33,6 +33,8 @@ pub struct HookReport {
     pub timed_out: Vec<String>,
     /// Hooks that panicked.
     pub panicked: Vec<String>,
+    /// Hooks cancelled before they finished: the runtime itself was shutting down.
+    pub cancelled: Vec<String>,
 }
 
 impl Hooks {
@@ -60,9 +62,13 @@ impl Hooks {
             let abort = task.abort_handle();
             match tokio::time::timeout(bound, task).await {
                 Ok(Ok(())) => report.finished.push(name),
-                Ok(Err(_)) => {
+                Ok(Err(error)) if error.is_panic() => {
                     tracing::error!(hook = %name, "shutdown hook panicked");
                     report.panicked.push(name);
+                }
+                Ok(Err(_)) => {
+                    tracing::warn!(hook = %name, "shutdown hook cancelled: the runtime is shutting down");
+                    report.cancelled.push(name);
                 }
                 Err(_) => {
                     abort.abort();
@@ -72,5 +78,21 @@ impl Hooks {
             }
         }
         report
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_hook_is_reported_as_panicked() {
+        let hooks = Hooks::default();
+        hooks.push("fine".to_owned(), || async {});
+        hooks.push("panics".to_owned(), || async { panic!("on purpose") });
+        let report = hooks.run(Duration::from_secs(5)).await;
+        assert_eq!(report.finished, ["fine"]);
+        assert_eq!(report.panicked, ["panics"]);
+        assert!(report.cancelled.is_empty());
     }
 }
