@@ -57,9 +57,14 @@ impl EffectiveConfig {
             if CHASSIS_SECTIONS.contains(&section) {
                 continue;
             }
-            let secret = app_secrets
-                .iter()
-                .any(|s| key == s || key.starts_with(&format!("{s}.")));
+            // An empty key: the probe lost every path (a flattened root), hide it all.
+            let secret = app_secrets.iter().any(|s| {
+                s.is_empty()
+                    || key == s
+                    || key
+                        .strip_prefix(s.as_str())
+                        .is_some_and(|r| r.starts_with('.'))
+            });
             let mut value = shown(entry.value.clone(), &entry.origin, secret);
             if redact::is_secret_key(key) {
                 value.value = serde_json::Value::String(HIDDEN.to_owned());

@@ -93,32 +93,46 @@ pub(crate) mod probe {
     }
 
     /// The dotted keys (below `prefix`) of every [`Secret`](super::Secret) that `T` reads
-    /// from `tree`; a secret inside a list is reported as the list's key.
+    /// from `tree`; a secret inside a list is reported as the list's key. Where serde loses
+    /// the path (an untagged enum swallows the probe's error, a flattened struct buffers its
+    /// fields), the key reported is the nearest one it kept, so the whole subtree is hidden;
+    /// `prefix` itself (empty at the root) when none is kept.
     pub(crate) fn secret_keys<T: DeserializeOwned>(prefix: &str, tree: &Value) -> Vec<String> {
         let mut keys = Vec::new();
         for stop in 0..MAX_SECRETS {
             ARMED.with(|armed| armed.set(Some((0, stop))));
             let result = serde_path_to_error::deserialize::<_, T>(tree.clone());
-            ARMED.with(|armed| armed.set(None));
-            let Err(error) = result else { break };
-            if !error.inner().to_string().contains(MARKER) {
+            let seen = ARMED.with(|armed| armed.take()).map_or(0, |(seen, _)| seen);
+            if seen <= stop {
+                // The probe never fired: every secret has been found.
                 break;
             }
-            let mut key = prefix.to_owned();
-            for segment in error.path().iter().map(ToString::to_string) {
-                if segment == "?" || segment.starts_with('[') || segment.parse::<usize>().is_ok() {
-                    break;
-                }
-                if !key.is_empty() {
-                    key.push('.');
-                }
-                key.push_str(&segment);
-            }
+            // Without an error, an untagged enum swallowed the probe's and read the same
+            // data through a variant without that secret: nothing of it is secret then.
+            // With an error that is not the probe's, one swallowed it and failed where the
+            // path stops. Either way the probes after this one go on.
+            let Err(error) = result else { continue };
+            let key = key_of(prefix, error.path());
             if !keys.contains(&key) {
                 keys.push(key);
             }
         }
         keys
+    }
+
+    /// `prefix` and the path's keys up to the first list index or unknown segment.
+    fn key_of(prefix: &str, path: &serde_path_to_error::Path) -> String {
+        let mut key = prefix.to_owned();
+        for segment in path.iter().map(ToString::to_string) {
+            if segment == "?" || segment.starts_with('[') || segment.parse::<usize>().is_ok() {
+                break;
+            }
+            if !key.is_empty() {
+                key.push('.');
+            }
+            key.push_str(&segment);
+        }
+        key
     }
 }
 
@@ -179,6 +193,84 @@ mod tests {
         assert_eq!(keys, ["db.dsn", "keys"]);
         // Unarmed, the same tree deserializes.
         assert!(serde_path_to_error::deserialize::<_, App>(tree).is_ok());
+    }
+
+    /// Where serde loses a secret's path, the nearest key it kept is hidden whole, and the
+    /// secrets after it are still found (they were shown before, in an order that changed
+    /// from one start to the next).
+    #[test]
+    fn secrets_behind_untagged_enums_and_flattened_structs_are_hidden() {
+        use std::collections::BTreeMap;
+
+        #[derive(Deserialize)]
+        #[allow(dead_code)]
+        #[serde(untagged)]
+        enum Store {
+            Remote {
+                endpoint: String,
+                key: Secret<String>,
+            },
+            Local {
+                path: String,
+            },
+        }
+        #[derive(Deserialize)]
+        #[allow(dead_code)]
+        struct Pool {
+            dsn: Secret<String>,
+            size: u32,
+        }
+        #[derive(Deserialize)]
+        #[allow(dead_code)]
+        struct Db {
+            #[serde(flatten)]
+            pool: Pool,
+        }
+        #[derive(Deserialize)]
+        #[allow(dead_code)]
+        struct App {
+            db: Db,
+            store: Store,
+            hooks: BTreeMap<String, Secret<String>>,
+            maybe: Option<Secret<String>>,
+            later: Secret<String>,
+            vault: Secret<String>,
+            name: String,
+        }
+        let tree = config::Config::builder()
+            .set_override("db.dsn", "postgres://h/db")
+            .and_then(|b| b.set_override("db.size", 4))
+            .and_then(|b| b.set_override("store.endpoint", "https://s"))
+            .and_then(|b| b.set_override("store.key", "k"))
+            .and_then(|b| b.set_override("hooks.slack", "https://hooks/x"))
+            .and_then(|b| b.set_override("maybe", "m"))
+            .and_then(|b| b.set_override("later", "l"))
+            .and_then(|b| b.set_override("vault", "v"))
+            .and_then(|b| b.set_override("name", "x"))
+            .and_then(config::ConfigBuilder::<config::builder::DefaultState>::build)
+            .expect("tree")
+            .cache;
+        let mut keys = probe::secret_keys::<App>("", &tree);
+        keys.sort();
+        assert_eq!(
+            keys,
+            ["db", "hooks.slack", "later", "maybe", "store", "vault"]
+        );
+
+        // A flattened root loses every path: the whole tree is hidden.
+        #[derive(Deserialize)]
+        #[allow(dead_code)]
+        struct Flat {
+            #[serde(flatten)]
+            pool: Pool,
+        }
+        let tree = config::Config::builder()
+            .set_override("dsn", "postgres://h/db")
+            .and_then(|b| b.set_override("size", 4))
+            .and_then(config::ConfigBuilder::<config::builder::DefaultState>::build)
+            .expect("tree")
+            .cache;
+        assert_eq!(probe::secret_keys::<Flat>("", &tree), [""]);
     }
 
     #[test]
