@@ -102,7 +102,7 @@ pub(crate) mod probe {
         for stop in 0..MAX_SECRETS {
             ARMED.with(|armed| armed.set(Some((0, stop))));
             let result = serde_path_to_error::deserialize::<_, T>(tree.clone());
-            let seen = ARMED.with(|armed| armed.take()).map_or(0, |(seen, _)| seen);
+            let seen = ARMED.with(Cell::take).map_or(0, |(seen, _)| seen);
             if seen <= stop {
                 // The probe never fired: every secret has been found.
                 break;
@@ -228,6 +228,12 @@ mod tests {
         }
         #[derive(Deserialize)]
         #[allow(dead_code)]
+        struct Flat {
+            #[serde(flatten)]
+            pool: Pool,
+        }
+        #[derive(Deserialize)]
+        #[allow(dead_code)]
         struct App {
             db: Db,
             store: Store,
@@ -258,12 +264,6 @@ mod tests {
         );
 
         // A flattened root loses every path: the whole tree is hidden.
-        #[derive(Deserialize)]
-        #[allow(dead_code)]
-        struct Flat {
-            #[serde(flatten)]
-            pool: Pool,
-        }
         let tree = config::Config::builder()
             .set_override("dsn", "postgres://h/db")
             .and_then(|b| b.set_override("size", 4))
