@@ -156,7 +156,7 @@ where
         } else {
             retry_layer(&self.name, &config.retry, classifier, None)?
         };
-        let breaker = self.next_breaker(&parts.config, config)?;
+        let breaker = self.next_breaker(config)?;
         if parts.config.bulkhead != config.bulkhead {
             parts.bulkhead = config
                 .bulkhead
@@ -170,10 +170,9 @@ where
     }
 
     /// The breaker retuned in place, or a new one when the window changed (an operator's
-    /// forced state carried over to it).
+    /// forced open or disabled state carried over to it).
     fn next_breaker(
         &self,
-        old: &ClientResilienceConfig,
         new: &ClientResilienceConfig,
     ) -> Result<CircuitBreaker, BreakerConfigError> {
         let current = self.breaker();
@@ -181,14 +180,16 @@ where
             Ok(()) => Ok(current),
             Err(BreakerConfigError::WindowChanged) => {
                 let next = CircuitBreaker::new(&*self.name, &new.breaker)?;
-                match current.state() {
-                    State::ForcedOpen => {
-                        next.force_open();
+                if current.overridden() {
+                    match current.state() {
+                        State::ForcedOpen => {
+                            next.force_open();
+                        }
+                        State::Disabled => {
+                            next.disable();
+                        }
+                        _ => {}
                     }
-                    State::Disabled if old.breaker.enabled && new.breaker.enabled => {
-                        next.disable();
-                    }
-                    _ => {}
                 }
                 tracing::info!(
                     client = %self.name,

@@ -1120,3 +1120,38 @@ mod service {
         assert!(err.is::<BreakerOpen>());
     }
 }
+
+/// An operator's forced-open or disabled state outlives configuration changes of `enabled`
+/// until it is released; `enabled` alone still disables and re-enables a breaker.
+#[test]
+fn an_operators_state_outlives_enabled_changes_until_released() {
+    let on = count_config(4, 2);
+    let off = BreakerConfig {
+        enabled: false,
+        ..count_config(4, 2)
+    };
+    let (breaker, _clock) = build(on.clone());
+
+    breaker.force_open();
+    breaker.reconfigure(&off).unwrap();
+    assert_eq!(breaker.state(), State::ForcedOpen, "disabling by config");
+    breaker.reconfigure(&on).unwrap();
+    assert_eq!(breaker.state(), State::ForcedOpen, "enabling by config");
+
+    breaker.disable();
+    breaker.reconfigure(&off).unwrap();
+    breaker.reconfigure(&on).unwrap();
+    assert_eq!(breaker.state(), State::Disabled, "the operator's, kept");
+
+    breaker.reset();
+    assert!(!breaker.overridden());
+    breaker.reconfigure(&off).unwrap();
+    assert_eq!(breaker.state(), State::Disabled, "by configuration");
+    assert!(!breaker.overridden());
+    breaker.reconfigure(&on).unwrap();
+    assert_eq!(
+        breaker.state(),
+        State::Closed,
+        "configuration brings it back"
+    );
+}

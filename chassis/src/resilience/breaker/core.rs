@@ -4,7 +4,7 @@
 //! window's atomics: no lock, no allocation. Everything else (open, half-open, transitions)
 //! is rare and may take the transition lock.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -56,6 +56,9 @@ pub(crate) struct Shared {
     /// When a half-open breaker whose trials have not all reported opens again.
     half_open_until: AtomicU64,
     rejected: AtomicU64,
+    /// Whether the state in force (forced open, disabled) is an operator's: configuration
+    /// changes leave it alone until the operator releases it.
+    pub(crate) by_operator: AtomicBool,
     lock: Mutex<()>,
     listener: Box<dyn StateListener>,
     observer: Observer,
@@ -108,6 +111,7 @@ impl Shared {
             open_until: AtomicU64::new(0),
             half_open_until: AtomicU64::new(u64::MAX),
             rejected: AtomicU64::new(0),
+            by_operator: AtomicBool::new(false),
             lock: Mutex::new(()),
             listener,
             observer,

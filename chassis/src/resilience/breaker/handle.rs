@@ -93,35 +93,49 @@ impl CircuitBreaker {
     /// Rejects every call until [`reset`](Self::reset) or another operator transition.
     /// Returns `false` when already forced open.
     pub fn force_open(&self) -> bool {
+        self.shared.by_operator.store(true, Ordering::Release);
         self.shared.transition_to(State::ForcedOpen)
     }
 
     /// Admits every call and records nothing until [`reset`](Self::reset) or another operator
     /// transition. Returns `false` when already disabled.
     pub fn disable(&self) -> bool {
+        self.shared.by_operator.store(true, Ordering::Release);
         self.shared.transition_to(State::Disabled)
     }
 
     /// Opens the breaker now, as if the failure rate had been exceeded.
     pub fn open(&self) -> bool {
+        self.shared.by_operator.store(false, Ordering::Release);
         self.shared.transition_to(State::Open)
     }
 
     /// Moves to half-open now, as if the wait were over.
     pub fn half_open(&self) -> bool {
+        self.shared.by_operator.store(false, Ordering::Release);
         self.shared.transition_to(State::HalfOpen)
     }
 
     /// Back to normal operation: closed, with an empty window, from any state.
     pub fn reset(&self) {
+        self.shared.by_operator.store(false, Ordering::Release);
         self.shared.reset();
+    }
+
+    /// Whether the state in force is an operator's [`force_open`](Self::force_open) or
+    /// [`disable`](Self::disable), which [`reconfigure`](Self::reconfigure) leaves alone
+    /// until [`reset`](Self::reset) releases it.
+    pub fn overridden(&self) -> bool {
+        self.shared.by_operator.load(Ordering::Acquire)
+            && matches!(self.state(), State::ForcedOpen | State::Disabled)
     }
 
     /// Applies `config` while the breaker runs: thresholds, slow-call detection, the minimum
     /// number of calls, the waits, the number of trials and `enabled` take effect for the
     /// next call, and the state, the window and its counts stay. A half-open breaker keeps
     /// the trial count it entered with. A change of `enabled` disables the breaker, or
-    /// brings a disabled one back to closed.
+    /// brings a disabled one back to closed, unless an operator's state is in force
+    /// ([`overridden`](Self::overridden)): that stays until it is released.
     ///
     /// # Errors
     ///
@@ -135,10 +149,13 @@ impl CircuitBreaker {
         }
         let was_enabled = self.shared.tunables.enabled();
         self.shared.tunables.store(&settings);
+        if self.overridden() {
+            return Ok(());
+        }
         if was_enabled && !config.enabled {
-            self.disable();
+            self.shared.transition_to(State::Disabled);
         } else if !was_enabled && config.enabled && self.state() == State::Disabled {
-            self.reset();
+            self.shared.reset();
         }
         Ok(())
     }
