@@ -39,6 +39,9 @@
 //! service the runtime starts takes a [`WriterHold`] and releases it in a shutdown hook, which
 //! writes what is queued. When the last hold goes, lines are written directly by the thread
 //! that logs them, so the lines logged after the hooks reach stdout before the process exits.
+//! Unless the output is stalled: when the writer thread is stuck writing (stdout to a pipe
+//! nobody reads), a direct write waits at most 50 ms for it and then queues the line behind
+//! it, so a service can still shut down with its stdout full.
 //! A program that uses `init_logging` on its own should call [`NonBlocking::flush`] (through
 //! [`LogHandle::writer`](super::LogHandle::writer)) before it exits. Lines queued when the
 //! process is killed or aborts (at most 10 ms of them) are lost.

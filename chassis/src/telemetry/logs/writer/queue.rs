@@ -1,14 +1,18 @@
 //! The bounded byte queue between the threads that log and the writer thread.
 
 use std::io::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError, TryLockError};
+use std::time::{Duration, Instant};
 
 use super::FlushTimedOut;
 
 /// Bytes each of the two buffers starts with, so that logging does not allocate once warm.
 const INITIAL: usize = 64 * 1024;
+
+/// How long a direct write waits for the sink while the writer thread holds it; past that
+/// the output is taken as stalled and the line is queued (or dropped) instead.
+const DIRECT_WAIT: Duration = Duration::from_millis(50);
 
 /// Lines queued by the threads that log, written by the writer thread.
 pub(super) struct Queue {
@@ -21,6 +25,9 @@ pub(super) struct Queue {
     sink: Mutex<Box<dyn Write + Send>>,
     capacity: usize,
     dropped: AtomicU64,
+    /// A direct write found the sink held past [`DIRECT_WAIT`] (a writer blocked on a full
+    /// stdout): later direct writes do not wait, until a batch is written again.
+    stalled: AtomicBool,
 }
 
 #[allow(
@@ -66,6 +73,7 @@ impl Queue {
             sink: Mutex::new(sink),
             capacity,
             dropped: AtomicU64::new(0),
+            stalled: AtomicBool::new(false),
         }
     }
 
@@ -80,10 +88,18 @@ impl Queue {
     /// Queues one line; never waits for the sink. A line that does not fit is dropped and
     /// counted. Once direct, writes it (and anything queued before it) itself.
     pub(super) fn push(&self, line: &[u8]) {
-        let mut state = self.state();
+        let state = self.state();
         if state.direct {
             drop(state);
             self.write_through(line);
+            return;
+        }
+        self.enqueue(state, line);
+    }
+
+    /// Queues `line` after what is pending, or drops and counts it when it does not fit.
+    fn enqueue(&self, mut state: MutexGuard<'_, State>, line: &[u8]) {
+        if line.is_empty() {
             return;
         }
         if state.pending.len() + line.len() > self.capacity {
@@ -99,9 +115,15 @@ impl Queue {
         }
     }
 
-    /// Writes what is queued, then `line`, in the calling thread.
+    /// Writes what is queued, then `line`, in the calling thread. When the writer thread
+    /// holds the sink past [`DIRECT_WAIT`] (stuck writing to a stalled output), `line` is
+    /// queued behind its batch instead: a thread that logs never waits on the output for
+    /// long, so a service can still shut down with its stdout full.
     pub(super) fn write_through(&self, line: &[u8]) {
-        let mut sink = self.sink();
+        let Some(mut sink) = self.sink_within(DIRECT_WAIT) else {
+            self.enqueue(self.state(), line);
+            return;
+        };
         let (mut batch, upto) = self.take(&mut Vec::new());
         batch.extend_from_slice(line);
         if !batch.is_empty() {
@@ -109,6 +131,23 @@ impl Queue {
         }
         drop(sink);
         self.mark_written(upto);
+    }
+
+    /// The sink, if it is free within `wait` (at once while the output is stalled).
+    fn sink_within(&self, wait: Duration) -> Option<MutexGuard<'_, Box<dyn Write + Send>>> {
+        let deadline = Instant::now() + wait;
+        loop {
+            match self.sink.try_lock() {
+                Ok(sink) => return Some(sink),
+                Err(TryLockError::Poisoned(poisoned)) => return Some(poisoned.into_inner()),
+                Err(TryLockError::WouldBlock) => {}
+            }
+            if self.stalled.load(Ordering::Relaxed) || Instant::now() >= deadline {
+                self.stalled.store(true, Ordering::Relaxed);
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 
     /// The writer thread's turn: waits up to `interval` (less when woken), then writes what
@@ -134,6 +173,7 @@ impl Queue {
         }
         *spare = batch;
         drop(sink);
+        self.stalled.store(false, Ordering::Relaxed);
         self.mark_written(upto);
         true
     }

@@ -184,3 +184,35 @@ fn dropping_the_writer_writes_what_is_left() {
     }
     assert_eq!(sink.text(), "last words\n");
 }
+
+/// A service shutting down with its output stalled (stdout to a pipe nobody reads): the
+/// last hold's release times out, and neither ending the hold nor the lines logged after
+/// it wait for the stuck writer thread; they are written once the output moves again.
+#[test]
+fn the_last_release_with_a_stalled_output_does_not_wait_for_it() {
+    let (sink, started) = Sink::new();
+    sink.set_open(false);
+    let writer = NonBlocking::new(sink.clone());
+    let hold = writer.hold();
+    log(&writer, "stuck\n");
+    started
+        .recv_timeout(PATIENCE)
+        .expect("the writer thread took the line, and is stuck writing it");
+    let (done, finished) = mpsc::channel();
+    let ending = writer.clone();
+    std::thread::spawn(move || {
+        let flushed = hold.release(Duration::from_millis(1));
+        log(&ending, "shutdown complete\n");
+        let _ = done.send(flushed);
+    });
+    let flushed = finished
+        .recv_timeout(PATIENCE)
+        .expect("the release and the next line did not wait for the stalled output");
+    assert!(flushed.is_err(), "the flush timed out");
+
+    sink.set_open(true);
+    writer
+        .flush(PATIENCE)
+        .expect("written once the output moves");
+    assert_eq!(sink.text(), "stuck\nshutdown complete\n");
+}
