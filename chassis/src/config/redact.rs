@@ -152,6 +152,26 @@ pub(crate) fn hide_in_excerpt(message: &str) -> String {
     out
 }
 
+/// Where a `user:password@` that a parser would cut short ends (its `@`), when the password
+/// holds `/`, `?` or `#` unencoded (`postgres://app:s3cr/et@db:5432/app`): the text before
+/// the first `@` has a `:`, and the last `@` is followed by a host and port. `None` when
+/// the userinfo, if any, ends before the first `/`, `?` or `#` (found as usual).
+fn userinfo_end(rest: &str) -> Option<usize> {
+    let plain_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let first_at = rest.find('@')?;
+    if first_at < plain_end || !rest[..first_at].contains(':') {
+        return None;
+    }
+    let last_at = rest.rfind('@')?;
+    let host = &rest[last_at + 1..];
+    let host = &host[..host.find(['/', '?', '#']).unwrap_or(host.len())];
+    let plausible = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-_:[]%".contains(&b));
+    plausible.then_some(last_at)
+}
+
 /// `url` with its userinfo, and the values of query parameters naming a secret, hidden:
 /// `http://user:pw@host:4317/v1?api_key=k` becomes `http://***@host:4317/v1?api_key=***`.
 pub(crate) fn redact_url(url: &str) -> Cow<'_, str> {
@@ -159,7 +179,10 @@ pub(crate) fn redact_url(url: &str) -> Cow<'_, str> {
         return Cow::Borrowed(url);
     };
     let rest = &url[sep + 3..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let host_start = userinfo_end(rest).map_or(0, |at| at + 1);
+    let authority_end = rest[host_start..]
+        .find(['/', '?', '#'])
+        .map_or(rest.len(), |end| host_start + end);
     let (authority, tail) = rest.split_at(authority_end);
     let mut out = String::with_capacity(url.len());
     out.push_str(&url[..sep + 3]);
@@ -365,6 +388,17 @@ mod tests {
                 "https://h/v1/traces?api_key=***&region=eu#top",
             ),
             ("http://h/p?Token=t", "http://h/p?Token=***"),
+            // Passwords holding `/`, `#` or `?` unencoded.
+            (
+                "redis://default:pa#ss-REDISPW@cache:6379/0",
+                "redis://***@cache:6379/0",
+            ),
+            (
+                "postgres://app:s3cr/et-PGPW@db:5432/app",
+                "postgres://***@db:5432/app",
+            ),
+            ("amqp://guest:a?b@mq:5672", "amqp://***@mq:5672"),
+            ("amqp://guest:MQPW%40x@mq:5672", "amqp://***@mq:5672"),
         ];
         for (url, shown) in cases {
             assert_eq!(redact_url(url), shown, "{url}");
