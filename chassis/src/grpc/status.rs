@@ -56,14 +56,15 @@ pub fn trailers_only(code: Code, message: &'static str) -> Response {
 }
 
 /// The response for a gRPC caller: a gRPC response passes as it is; any other (one the
-/// stack or the router made) becomes the trailers-only answer of its status. Its other
-/// headers (the request id, `Retry-After`) are kept.
+/// stack or the router made, or a handler's non-`200` answer that calls itself gRPC but has
+/// no `grpc-status`) becomes the trailers-only answer of its status. Its other headers (the
+/// request id, `Retry-After`) are kept.
 pub fn to_grpc(response: Response) -> Response {
-    if response
+    let grpc = response
         .headers()
         .get(CONTENT_TYPE)
-        .is_some_and(is_grpc_content_type)
-    {
+        .is_some_and(is_grpc_content_type);
+    if grpc && (response.status() == StatusCode::OK || status_in(response.headers()).is_some()) {
         return response;
     }
     let (code, message) = code_for(response.status());
@@ -160,5 +161,15 @@ mod tests {
             status_in(to_grpc(grpc).headers()),
             Some(Code::InvalidArgument)
         );
+        // A handler's non-200 answer that says it is gRPC but has no grpc-status (a proxy
+        // relaying a 415 with the caller's content type) gets one.
+        let relayed = Response::builder()
+            .status(StatusCode::BAD_GATEWAY)
+            .header(CONTENT_TYPE, GRPC_CONTENT_TYPE)
+            .body(Body::empty())
+            .expect("response");
+        let answer = to_grpc(relayed);
+        assert_eq!(answer.status(), StatusCode::OK);
+        assert_eq!(status_in(answer.headers()), Some(Code::Unavailable));
     }
 }

@@ -118,15 +118,16 @@ async fn get_order(State(app): State<App>, Path(id): Path<String>) -> Response {
     }
 }
 
-/// Passes a service's answer through, keeping its status, content type and body.
+/// Passes a service's answer through, keeping its status, content type, body and, for a
+/// caller that spoke gRPC to a JSON route, the trailers-only status it was answered.
 fn relay(response: http::Response<Body>) -> Response {
     let (parts, body) = response.into_parts();
     let mut relayed = Response::new(body);
     *relayed.status_mut() = parts.status;
-    if let Some(content_type) = parts.headers.get(header::CONTENT_TYPE) {
-        relayed
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, content_type.clone());
+    for name in ["content-type", "grpc-status", "grpc-message"] {
+        if let Some(value) = parts.headers.get(name) {
+            relayed.headers_mut().insert(name, value.clone());
+        }
     }
     relayed
 }

@@ -93,3 +93,35 @@ async fn an_overlong_idempotency_key_is_refused() {
     assert_eq!(reply.status, http::StatusCode::CREATED, "{}", reply.body);
     shop.shutdown().await;
 }
+
+/// A gRPC caller of the gateway's JSON route gets a gRPC answer with its status, not an
+/// HTTP 200 without `grpc-status` (orders answers it trailers-only; the gateway relays it).
+#[tokio::test]
+async fn a_grpc_caller_of_a_json_route_gets_a_grpc_status() {
+    use http_body_util::{BodyExt, Full};
+    use hyper::body::Bytes;
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+
+    let shop = shop().await;
+    let request = http::Request::post(format!("http://{}/api/orders", shop.gateway.addr()))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(Full::new(Bytes::from_static(b"\0\0\0\0\0")))
+        .unwrap();
+    let client = Client::builder(TokioExecutor::new())
+        .http2_only(true)
+        .build_http();
+    let response = client.request(request).await.unwrap();
+    let (parts, body) = response.into_parts();
+    let trailers = body.collect().await.unwrap().trailers().cloned();
+    let status = parts
+        .headers
+        .get("grpc-status")
+        .or_else(|| trailers.as_ref().and_then(|t| t.get("grpc-status")));
+    assert!(
+        status.is_some_and(|code| code != "0"),
+        "{parts:?} {trailers:?}"
+    );
+    shop.shutdown().await;
+}
