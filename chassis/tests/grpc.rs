@@ -237,6 +237,20 @@ async fn health_turns_not_serving_at_shutdown_while_the_drain_delay_still_serves
     let first = watch.message().await.unwrap().unwrap();
     assert_eq!(first.status, ServingStatus::Serving as i32);
 
+    // A watch with a deadline ends at it (DEADLINE_EXCEEDED), as any stream should.
+    let mut bounded = tonic::Request::new(check(""));
+    bounded.set_timeout(Duration::from_millis(200));
+    let mut short = health.watch(bounded).await.unwrap().into_inner();
+    assert_eq!(
+        short.message().await.unwrap().unwrap().status,
+        ServingStatus::Serving as i32
+    );
+    let ended = tokio::time::timeout(Duration::from_secs(20), short.message())
+        .await
+        .expect("the watch ended at its deadline")
+        .unwrap_err();
+    assert_eq!(ended.code(), Code::DeadlineExceeded, "{ended:?}");
+
     service.shutdown_handle().trigger();
     let flipped = watch.message().await.unwrap().unwrap();
     assert_eq!(flipped.status, ServingStatus::NotServing as i32);

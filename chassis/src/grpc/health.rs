@@ -21,6 +21,7 @@ use tonic_health::pb::health_server::{Health, HealthServer};
 use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
 
 use crate::health::{HealthRegistry, Probe};
+use crate::resilience::deadline::Deadline;
 use crate::shutdown::Shutdown;
 
 /// The health service's name, `grpc.health.v1.Health`.
@@ -114,6 +115,8 @@ impl Health for HealthService {
             known,
             last: None,
             ended: false,
+            // The caller's deadline (`grpc-timeout`, under the trust rules) ends the watch.
+            deadline: Deadline::current(),
         };
         Ok(Response::new(Box::pin(futures_util::stream::unfold(
             watch,
@@ -128,6 +131,7 @@ struct Watch {
     known: bool,
     last: Option<ServingStatus>,
     ended: bool,
+    deadline: Option<Deadline>,
 }
 
 impl Watch {
@@ -144,6 +148,11 @@ impl Watch {
                 let ending = Status::unavailable("the server is shutting down");
                 return Some((Err(ending), self));
             }
+            if self.deadline.is_some_and(Deadline::is_expired) {
+                self.ended = true;
+                let ending = Status::deadline_exceeded("the call's deadline has passed");
+                return Some((Err(ending), self));
+            }
             let now = if self.known {
                 self.shared.status().await
             } else {
@@ -154,8 +163,12 @@ impl Watch {
                 return Some((Ok(reply(now)), self));
             }
             let triggered = shutdown.is_triggered();
+            let next_look = tokio::time::Instant::now() + self.shared.interval;
+            let wake = self
+                .deadline
+                .map_or(next_look, |deadline| next_look.min(deadline.instant()));
             tokio::select! {
-                () = tokio::time::sleep(self.shared.interval) => {}
+                () = tokio::time::sleep_until(wake) => {}
                 () = shutdown.triggered(), if !triggered => {}
                 () = shutdown.draining() => {}
             }
