@@ -1,6 +1,7 @@
 //! The admin token: `/admin` endpoints answer only `Authorization: Bearer <token>`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -43,13 +44,50 @@ async fn check(State(token): State<Arc<Secret<String>>>, request: Request, next:
         Some(given) if matches(given, token.expose().as_bytes()) => next.run(request).await,
         given => {
             metrics::counter!("chassis_admin_unauthorized_total").increment(1);
-            tracing::warn!(
-                path = request.uri().path(),
-                token_sent = given.is_some(),
-                "admin request refused: missing or wrong admin token"
-            );
+            if let Some(refused) = REFUSALS.first_this_second() {
+                tracing::warn!(
+                    path = request.uri().path(),
+                    token_sent = given.is_some(),
+                    refused_since_last_warning = refused,
+                    "admin request refused: missing or wrong admin token"
+                );
+            }
             refuse(given.is_some())
         }
+    }
+}
+
+/// Refusals are logged at most once a second (the counter counts each): a flood of
+/// unauthenticated requests must not crowd the log queue out.
+static REFUSALS: Refusals = Refusals {
+    second: AtomicU64::new(0),
+    since: AtomicU64::new(0),
+};
+
+struct Refusals {
+    /// The second (since the Unix epoch) of the last warning.
+    second: AtomicU64,
+    /// Refusals since then.
+    since: AtomicU64,
+}
+
+impl Refusals {
+    /// Counts a refusal; the refusals since the last warning when this one should warn.
+    fn first_this_second(&self) -> Option<u64> {
+        let since = self.since.fetch_add(1, Ordering::Relaxed) + 1;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let last = self.second.load(Ordering::Relaxed);
+        (now > last
+            && self
+                .second
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok())
+        .then(|| {
+            self.since.fetch_sub(since, Ordering::Relaxed);
+            since
+        })
     }
 }
 
@@ -85,6 +123,26 @@ fn refuse(token_sent: bool) -> Response {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn refusals_warn_at_most_once_a_second_and_count_the_rest() {
+        let refusals = super::Refusals {
+            second: super::AtomicU64::new(0),
+            since: super::AtomicU64::new(0),
+        };
+        let started = std::time::Instant::now();
+        assert_eq!(refusals.first_this_second(), Some(1));
+        let mut warned = Vec::new();
+        for _ in 0..10_000 {
+            warned.extend(refusals.first_this_second());
+        }
+        // One more warning per second boundary crossed, at most.
+        let seconds = started.elapsed().as_secs() + 1;
+        assert!(warned.len() as u64 <= seconds, "{warned:?}");
+        let counted: u64 =
+            warned.iter().sum::<u64>() + refusals.since.load(super::Ordering::Relaxed);
+        assert_eq!(counted, 10_000, "every refusal counted once");
+    }
+
     use axum::body::Body;
     use axum::routing::get;
     use tower::ServiceExt;
