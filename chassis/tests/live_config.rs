@@ -682,3 +682,57 @@ async fn an_unreachable_etcd_prefix_fails_start_up() {
         "{text}"
     );
 }
+
+/// A key that needs a restart is reported as such, and no longer once it is back at the value
+/// the service runs with; TLS files that the next start could not use refuse the reload.
+#[tokio::test]
+async fn restart_keys_are_judged_against_what_runs_and_unusable_tls_files_are_refused() {
+    let upstream = Upstream::start("a", 0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let good = config_file(upstream.addr, "5s", "");
+    write(dir.path(), &good);
+    let launcher = Launcher::new().unwrap().set("reload.watch_files", false);
+    let handle = start(dir.path(), launcher).await;
+
+    write(
+        dir.path(),
+        &format!("{good}\n[shutdown]\ngrace_period = \"7s\"\n"),
+    );
+    let report = reload(&handle).await.json();
+    assert_eq!(report["result"], "needs_restart", "{report}");
+    assert_eq!(
+        report["needs_restart"][0], "shutdown.grace_period",
+        "{report}"
+    );
+    write(dir.path(), &good);
+    let report = reload(&handle).await.json();
+    assert_eq!(report["result"], "unchanged", "back to what runs: {report}");
+    assert_eq!(report["needs_restart"].as_array().unwrap().len(), 0);
+
+    let missing = dir.path().join("no-such-ca.pem");
+    let tls = format!(
+        "{good}\n[clients.upstream.tls]\nenabled = true\nca_file = \"{}\"\n",
+        missing.display()
+    );
+    write(dir.path(), &tls);
+    let refused = reload(&handle).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let report = refused.json();
+    assert_eq!(report["result"], "refused", "{report}");
+    assert!(
+        report["problems"][0]["key"]
+            .as_str()
+            .unwrap()
+            .starts_with("clients.upstream.tls."),
+        "{report}"
+    );
+    assert!(
+        report["problems"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("tls.ca_file"),
+        "{report}"
+    );
+    assert_eq!(call(&handle, "/slow").await.as_deref(), Ok("a"));
+    handle.shutdown().await;
+}

@@ -161,8 +161,16 @@ impl Reloader {
             Err(error) => return (ReloadReport::refused(trigger, &error), None),
         };
         let changed = changed_keys(&self.current, &full.keys);
-        let (live, restart): (Vec<String>, Vec<String>) =
+        let (live, mut restart): (Vec<String>, Vec<String>) =
             changed.into_iter().partition(|key| self.live.is_live(key));
+        // TLS files are read when a client is built, at the next start: read them now, so a
+        // change that would fail that start is refused while the old values still run.
+        if let Some(error) = unusable_tls(&full, &restart) {
+            return (ReloadReport::refused(trigger, &error), None);
+        }
+        // A key that needs a restart but is back at the value it started with needs none.
+        let from_startup = changed_keys(&self.startup, &full.keys);
+        restart.retain(|key| from_startup.contains(key));
         let result = match (live.is_empty(), restart.is_empty()) {
             (true, true) => ReloadResult::Unchanged,
             (true, false) => ReloadResult::NeedsRestart,
@@ -177,6 +185,7 @@ impl Reloader {
             error: None,
         };
         if result == ReloadResult::Unchanged {
+            self.current = full.keys;
             return (report, None);
         }
         let effective = self.effective(&full);
@@ -215,6 +224,34 @@ impl Reloader {
         }
         effective
     }
+}
+
+/// A refusal naming each client whose TLS settings (or `url`) changed in `changed` and whose
+/// certificate or key files cannot be used.
+fn unusable_tls<T>(full: &FullLoad<T>, changed: &[String]) -> Option<super::ConfigError> {
+    let mut problems = Vec::new();
+    for (name, client) in &full.config.settings.clients {
+        let prefix = format!("clients.{name}.");
+        let touched = changed.iter().find(|key| {
+            key.strip_prefix(&prefix)
+                .is_some_and(|rest| rest.starts_with("tls.") || rest == "url")
+        });
+        let Some(key) = touched else { continue };
+        if !client.uses_tls() {
+            continue;
+        }
+        if let Err(error) = crate::client::tls::client_config(&client.tls) {
+            problems.push(super::ConfigProblem {
+                key: key.clone(),
+                origin: full
+                    .keys
+                    .get(key)
+                    .map_or(super::Origin::Defaults, |entry| entry.origin.clone()),
+                message: error.to_string(),
+            });
+        }
+    }
+    (!problems.is_empty()).then_some(super::ConfigError::Invalid(problems))
 }
 
 /// The typed parts of a load.
