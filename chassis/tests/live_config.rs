@@ -62,6 +62,20 @@ impl Microservice for Live {
             .route(
                 "/greeting-at-start",
                 get(move || std::future::ready(at_start.clone())),
+            )
+            .route(
+                "/later",
+                get(move || async move {
+                    // A client first made now, after any reloads.
+                    let reply = match ctx.client("later") {
+                        Ok(client) => client.get("/slow").send().await,
+                        Err(error) => return format!("not built: {error}"),
+                    };
+                    match reply {
+                        Ok(reply) => reply.text().await.unwrap_or_default(),
+                        Err(error) => format!("failed: {:?}", error.kind()),
+                    }
+                }),
             ))
     }
 }
@@ -734,5 +748,27 @@ async fn restart_keys_are_judged_against_what_runs_and_unusable_tls_files_are_re
         "{report}"
     );
     assert_eq!(call(&handle, "/slow").await.as_deref(), Ok("a"));
+
+    // A client first made after a reload changed its url (a restart key) is built as the
+    // service started: found through discovery, not at the new url.
+    let upstream_line = format!("upstream = [\"{}\"]", upstream.addr);
+    let later = good.replacen(
+        &upstream_line,
+        &format!("{upstream_line}\nlater = [\"{}\"]", upstream.addr),
+        1,
+    );
+    write(dir.path(), &later);
+    assert_eq!(reload(&handle).await.json()["result"], "applied");
+    write(
+        dir.path(),
+        &format!("{later}\n[clients.later]\nurl = \"http://127.0.0.1:9\"\n"),
+    );
+    let report = reload(&handle).await.json();
+    assert_eq!(report["needs_restart"][0], "clients.later.url", "{report}");
+    let answer = common::get(handle.addr(), "/later").await;
+    assert_eq!(
+        answer.body, "a",
+        "built with the url the service started without"
+    );
     handle.shutdown().await;
 }

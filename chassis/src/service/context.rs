@@ -184,16 +184,25 @@ impl<C> Context<C> {
         })
     }
 
-    /// `clients.<name>` as in force now, and where to find `name`.
+    /// `clients.<name>` as in force now, and where to find `name`. The keys that need a
+    /// restart (`url`, `tls`, `http2`) are the ones the service started with, as a reload
+    /// reports them, even for a client first made after the reload.
     fn client_parts(
         &self,
         name: &str,
     ) -> Result<(ClientResilienceConfig, Endpoints), ClientBuildError> {
-        let config = self
+        let mut config = self
             .current_settings()
             .client(name)
             .cloned()
             .unwrap_or_default();
+        let started = self
+            .inner
+            .settings
+            .client(name)
+            .cloned()
+            .unwrap_or_default();
+        (config.url, config.tls, config.http2) = (started.url, started.tls, started.http2);
         let endpoints = match config.base_url()? {
             Some(url) => url.endpoints(name),
             None => self.inner.registry.discover(name)?,
