@@ -20,6 +20,8 @@ pub(crate) struct LiveKeys {
     pub(crate) faults: bool,
     /// The static discovery backend at start: only then are its lists live.
     pub(crate) static_discovery: bool,
+    /// `RUST_LOG` unset at start: it wins over `telemetry.log.level`, which is then not live.
+    pub(crate) log_level: bool,
 }
 
 impl LiveKeys {
@@ -31,7 +33,7 @@ impl LiveKeys {
             return true; // the service's own: delivered through `Context::watch_config`
         }
         match section {
-            "telemetry" => key == "telemetry.log.level",
+            "telemetry" => self.log_level && key == "telemetry.log.level",
             "faults" => self.faults && matches!(key, "faults.latency" | "faults.error_rate"),
             "discovery" => self.static_discovery && key.starts_with("discovery.static."),
             "clients" => parts
@@ -51,6 +53,7 @@ mod tests {
         let keys = LiveKeys {
             faults: true,
             static_discovery: true,
+            log_level: true,
         };
         for live in [
             "greeting",
@@ -81,7 +84,9 @@ mod tests {
         let off = LiveKeys {
             faults: false,
             static_discovery: false,
+            log_level: false,
         };
+        assert!(!off.is_live("telemetry.log.level"), "RUST_LOG set");
         assert!(!off.is_live("faults.error_rate"));
         assert!(!off.is_live("discovery.static.catalog"));
     }

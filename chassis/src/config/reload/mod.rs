@@ -117,6 +117,7 @@ impl Reloader {
             faults: settings.faults.enabled,
             static_discovery: settings.discovery.backend
                 == crate::discovery::DiscoveryBackend::Static,
+            log_level: std::env::var_os("RUST_LOG").is_none_or(|value| value.is_empty()),
         };
         let effective = EffectiveConfig::new(settings, &full.keys, &full.app_secrets);
         Self {
