@@ -108,3 +108,18 @@ async fn the_no_layer_warning_hides_the_endpoints_credentials() {
         .await
         .expect("an empty flush");
 }
+
+/// The stdout writer's dropped lines are a process series on every service's `/metrics`.
+#[test]
+fn dropped_lines_are_on_metrics() {
+    let mut cfg = TelemetryConfig::default();
+    cfg.log.level = "warn".to_owned();
+    init_logging(&cfg, None).expect("installed or shared");
+    let metrics = chassis::telemetry::metrics::install_prometheus().expect("recorder");
+    let text = metrics.render();
+    assert!(
+        text.lines()
+            .any(|line| line.starts_with("chassis_log_lines_dropped_total ")),
+        "{text}"
+    );
+}

@@ -84,6 +84,13 @@ impl LogHandle {
 /// The process-wide handle, set by the first [`init_logging`].
 static GLOBAL: Mutex<Option<LogHandle>> = Mutex::new(None);
 
+/// Lines the process's stdout writer dropped so far (its queue was full), when
+/// [`init_logging`] installed one.
+pub(crate) fn dropped_lines() -> Option<u64> {
+    let global = GLOBAL.lock().unwrap_or_else(PoisonError::into_inner);
+    Some(global.as_ref()?.writer()?.dropped_lines())
+}
+
 /// Installs the global subscriber writing to stdout: the filter from `rust_log` when set and
 /// non-empty (pass `std::env::var("RUST_LOG").ok()`), else `cfg.log.level`; the format from
 /// `cfg.log.format`.

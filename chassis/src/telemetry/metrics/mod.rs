@@ -18,6 +18,7 @@ mod scope;
 pub(crate) use scope::ScopedExecutor;
 pub use scope::{InScope, SERVICE_LABEL, ServiceLabels, ServiceScope};
 
+use std::fmt::Write as _;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -70,6 +71,19 @@ impl MetricsHandle {
             None => all,
         };
         process::render(&mut out);
+        if let Some(dropped) = crate::telemetry::logs::dropped_lines() {
+            if !out.is_empty() && !out.ends_with('\n') {
+                out.push('\n');
+            }
+            // The process's, like the process_* series: one log output for every service.
+            let _ = write!(
+                out,
+                "# HELP chassis_log_lines_dropped_total Log lines dropped because the log \
+                 output did not keep up.\n\
+                 # TYPE chassis_log_lines_dropped_total counter\n\
+                 chassis_log_lines_dropped_total {dropped}\n"
+            );
+        }
         out
     }
 
