@@ -152,24 +152,28 @@ pub(crate) fn hide_in_excerpt(message: &str) -> String {
     out
 }
 
-/// Where a `user:password@` that a parser would cut short ends (its `@`), when the password
-/// holds `/`, `?` or `#` unencoded (`postgres://app:s3cr/et@db:5432/app`): the text before
-/// the first `@` has a `:`, and the last `@` is followed by a host and port. `None` when
-/// the userinfo, if any, ends before the first `/`, `?` or `#` (found as usual).
+/// Where the userinfo of `rest` (a URL after its `://`) ends: its last `@` that a host and
+/// port follow, when the text before the first `@` has a `:` that starts no port number
+/// (`user:password@`). The password may hold `@`, `/`, `?` or `#` unencoded
+/// (`postgres://app:p@ss/word@db:5432/app`): the last such `@` is taken, which may hide a
+/// path's `@...` too (shown less, never a password). `None` without a password (a plain
+/// `user@` is found as usual).
 fn userinfo_end(rest: &str) -> Option<usize> {
-    let plain_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let first_at = rest.find('@')?;
-    if first_at < plain_end || !rest[..first_at].contains(':') {
-        return None;
+    let colon = rest[..first_at].find(':')?;
+    let plain_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let port = &rest[colon + 1..plain_end.max(colon + 1)];
+    if plain_end < first_at && !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) {
+        return None; // `host:port/...@...`: an `@` in the path or query
     }
-    let last_at = rest.rfind('@')?;
-    let host = &rest[last_at + 1..];
-    let host = &host[..host.find(['/', '?', '#']).unwrap_or(host.len())];
-    let plausible = !host.is_empty()
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b".-_:[]%".contains(&b));
-    plausible.then_some(last_at)
+    rest.match_indices('@').rev().map(|(at, _)| at).find(|&at| {
+        let host = &rest[at + 1..];
+        let host = &host[..host.find(['/', '?', '#']).unwrap_or(host.len())];
+        !host.is_empty()
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-_:[]%".contains(&b))
+    })
 }
 
 /// `url` with its userinfo, and the values of query parameters naming a secret, hidden:
@@ -399,12 +403,20 @@ mod tests {
             ),
             ("amqp://guest:a?b@mq:5672", "amqp://***@mq:5672"),
             ("amqp://guest:MQPW%40x@mq:5672", "amqp://***@mq:5672"),
+            // ... and `@` with them.
+            (
+                "postgres://app:p@ss/word@db:5432/app",
+                "postgres://***@db:5432/app",
+            ),
+            ("redis://u:p@ss#w@cache:6379/0", "redis://***@cache:6379/0"),
         ];
         for (url, shown) in cases {
             assert_eq!(redact_url(url), shown, "{url}");
         }
         for clean in [
             "http://127.0.0.1:4317",
+            "http://h:80/v1?email=a@b.com",
+            "https://gitlab.example.com:8443/@group/x",
             "http://host/a@b",
             "http://h/p?page=2",
             "no url at all",
