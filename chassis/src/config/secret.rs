@@ -107,12 +107,15 @@ pub(crate) mod probe {
                 // The probe never fired: every secret has been found.
                 break;
             }
-            // Without an error, an untagged enum swallowed the probe's and read the same
-            // data through a variant without that secret: nothing of it is secret then.
-            // With an error that is not the probe's, one swallowed it and failed where the
-            // path stops. Either way the probes after this one go on.
-            let Err(error) = result else { continue };
-            let key = key_of(prefix, error.path());
+            // An error that is not the probe's: an untagged enum swallowed it and failed
+            // where the path stops. No error at all: one swallowed it and a variant of its
+            // own took the data (a catch-all), but an unprobed load takes the variant with
+            // the secret, and nothing says where: hide everything below `prefix`. Either
+            // way the probes after this one go on.
+            let key = match result {
+                Err(error) => key_of(prefix, error.path()),
+                Ok(_) => prefix.to_owned(),
+            };
             if !keys.contains(&key) {
                 keys.push(key);
             }
@@ -228,6 +231,18 @@ mod tests {
         }
         #[derive(Deserialize)]
         #[allow(dead_code)]
+        #[serde(untagged)]
+        enum Auth {
+            Token { user: String, token: Secret<String> },
+            Anything(serde::de::IgnoredAny),
+        }
+        #[derive(Deserialize)]
+        #[allow(dead_code)]
+        struct WithAuth {
+            auth: Auth,
+        }
+        #[derive(Deserialize)]
+        #[allow(dead_code)]
         struct Flat {
             #[serde(flatten)]
             pool: Pool,
@@ -262,6 +277,15 @@ mod tests {
             keys,
             ["db", "hooks.slack", "later", "maybe", "store", "vault"]
         );
+
+        // An untagged enum with a catch-all variant: where is unknown, so all is hidden.
+        let tree = config::Config::builder()
+            .set_override("auth.user", "u")
+            .and_then(|b| b.set_override("auth.token", "t"))
+            .and_then(config::ConfigBuilder::<config::builder::DefaultState>::build)
+            .expect("tree")
+            .cache;
+        assert_eq!(probe::secret_keys::<WithAuth>("", &tree), [""]);
 
         // A flattened root loses every path: the whole tree is hidden.
         let tree = config::Config::builder()
