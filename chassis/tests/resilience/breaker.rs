@@ -1143,6 +1143,14 @@ fn an_operators_state_outlives_enabled_changes_until_released() {
     breaker.reconfigure(&on).unwrap();
     assert_eq!(breaker.state(), State::Disabled, "the operator's, kept");
 
+    // Released while the configuration says off: off, as configured.
+    breaker.force_open();
+    breaker.reconfigure(&off).unwrap();
+    breaker.reset();
+    assert_eq!(breaker.state(), State::Disabled, "released into the configuration");
+    breaker.reconfigure(&on).unwrap();
+    assert_eq!(breaker.state(), State::Closed);
+
     breaker.reset();
     assert!(!breaker.overridden());
     breaker.reconfigure(&off).unwrap();

@@ -116,10 +116,15 @@ impl CircuitBreaker {
         self.shared.transition_to(State::HalfOpen)
     }
 
-    /// Back to normal operation: closed, with an empty window, from any state.
+    /// Back to normal operation: closed, with an empty window, from any state; disabled
+    /// when the configuration says `enabled = false`.
     pub fn reset(&self) {
         self.shared.by_operator.store(false, Ordering::Release);
-        self.shared.reset();
+        if self.shared.tunables.enabled() {
+            self.shared.reset();
+        } else {
+            self.shared.transition_to(State::Disabled);
+        }
     }
 
     /// Whether the state in force is an operator's [`force_open`](Self::force_open) or
