@@ -718,10 +718,21 @@ async fn restart_keys_are_judged_against_what_runs_and_unusable_tls_files_are_re
         report["needs_restart"][0], "shutdown.grace_period",
         "{report}"
     );
+    let config = admin(&handle, Method::GET, "/admin/config", None, true)
+        .await
+        .json();
+    assert!(
+        config["pending_restart"]["shutdown.grace_period"].is_object(),
+        "{config}"
+    );
     write(dir.path(), &good);
     let report = reload(&handle).await.json();
     assert_eq!(report["result"], "unchanged", "back to what runs: {report}");
     assert_eq!(report["needs_restart"].as_array().unwrap().len(), 0);
+    let config = admin(&handle, Method::GET, "/admin/config", None, true)
+        .await
+        .json();
+    assert_eq!(config["pending_restart"], serde_json::json!({}), "{config}");
 
     let missing = dir.path().join("no-such-ca.pem");
     let tls = format!(

@@ -1147,7 +1147,11 @@ fn an_operators_state_outlives_enabled_changes_until_released() {
     breaker.force_open();
     breaker.reconfigure(&off).unwrap();
     breaker.reset();
-    assert_eq!(breaker.state(), State::Disabled, "released into the configuration");
+    assert_eq!(
+        breaker.state(),
+        State::Disabled,
+        "released into the configuration"
+    );
     breaker.reconfigure(&on).unwrap();
     assert_eq!(breaker.state(), State::Closed);
 

@@ -162,6 +162,7 @@ impl Reloader {
             Err(error) => return (ReloadReport::refused(trigger, &error), None),
         };
         let changed = changed_keys(&self.current, &full.keys);
+        let any_change = !changed.is_empty();
         let (live, mut restart): (Vec<String>, Vec<String>) =
             changed.into_iter().partition(|key| self.live.is_live(key));
         // TLS files are read when a client is built, at the next start: read them now, so a
@@ -185,8 +186,9 @@ impl Reloader {
             problems: Vec::new(),
             error: None,
         };
-        if result == ReloadResult::Unchanged {
-            self.current = full.keys;
+        // Keys that went back to what runs change nothing, but what `/admin/config` shows
+        // as pending a restart does: the effective configuration is still handed on.
+        if result == ReloadResult::Unchanged && !any_change {
             return (report, None);
         }
         let effective = self.effective(&full);
