@@ -54,8 +54,7 @@ pub(crate) async fn watch_files(
                 .unwrap_or_default()
         }
     };
-    let mut applied = read().await;
-    let mut seen = applied.clone();
+    let mut files_state = Debounce::new(read().await);
     let mut ticks = tokio::time::interval(interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -63,25 +62,73 @@ pub(crate) async fn watch_files(
             () = stop.cancelled() => return,
             _ = ticks.tick() => {}
         }
-        let now = read().await;
-        if now != seen {
-            if emptied(&applied, &now) && !emptied(&applied, &seen) {
-                tracing::warn!(
-                    "a configuration file became empty: not applied (save by renaming a new \
-                     file over it; a signal or POST /admin/config/reload applies it as it is)"
-                );
-            }
-            seen = now; // changed since the last look: wait until it holds
-        } else if now != applied && !emptied(&applied, &now) {
-            applied = now;
-            handle.trigger(ReloadTrigger::File);
+        match files_state.observe(read().await) {
+            Step::Wait => {}
+            Step::Apply => handle.trigger(ReloadTrigger::File),
+            Step::HoldEmpty => tracing::warn!(
+                polls = EMPTY_HOLD_POLLS,
+                "a configuration file became empty: applied only if it stays so for this many \
+                 more polls (save by renaming a new file over it; a signal or POST \
+                 /admin/config/reload applies it at once)"
+            ),
         }
+    }
+}
+
+/// Polls an emptied file must stay empty before it is applied.
+const EMPTY_HOLD_POLLS: u32 = 5;
+
+type Prints = Vec<Option<(u64, bool)>>;
+
+/// The debounce of the polled files: what was applied, what was seen last, for how many
+/// polls it held.
+struct Debounce {
+    applied: Prints,
+    seen: Prints,
+    held: u32,
+}
+
+/// What one poll calls for.
+#[derive(Debug, PartialEq, Eq)]
+enum Step {
+    Wait,
+    Apply,
+    /// A file was just emptied: held back for [`EMPTY_HOLD_POLLS`] polls.
+    HoldEmpty,
+}
+
+impl Debounce {
+    fn new(now: Prints) -> Self {
+        Self {
+            applied: now.clone(),
+            seen: now,
+            held: 0,
+        }
+    }
+
+    fn observe(&mut self, now: Prints) -> Step {
+        if now != self.seen {
+            let first_empty = emptied(&self.applied, &now) && !emptied(&self.applied, &self.seen);
+            self.seen = now; // changed since the last look: wait until it holds
+            self.held = 0;
+            return if first_empty {
+                Step::HoldEmpty
+            } else {
+                Step::Wait
+            };
+        }
+        self.held = self.held.saturating_add(1);
+        if now == self.applied || (emptied(&self.applied, &now) && self.held <= EMPTY_HOLD_POLLS) {
+            return Step::Wait;
+        }
+        self.applied = now;
+        Step::Apply
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::emptied;
+    use super::{Debounce, EMPTY_HOLD_POLLS, Step, emptied};
 
     #[test]
     fn a_file_that_lost_its_contents_is_told_apart() {
@@ -92,5 +139,33 @@ mod tests {
         assert!(!emptied(&[empty], &[empty]), "empty all along");
         assert!(!emptied(&[None], &[empty]), "created empty");
         assert!(!emptied(&[full], &[None]), "removed: the loader decides");
+    }
+
+    #[test]
+    fn a_change_applies_once_it_held_and_an_emptied_file_only_if_it_stays_empty() {
+        let (full, edited, empty) = (Some((1, false)), Some((2, false)), Some((3, true)));
+        let mut files = Debounce::new(vec![full]);
+        assert_eq!(files.observe(vec![full]), Step::Wait, "nothing changed");
+        assert_eq!(
+            files.observe(vec![edited]),
+            Step::Wait,
+            "changed: wait a poll"
+        );
+        assert_eq!(files.observe(vec![edited]), Step::Apply, "held");
+        assert_eq!(files.observe(vec![edited]), Step::Wait, "applied already");
+
+        // Truncated, then written: the empty moment is never applied.
+        assert_eq!(files.observe(vec![empty]), Step::HoldEmpty);
+        assert_eq!(files.observe(vec![empty]), Step::Wait);
+        assert_eq!(files.observe(vec![full]), Step::Wait);
+        assert_eq!(files.observe(vec![full]), Step::Apply);
+
+        // Emptied on purpose: applied once it stayed empty long enough.
+        assert_eq!(files.observe(vec![empty]), Step::HoldEmpty);
+        for _ in 0..EMPTY_HOLD_POLLS {
+            assert_eq!(files.observe(vec![empty]), Step::Wait);
+        }
+        assert_eq!(files.observe(vec![empty]), Step::Apply);
+        assert_eq!(files.observe(vec![empty]), Step::Wait);
     }
 }
