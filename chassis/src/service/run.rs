@@ -59,8 +59,13 @@ pub async fn run<S: Microservice>() -> ExitCode {
     {
         tracing::warn!(hooks = ?report.hooks, "some shutdown hooks did not finish");
     }
+    // The lines logged after the hooks, should a stalled output have left them queued.
+    let _ = tokio::task::spawn_blocking(|| crate::telemetry::logs::flush_stdout(FINAL_FLUSH)).await;
     ExitCode::SUCCESS
 }
+
+/// How long the process waits for its last log lines to be written before it exits.
+const FINAL_FLUSH: std::time::Duration = std::time::Duration::from_secs(1);
 
 async fn launch<S: Microservice>() -> Result<super::ServiceHandle, super::LaunchError> {
     Launcher::<S>::from_process()?.spawn().await

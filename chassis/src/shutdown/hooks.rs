@@ -26,6 +26,7 @@ impl std::fmt::Debug for Hooks {
 
 /// What happened to the hooks when they ran.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct HookReport {
     /// Hooks that finished, in the order they ran.
     pub finished: Vec<String>,

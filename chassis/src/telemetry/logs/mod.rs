@@ -84,6 +84,18 @@ impl LogHandle {
 /// The process-wide handle, set by the first [`init_logging`].
 static GLOBAL: Mutex<Option<LogHandle>> = Mutex::new(None);
 
+/// Writes out what the process's stdout writer holds, waiting at most `timeout`: the last
+/// lines before the process exits. Blocks the calling thread.
+pub(crate) fn flush_stdout(timeout: std::time::Duration) {
+    let writer = {
+        let global = GLOBAL.lock().unwrap_or_else(PoisonError::into_inner);
+        global.as_ref().and_then(|log| log.writer().cloned())
+    };
+    if let Some(writer) = writer {
+        let _ = writer.flush(timeout);
+    }
+}
+
 /// Lines the process's stdout writer dropped so far (its queue was full), when
 /// [`init_logging`] installed one.
 pub(crate) fn dropped_lines() -> Option<u64> {
