@@ -57,6 +57,10 @@ async fn check(State(token): State<Arc<Secret<String>>>, request: Request, next:
     }
 }
 
+/// The start of the refusals' clock: monotonic seconds (from the first refusal, counted from
+/// 1), as a wall clock stepped back would silence the warnings for as long.
+static REFUSALS_START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
 /// Refusals are logged at most once a second (the counter counts each): a flood of
 /// unauthenticated requests must not crowd the log queue out.
 static REFUSALS: Refusals = Refusals {
@@ -65,7 +69,7 @@ static REFUSALS: Refusals = Refusals {
 };
 
 struct Refusals {
-    /// The second (since the Unix epoch) of the last warning.
+    /// The second (monotonic, from 1) of the last warning.
     second: AtomicU64,
     /// Refusals since then.
     since: AtomicU64,
@@ -75,9 +79,11 @@ impl Refusals {
     /// Counts a refusal; the refusals since the last warning when this one should warn.
     fn first_this_second(&self) -> Option<u64> {
         let since = self.since.fetch_add(1, Ordering::Relaxed) + 1;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let now = REFUSALS_START
+            .get_or_init(std::time::Instant::now)
+            .elapsed()
+            .as_secs()
+            + 1;
         let last = self.second.load(Ordering::Relaxed);
         (now > last
             && self
@@ -123,26 +129,6 @@ fn refuse(token_sent: bool) -> Response {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn refusals_warn_at_most_once_a_second_and_count_the_rest() {
-        let refusals = super::Refusals {
-            second: super::AtomicU64::new(0),
-            since: super::AtomicU64::new(0),
-        };
-        let started = std::time::Instant::now();
-        assert_eq!(refusals.first_this_second(), Some(1));
-        let mut warned = Vec::new();
-        for _ in 0..10_000 {
-            warned.extend(refusals.first_this_second());
-        }
-        // One more warning per second boundary crossed, at most.
-        let seconds = started.elapsed().as_secs() + 1;
-        assert!(warned.len() as u64 <= seconds, "{warned:?}");
-        let counted: u64 =
-            warned.iter().sum::<u64>() + refusals.since.load(super::Ordering::Relaxed);
-        assert_eq!(counted, 10_000, "every refusal counted once");
-    }
-
     use axum::body::Body;
     use axum::routing::get;
     use tower::ServiceExt;
@@ -196,5 +182,24 @@ mod tests {
             assert_eq!(status, StatusCode::UNAUTHORIZED, "{wrong:?}");
             assert!(challenge.is_some(), "{wrong:?}");
         }
+    }
+
+    #[test]
+    fn refusals_warn_at_most_once_a_second_and_count_the_rest() {
+        let refusals = Refusals {
+            second: AtomicU64::new(0),
+            since: AtomicU64::new(0),
+        };
+        let started = std::time::Instant::now();
+        assert_eq!(refusals.first_this_second(), Some(1));
+        let mut warned = Vec::new();
+        for _ in 0..10_000 {
+            warned.extend(refusals.first_this_second());
+        }
+        // One more warning per second boundary crossed, at most.
+        let seconds = started.elapsed().as_secs() + 1;
+        assert!(warned.len() as u64 <= seconds, "{warned:?}");
+        let counted: u64 = warned.iter().sum::<u64>() + refusals.since.load(Ordering::Relaxed);
+        assert_eq!(counted, 10_000, "every refusal counted once");
     }
 }
