@@ -174,7 +174,6 @@ impl<S: Microservice> Launcher<S> {
 
     async fn spawn_in(self, scope: ServiceScope) -> Result<ServiceHandle, LaunchError> {
         let (loader, full, etcd) = load(self.loader).await?;
-        #[allow(unused_mut)] // without the `etcd` feature
         let mut reloader = Reloader::new(loader, &full);
         #[cfg(feature = "etcd")]
         if let Some(feed) = &etcd {
@@ -186,6 +185,12 @@ impl<S: Microservice> Launcher<S> {
         // Its hook is registered first, so it runs last: after the user's hooks, once the
         // server stopped.
         let telemetry = Telemetry::start(&settings, &identity, &shutdown, scope)?;
+        reloader.log_level_live(
+            telemetry
+                .log
+                .as_ref()
+                .is_some_and(|log| !log.from_rust_log()),
+        );
         let registry = match self.registry {
             Some(registry) => registry,
             None => Registry::from_config(&settings.discovery)?,

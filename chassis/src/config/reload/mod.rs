@@ -117,7 +117,7 @@ impl Reloader {
             faults: settings.faults.enabled,
             static_discovery: settings.discovery.backend
                 == crate::discovery::DiscoveryBackend::Static,
-            log_level: std::env::var_os("RUST_LOG").is_none_or(|value| value.is_empty()),
+            log_level: true,
         };
         let effective = EffectiveConfig::new(settings, &full.keys, &full.app_secrets);
         Self {
@@ -129,6 +129,12 @@ impl Reloader {
             #[cfg(feature = "etcd")]
             etcd: None,
         }
+    }
+
+    /// Whether `telemetry.log.level` changes live: not when `RUST_LOG` set the filter, or
+    /// when another subscriber owns the logs.
+    pub(crate) fn log_level_live(&mut self, live: bool) {
+        self.live.log_level = live;
     }
 
     /// Reads the etcd values from `values` at each reload.

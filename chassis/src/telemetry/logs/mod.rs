@@ -47,6 +47,8 @@ type Filtered = Layered<reload::Layer<EnvFilter, Registry>, Registry>;
 pub struct LogHandle {
     filter: FilterHandle,
     writer: Option<NonBlocking>,
+    /// The filter came from `RUST_LOG`, which wins over `telemetry.log.level`.
+    from_rust_log: bool,
 }
 
 impl LogHandle {
@@ -71,6 +73,12 @@ impl LogHandle {
     /// a [`subscriber`] built with a writer of the caller's.
     pub fn writer(&self) -> Option<&NonBlocking> {
         self.writer.as_ref()
+    }
+
+    /// Whether the filter came from `RUST_LOG` (which then wins over `telemetry.log.level`
+    /// in the configuration, at start and on reloads).
+    pub fn from_rust_log(&self) -> bool {
+        self.from_rust_log
     }
 
     /// The filter in force, as a directive string.
@@ -166,9 +174,9 @@ fn build<W>(
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    let directive = match rust_log.map(str::trim) {
-        Some(env) if !env.is_empty() => env,
-        _ => cfg.log.level.as_str(),
+    let (directive, from_rust_log) = match rust_log.map(str::trim) {
+        Some(env) if !env.is_empty() => (env, true),
+        _ => (cfg.log.level.as_str(), false),
     };
     let (filter, handle) = reload::Layer::new(parse_filter(directive)?);
     let fmt: Box<dyn Layer<Filtered> + Send + Sync> = match cfg.log.format {
@@ -193,6 +201,7 @@ where
         LogHandle {
             filter: handle,
             writer: None,
+            from_rust_log,
         },
     ))
 }
