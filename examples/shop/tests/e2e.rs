@@ -1,19 +1,27 @@
-//! The three example services in one process over real loopback HTTP: orders placed through
+//! The three example services in one process over real loopback HTTP, started by
+//! `chassis::testing` (ephemeral ports, discovery wired between them): orders placed through
 //! the gateway, idempotency and bad bodies.
 
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
-use common::{get, post_order, shop};
+use chassis::testing::TestCluster;
+use common::{get, post_order};
 use http::StatusCode;
 
 const TWO_ESPRESSO: &str = r#"{"lines":[{"item_id":"espresso","quantity":2}]}"#;
 
 #[tokio::test]
 async fn orders_through_the_gateway_are_priced_idempotent_and_validated() {
-    let shop = shop().await;
-    let gateway = shop.gateway.addr();
+    let shop = TestCluster::builder()
+        .service::<catalog::Catalog>()
+        .service::<orders::Orders>()
+        .service::<gateway::Gateway>()
+        .start()
+        .await
+        .unwrap();
+    let gateway = shop.addr("gateway").unwrap();
 
     let items = get(gateway, "/api/items").await;
     assert_eq!(items.status, StatusCode::OK);
