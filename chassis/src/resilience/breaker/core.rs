@@ -59,6 +59,9 @@ pub(crate) struct Shared {
     /// Whether the state in force (forced open, disabled) is an operator's: configuration
     /// changes leave it alone until the operator releases it.
     pub(crate) by_operator: AtomicBool,
+    /// Held by operators' transitions and by reconfiguration (never by calls), so that an
+    /// operator's state and a reload's judgement of it do not interleave.
+    pub(crate) control: Mutex<()>,
     lock: Mutex<()>,
     listener: Box<dyn StateListener>,
     observer: Observer,
@@ -112,6 +115,7 @@ impl Shared {
             half_open_until: AtomicU64::new(u64::MAX),
             rejected: AtomicU64::new(0),
             by_operator: AtomicBool::new(false),
+            control: Mutex::new(()),
             lock: Mutex::new(()),
             listener,
             observer,

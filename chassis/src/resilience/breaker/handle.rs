@@ -93,6 +93,7 @@ impl CircuitBreaker {
     /// Rejects every call until [`reset`](Self::reset) or another operator transition.
     /// Returns `false` when already forced open.
     pub fn force_open(&self) -> bool {
+        let _control = self.control();
         self.shared.by_operator.store(true, Ordering::Release);
         self.shared.transition_to(State::ForcedOpen)
     }
@@ -100,18 +101,21 @@ impl CircuitBreaker {
     /// Admits every call and records nothing until [`reset`](Self::reset) or another operator
     /// transition. Returns `false` when already disabled.
     pub fn disable(&self) -> bool {
+        let _control = self.control();
         self.shared.by_operator.store(true, Ordering::Release);
         self.shared.transition_to(State::Disabled)
     }
 
     /// Opens the breaker now, as if the failure rate had been exceeded.
     pub fn open(&self) -> bool {
+        let _control = self.control();
         self.shared.by_operator.store(false, Ordering::Release);
         self.shared.transition_to(State::Open)
     }
 
     /// Moves to half-open now, as if the wait were over.
     pub fn half_open(&self) -> bool {
+        let _control = self.control();
         self.shared.by_operator.store(false, Ordering::Release);
         self.shared.transition_to(State::HalfOpen)
     }
@@ -119,6 +123,7 @@ impl CircuitBreaker {
     /// Back to normal operation: closed, with an empty window, from any state; disabled
     /// when the configuration says `enabled = false`.
     pub fn reset(&self) {
+        let _control = self.control();
         self.shared.by_operator.store(false, Ordering::Release);
         if self.shared.tunables.enabled() {
             self.shared.reset();
@@ -152,6 +157,7 @@ impl CircuitBreaker {
         if settings.window != self.shared.settings.window {
             return Err(BreakerConfigError::WindowChanged);
         }
+        let _control = self.control();
         let was_enabled = self.shared.tunables.enabled();
         self.shared.tunables.store(&settings);
         if self.overridden() {
@@ -163,6 +169,14 @@ impl CircuitBreaker {
             self.shared.reset();
         }
         Ok(())
+    }
+
+    /// Serializes operators' transitions and reconfiguration (calls never take it).
+    fn control(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.shared
+            .control
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The window this breaker was built with (it cannot change: see
