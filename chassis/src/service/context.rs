@@ -202,6 +202,13 @@ impl<C> Context<C> {
             .client(name)
             .cloned()
             .unwrap_or_default();
+        if (&config.url, &config.tls, config.http2) != (&started.url, &started.tls, started.http2) {
+            tracing::warn!(
+                client = name,
+                "url, tls or http2 of this client changed since start: it is built with the \
+                 values the service started with, until a restart"
+            );
+        }
         (config.url, config.tls, config.http2) = (started.url, started.tls, started.http2);
         let endpoints = match config.base_url()? {
             Some(url) => url.endpoints(name),
