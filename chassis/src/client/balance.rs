@@ -327,6 +327,35 @@ impl Endpoints {
     }
 }
 
+/// An endpoint picked for an attempt, the request addressed to it.
+pub(crate) struct Picked {
+    pub(crate) endpoint: Arc<Endpoint>,
+    pub(crate) permit: Option<OwnedPermit>,
+    /// When the attempt started.
+    pub(crate) start: Instant,
+}
+
+impl Endpoints {
+    /// Picks an endpoint for `request` and points its URI at it (`scheme`, under `prefix`):
+    /// the first steps of every attempt, HTTP or gRPC.
+    pub(crate) fn pick_for<B>(
+        &self,
+        request: &mut Request<B>,
+        scheme: Scheme,
+        prefix: &str,
+    ) -> Result<Picked, BoxError> {
+        let start = Instant::now();
+        let (endpoint, permit) = self.pick(micros_since(self.epoch, start))?;
+        *request.uri_mut() = absolute(request.uri(), &endpoint, scheme, prefix)
+            .map_err(|error| -> BoxError { Box::new(InvalidRequest::new(error)) })?;
+        Ok(Picked {
+            endpoint,
+            permit,
+            start,
+        })
+    }
+}
+
 /// The innermost service: picks an endpoint, sends the request over a pooled connection.
 #[derive(Debug, Clone)]
 pub(crate) struct Balancer {
@@ -358,20 +387,13 @@ impl Service<Request<OutBody>> for Balancer {
     }
 
     fn call(&mut self, mut request: Request<OutBody>) -> Self::Future {
-        let start = Instant::now();
-        let epoch = self.endpoints.epoch;
-        let (endpoint, permit) = match self.endpoints.pick(micros_since(epoch, start)) {
+        let picked = match self
+            .endpoints
+            .pick_for(&mut request, self.http.scheme(), &self.prefix)
+        {
             Ok(picked) => picked,
             Err(error) => return Box::pin(std::future::ready(Err(error))),
         };
-        let uri = match absolute(request.uri(), &endpoint, self.http.scheme(), &self.prefix) {
-            Ok(uri) => uri,
-            Err(error) => {
-                let invalid: BoxError = Box::new(InvalidRequest::new(error));
-                return Box::pin(std::future::ready(Err(invalid)));
-            }
-        };
-        *request.uri_mut() = uri;
         let (mut parts, body) = request.into_parts();
         let timer = parts.extensions.get::<OwnTimer>().copied();
         // Each attempt is its own request to the callee: its own span id as the
@@ -379,31 +401,21 @@ impl Service<Request<OutBody>> for Balancer {
         let call = Call {
             template: parts.extensions.get::<RouteTemplate>().map(|t| t.0),
             resends: parts.extensions.get::<ResendCount>().map_or(0, |r| r.0),
-            authority: endpoint.authority(),
+            authority: picked.endpoint.authority(),
             rpc: None,
         };
         let span = AttemptSpan::start(&mut parts, &call);
-        let mut attempt = InFlight::start(endpoint, permit, epoch, start, timer, span);
+        let mut attempt = InFlight::start(picked, self.endpoints.epoch, timer, span);
         // The client's future holds what it needs; no clone of the client here.
         let response = self.http.request(Request::from_parts(parts, body));
         Box::pin(async move {
-            let result = response.await;
-            match &result {
-                Ok(response) => attempt.answered(response.status()),
-                // A TLS failure is a transport failure, named apart in its span.
-                Err(error) if tls_failure(error).is_some() => {
-                    attempt.failed_as(Verdict::of_error(error), "tls");
+            match response.await {
+                Ok(response) => {
+                    attempt.answered(response.status());
+                    Ok(response.map(Body::new))
                 }
-                Err(error) => attempt.failed(Verdict::of_error(error)),
+                Err(error) => Err(attempt.transport_failed(error)),
             }
-            result
-                .map(|response| response.map(Body::new))
-                .map_err(|error| {
-                    // Named by its endpoint only when it failed: no copy on the way.
-                    let named: BoxError =
-                        Box::new(TransportError::new(attempt.endpoint.authority(), error));
-                    named
-                })
         })
     }
 }
@@ -425,14 +437,18 @@ pub(crate) struct InFlight {
 }
 
 impl InFlight {
+    /// The attempt on `picked`'s endpoint begins (`epoch`: that of the endpoints' samples).
     pub(crate) fn start(
-        endpoint: Arc<Endpoint>,
-        permit: Option<OwnedPermit>,
+        picked: Picked,
         epoch: Instant,
-        start: Instant,
         timer: Option<OwnTimer>,
         span: AttemptSpan,
     ) -> Self {
+        let Picked {
+            endpoint,
+            permit,
+            start,
+        } = picked;
         endpoint.in_flight.fetch_add(1, Ordering::Relaxed);
         Self {
             endpoint,
@@ -442,6 +458,20 @@ impl InFlight {
             timer,
             span,
         }
+    }
+
+    /// The attempt failed with no answer: judged (a TLS failure is a transport failure,
+    /// named apart in its span), and the error named by its endpoint.
+    pub(crate) fn transport_failed(
+        &mut self,
+        error: hyper_util::client::legacy::Error,
+    ) -> BoxError {
+        if tls_failure(&error).is_some() {
+            self.failed_as(Verdict::of_error(&error), "tls");
+        } else {
+            self.failed(Verdict::of_error(&error));
+        }
+        Box::new(TransportError::new(self.endpoint.authority(), error))
     }
 
     /// The endpoint answered `status`.
@@ -700,15 +730,12 @@ mod tests {
         let epoch = endpoints.epoch;
         list[1].observe(Duration::from_millis(1), 0);
         for _ in 0..3 {
-            let start = Instant::now();
-            let mut attempt = InFlight::start(
-                Arc::clone(&list[0]),
-                None,
-                epoch,
-                start,
-                None,
-                AttemptSpan::default(),
-            );
+            let picked = Picked {
+                endpoint: Arc::clone(&list[0]),
+                permit: None,
+                start: Instant::now(),
+            };
+            let mut attempt = InFlight::start(picked, epoch, None, AttemptSpan::default());
             // It refused at once: a transport failure in well under a millisecond.
             attempt.failed(Verdict::Failure(Failure::Transport));
         }

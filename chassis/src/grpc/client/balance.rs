@@ -6,20 +6,17 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Instant;
 
 use axum::body::Body;
 use http::{Request, Response, StatusCode};
 use tower::{BoxError, Service};
 
-use crate::client::TransportError;
-use crate::client::balance::{Endpoints, InFlight, OutBody, absolute, micros_since};
-use crate::client::error::tls_failure;
+use crate::client::balance::{Endpoints, InFlight, OutBody};
 use crate::client::pool::Pool;
 use crate::grpc::metrics::{End, Finish, RpcBody};
 use crate::grpc::timeout::format_grpc_timeout;
 use crate::grpc::{GRPC_TIMEOUT, status_in};
-use crate::resilience::blame::{Failure, InvalidRequest, Verdict};
+use crate::resilience::blame::{Failure, Verdict};
 use crate::resilience::deadline::Deadline;
 use crate::resilience::timeout::OwnTimer;
 use crate::telemetry::client_span::{AttemptSpan, Call};
@@ -57,20 +54,13 @@ impl Service<Request<OutBody>> for GrpcBalancer {
     }
 
     fn call(&mut self, mut request: Request<OutBody>) -> Self::Future {
-        let start = Instant::now();
-        let epoch = self.endpoints.epoch;
-        let (endpoint, permit) = match self.endpoints.pick(micros_since(epoch, start)) {
+        let picked = match self
+            .endpoints
+            .pick_for(&mut request, self.http.scheme(), "")
+        {
             Ok(picked) => picked,
             Err(error) => return Box::pin(std::future::ready(Err(error))),
         };
-        let uri = match absolute(request.uri(), &endpoint, self.http.scheme(), "") {
-            Ok(uri) => uri,
-            Err(error) => {
-                let invalid: BoxError = Box::new(InvalidRequest::new(error));
-                return Box::pin(std::future::ready(Err(invalid)));
-            }
-        };
-        *request.uri_mut() = uri;
         let (mut parts, body) = request.into_parts();
         let timer = parts.extensions.get::<OwnTimer>().copied();
         let deadline = parts.extensions.get::<Deadline>().copied();
@@ -90,26 +80,16 @@ impl Service<Request<OutBody>> for GrpcBalancer {
                 .extensions
                 .get::<crate::resilience::retry::ResendCount>()
                 .map_or(0, |r| r.0),
-            authority: endpoint.authority(),
+            authority: picked.endpoint.authority(),
             rpc: Some(uri.path()),
         };
         let span = AttemptSpan::start(&mut parts, &call);
-        let attempt = InFlight::start(endpoint, permit, epoch, start, timer, span);
+        let mut attempt = InFlight::start(picked, self.endpoints.epoch, timer, span);
         let response = self.http.request(Request::from_parts(parts, body));
         Box::pin(async move {
-            let mut attempt = attempt;
             match response.await {
                 Ok(response) => Ok(judge(response, attempt, caller_first)),
-                Err(error) => {
-                    if tls_failure(&error).is_some() {
-                        attempt.failed_as(Verdict::of_error(&error), "tls");
-                    } else {
-                        attempt.failed(Verdict::of_error(&error));
-                    }
-                    let named: BoxError =
-                        Box::new(TransportError::new(attempt.endpoint.authority(), error));
-                    Err(named)
-                }
+                Err(error) => Err(attempt.transport_failed(error)),
             }
         })
     }
