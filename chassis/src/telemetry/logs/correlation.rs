@@ -32,36 +32,9 @@ pub(crate) fn with_ids<R>(write: impl FnOnce(Ids<'_>) -> R) -> Option<R> {
 
 #[cfg(test)]
 mod tests {
-    use std::io;
-    use std::sync::{Arc, Mutex, PoisonError};
-
     use super::*;
     use crate::telemetry::TelemetryConfig;
-
-    #[derive(Clone, Default)]
-    struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-    impl io::Write for Buffer {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.0
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .extend_from_slice(buf);
-            Ok(buf.len())
-        }
-
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl<'w> tracing_subscriber::fmt::MakeWriter<'w> for Buffer {
-        type Writer = Self;
-
-        fn make_writer(&'w self) -> Self {
-            self.clone()
-        }
-    }
+    use crate::telemetry::logs::test_buffer::Buffer;
 
     /// What one event logs in the request's context, inside a span of the handler's or not.
     fn line(in_span: bool) -> String {
@@ -79,12 +52,7 @@ mod tests {
             let _entered = span.enter();
             ctx.in_scope(|| tracing::info!("inside"));
         });
-        let text = buffer
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        String::from_utf8(text).expect("utf-8")
+        buffer.text()
     }
 
     #[test]

@@ -23,6 +23,8 @@
 pub(crate) mod correlation;
 mod fields;
 pub(crate) mod json;
+#[cfg(test)]
+mod test_buffer;
 mod text;
 mod timestamp;
 mod writer;

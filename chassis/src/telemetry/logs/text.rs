@@ -144,40 +144,12 @@ impl Write for HoldNewline<'_, '_> {
 
 #[cfg(test)]
 mod tests {
-    use std::io;
-    use std::sync::{Arc, Mutex, PoisonError};
-
-    use tracing_subscriber::fmt::MakeWriter;
     use tracing_subscriber::layer::SubscriberExt;
 
     use super::*;
     use crate::telemetry::logs::fields::PrettyFields;
+    use crate::telemetry::logs::test_buffer::Buffer;
     use crate::telemetry::propagation::TraceContext;
-
-    #[derive(Clone, Default)]
-    struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-    impl io::Write for Buffer {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.0
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .extend_from_slice(buf);
-            Ok(buf.len())
-        }
-
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl MakeWriter<'_> for Buffer {
-        type Writer = Self;
-
-        fn make_writer(&self) -> Self {
-            self.clone()
-        }
-    }
 
     /// The lines of a few events, spans and requests, each without its timestamp.
     fn lines(direct: bool) -> Vec<String> {
@@ -206,12 +178,7 @@ mod tests {
             let _handler = handler.enter();
             ctx.in_scope(|| tracing::info!("in a request inside a handler's span"));
         });
-        let text = buffer
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        let text = String::from_utf8(text).expect("utf-8");
+        let text = buffer.text();
         text.lines()
             .map(|line| masked(line.split_once(' ').expect("a timestamp").1))
             .collect()
