@@ -3,6 +3,7 @@
 #![cfg(feature = "grpc")]
 #![allow(missing_docs, clippy::unwrap_used)]
 
+mod common;
 mod grpc_support;
 
 use std::net::SocketAddr;
@@ -15,7 +16,8 @@ use chassis::resilience::breaker::State;
 use chassis::resilience::config::ClientResilienceConfig;
 use chassis::service::{ServiceHandle, spawn};
 use chassis_test_echo::pb::SayRequest;
-use grpc_support::{EchoClient, EchoService, eventually, hits, plain_client, say};
+use common::eventually;
+use grpc_support::{EchoClient, EchoService, hits, plain_client, say};
 use tonic::Code;
 
 async fn echo(extra: &[(&str, &str)]) -> ServiceHandle {

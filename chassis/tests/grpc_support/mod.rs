@@ -203,25 +203,6 @@ pub fn say(message: &str) -> SayRequest {
     }
 }
 
-/// Polls `probe` until it returns true, failing after `within`.
-pub async fn eventually<F, Fut>(within: Duration, what: &str, mut probe: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        if probe().await {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 /// A unary call sent over plain HTTP/2 (hyper), with `headers` as given: no client-side
 /// timer, so the server's own answer shows. Returns the status from the headers
 /// (trailers-only) or the trailers, and the response's content type.
