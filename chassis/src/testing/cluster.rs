@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::capture;
 use super::http;
-use super::network::Network;
+use super::network::{Network, Wiring};
 use super::{ClusterError, Link};
 use crate::discovery::{BoxFuture, Registry};
 use crate::health::HealthReport;
@@ -95,7 +95,10 @@ impl ClusterBuilder {
             return Err(problem);
         }
         capture::install();
-        let network = Network::new(self.specs.iter().map(|spec| spec.name.to_owned()));
+        let network = Network::new(
+            self.specs.iter().map(|spec| spec.name.to_owned()),
+            Wiring::Proxied,
+        );
         let mut cluster = TestCluster {
             log_marks: self
                 .specs

@@ -1,6 +1,7 @@
 //! [`Network`]: the cluster's in-process registry. Instances register with it through the
 //! runtime's ordinary discovery seam; callers discover through it and are handed, for each
-//! callee instance, the address of that link's [`Proxy`].
+//! callee instance, the address of that link's [`Proxy`] ([`Wiring::Proxied`]) or the
+//! instance's own ([`Wiring::Direct`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -18,10 +19,21 @@ use crate::discovery::{
 /// The backend name in discovery metrics and logs.
 const BACKEND: &str = "test-cluster";
 
+/// What a caller is handed for each instance of a callee.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wiring {
+    /// The address of a TCP proxy per link and instance, where faults are switched.
+    Proxied,
+    /// The instance's own address: no proxy, no fault (a demo, or a simulated network
+    /// whose faults are the simulator's).
+    Direct,
+}
+
 /// The services of one cluster, their registered instances and the links between them.
 #[derive(Debug)]
 pub(crate) struct Network {
     state: Mutex<State>,
+    wiring: Wiring,
     /// Bumped at every registration and deregistration, for waiters.
     generation: watch::Sender<u64>,
 }
@@ -46,12 +58,13 @@ struct LinkState {
 }
 
 impl Network {
-    pub(crate) fn new(services: impl IntoIterator<Item = String>) -> Arc<Self> {
+    pub(crate) fn new(services: impl IntoIterator<Item = String>, wiring: Wiring) -> Arc<Self> {
         Arc::new(Self {
             state: Mutex::new(State {
                 services: services.into_iter().collect(),
                 ..State::default()
             }),
+            wiring,
             generation: watch::channel(0).0,
         })
     }
@@ -77,7 +90,7 @@ impl Network {
     /// The fault cell of the link `caller -> callee`, made on first use.
     pub(crate) fn fault(&self, caller: &str, callee: &str) -> Arc<FaultCell> {
         let mut state = self.state();
-        state.link(caller, callee).fault.clone()
+        state.link(caller, callee, self.wiring).fault.clone()
     }
 
     /// Whether the instance `instance_id` of `service` is registered.
@@ -120,7 +133,7 @@ impl Network {
             .entry(instance.name.clone())
             .or_default()
             .insert(instance.instance_id.clone(), address);
-        state.republish(&instance.name);
+        state.republish(&instance.name, self.wiring);
         drop(state);
         self.generation.send_modify(|generation| *generation += 1);
         Ok(())
@@ -131,14 +144,14 @@ impl Network {
         if let Some(instances) = state.registered.get_mut(service) {
             instances.remove(instance_id);
         }
-        state.republish(service);
+        state.republish(service, self.wiring);
         drop(state);
         self.generation.send_modify(|generation| *generation += 1);
     }
 }
 
 impl State {
-    fn link(&mut self, caller: &str, callee: &str) -> &mut LinkState {
+    fn link(&mut self, caller: &str, callee: &str, wiring: Wiring) -> &mut LinkState {
         let key = (caller.to_owned(), callee.to_owned());
         if !self.links.contains_key(&key) {
             let (publisher, endpoints) = Publisher::channel(BACKEND, callee);
@@ -151,14 +164,14 @@ impl State {
                     proxies: BTreeMap::new(),
                 },
             );
-            self.republish(callee);
+            self.republish(callee, wiring);
         }
         self.links.get_mut(&key).unwrap_or_else(|| unreachable!())
     }
 
-    /// Publishes to every link towards `callee` the proxies of its registered instances,
-    /// starting the proxies that are missing.
-    fn republish(&mut self, callee: &str) {
+    /// Publishes to every link towards `callee` its registered instances: their proxies,
+    /// started when missing, or with [`Wiring::Direct`] their own addresses.
+    fn republish(&mut self, callee: &str, wiring: Wiring) {
         let empty = BTreeMap::new();
         let instances = self.registered.get(callee).unwrap_or(&empty);
         for ((_, link_callee), link) in &mut self.links {
@@ -167,6 +180,10 @@ impl State {
             }
             let mut set = Vec::with_capacity(instances.len());
             for (id, upstream) in instances {
+                if wiring == Wiring::Direct {
+                    set.push(Endpoint::new(*upstream).instance_id(id.clone()));
+                    continue;
+                }
                 if !link.proxies.contains_key(id) {
                     match Proxy::start(*upstream, link.fault.clone()) {
                         Ok(proxy) => {
@@ -201,7 +218,8 @@ impl Discover for CallerView {
         if !state.services.contains(service) {
             return Err(DiscoveryError::UnknownService(service.to_owned()));
         }
-        Ok(state.link(&self.caller, service).endpoints.clone())
+        let wiring = self.network.wiring;
+        Ok(state.link(&self.caller, service, wiring).endpoints.clone())
     }
 }
 
