@@ -72,7 +72,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::Instant;
+use tokio::time::Instant;
 
 use axum::body::Body;
 use http::{Method, Request, Response};

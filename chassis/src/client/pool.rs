@@ -6,6 +6,10 @@
 //! whatever its URI says. The connector verifies the endpoint's host, or `tls.server_name`
 //! when set (discovered endpoints are often IP addresses); ALPN offers `http/1.1`, or `h2`
 //! with `http2 = true`.
+//!
+//! Inside a deterministic simulation (feature `simulation`, `chassis::testing::Simulation`)
+//! a cleartext client connects over the simulated network instead; TLS is not simulated and
+//! a TLS client is refused there.
 
 use std::time::Duration;
 
@@ -33,12 +37,25 @@ pub(crate) enum Pool {
     Cleartext(Client<HttpConnector, OutBody>),
     /// `https://` only.
     Tls(Client<HttpsConnector<HttpConnector>, OutBody>),
+    /// `http://` over a simulated network.
+    #[cfg(feature = "simulation")]
+    Simulated(Client<crate::testing::simulation::Connector, OutBody>),
 }
 
 impl Pool {
     /// The transport `config` asks for: TLS when [`ClientResilienceConfig::uses_tls`], its
     /// rustls configuration built here, once.
     pub(crate) fn new(config: &ClientResilienceConfig) -> Result<Self, TlsConfigError> {
+        #[cfg(feature = "simulation")]
+        if turmoil::in_simulation() {
+            if config.uses_tls() {
+                return Err(TlsConfigError::Simulated);
+            }
+            let connector = crate::testing::simulation::Connector {
+                timeout: CONNECT_TIMEOUT,
+            };
+            return Ok(Self::Simulated(pool(connector, config.http2)));
+        }
         if !config.uses_tls() {
             return Ok(Self::Cleartext(pool(tcp(), config.http2)));
         }
@@ -70,6 +87,8 @@ impl Pool {
         match self {
             Self::Cleartext(_) => Scheme::HTTP,
             Self::Tls(_) => Scheme::HTTPS,
+            #[cfg(feature = "simulation")]
+            Self::Simulated(_) => Scheme::HTTP,
         }
     }
 
@@ -78,6 +97,8 @@ impl Pool {
         match self {
             Self::Cleartext(client) => client.request(request),
             Self::Tls(client) => client.request(request),
+            #[cfg(feature = "simulation")]
+            Self::Simulated(client) => client.request(request),
         }
     }
 }

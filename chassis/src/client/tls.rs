@@ -27,6 +27,11 @@ use crate::resilience::config::TlsConfig;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TlsConfigError {
+    /// TLS is not simulated: a client inside `chassis::testing::Simulation` must be
+    /// cleartext.
+    #[cfg(feature = "simulation")]
+    #[error("TLS is not simulated: a client in a simulation must use http://")]
+    Simulated,
     /// A file could not be read.
     #[error("cannot read {key} {}: {source}", path.display())]
     Read {

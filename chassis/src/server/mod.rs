@@ -33,6 +33,7 @@
 //! # }
 //! ```
 
+mod accept;
 mod admin;
 mod admin_auth;
 mod admin_breakers;
@@ -52,6 +53,7 @@ mod timeout;
 mod trust;
 mod watchdog;
 
+pub use accept::{Accept, Connection};
 pub use admin::{BuildInfo, ServiceInfo, info_routes};
 pub use admin_auth::require_admin_token;
 pub use admin_breakers::breaker_routes;

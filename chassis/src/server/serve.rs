@@ -12,12 +12,12 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioTimer;
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
-use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::Service;
 
+use super::accept::{Accept, Connection};
 use super::watchdog::{Activity, CountedIo, Timeouts, Verdict, Watchdog, Watched};
 use crate::config::ServerConfig;
 use crate::telemetry::metrics::ScopedExecutor;
@@ -65,13 +65,17 @@ impl Serving {
     /// `server.max_connections` are open at once: beyond it accepting pauses (new
     /// connections wait in the listen backlog) until one closes. When `draining` is
     /// cancelled the listener closes and connections finish gracefully.
-    pub fn start<S>(
-        listener: TcpListener,
+    ///
+    /// `listener` is a [`tokio::net::TcpListener`] but for deterministic tests, where it is
+    /// a simulated one (see [`Accept`]).
+    pub fn start<L, S>(
+        listener: L,
         service: S,
         config: &ServerConfig,
         draining: CancellationToken,
     ) -> std::io::Result<Self>
     where
+        L: Accept,
         S: Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>
             + ForConnection
             + Send
@@ -167,8 +171,8 @@ fn builder(config: &ServerConfig, executor: ScopedExecutor) -> auto::Builder<Sco
     }
 }
 
-struct AcceptLoop<S> {
-    listener: TcpListener,
+struct AcceptLoop<L, S> {
+    listener: L,
     service: S,
     builder: auto::Builder<ScopedExecutor>,
     /// The service scope connections run in.
@@ -182,8 +186,9 @@ struct AcceptLoop<S> {
     slots: Arc<Semaphore>,
 }
 
-impl<S> AcceptLoop<S>
+impl<L, S> AcceptLoop<L, S>
 where
+    L: Accept,
     S: Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>
         + ForConnection
         + Send
@@ -212,9 +217,13 @@ where
         // Dropping the listener here refuses new connections from now on.
     }
 
-    fn spawn_connection(&self, stream: TcpStream, peer: SocketAddr, slot: OwnedSemaphorePermit) {
-        let _ = stream.set_nodelay(true);
-        abort_unacknowledged_after(&stream, self.timeouts.kernel_send_timeout());
+    fn spawn_connection(
+        &self,
+        stream: L::Connection,
+        peer: SocketAddr,
+        slot: OwnedSemaphorePermit,
+    ) {
+        stream.prepare(self.timeouts.kernel_send_timeout());
         let activity = Arc::<Activity>::default();
         let service = Watched::new(
             TowerToHyperService::new(self.service.for_connection(peer)),
@@ -279,20 +288,6 @@ where
             drop(slot);
         }));
     }
-}
-
-/// Has the kernel abort `stream` once what it sends stays unacknowledged, or the peer's
-/// receive window shut, for `timeout` (`TCP_USER_TIMEOUT`; zero-window probes count since
-/// Linux 6.5). It ends what the watchdog cannot see: answers that fit in the socket's send
-/// buffer while the peer reads nothing, and closed sockets' unsent leftovers, which would
-/// otherwise wait in `FIN-WAIT-1` for minutes.
-fn abort_unacknowledged_after(stream: &TcpStream, timeout: Duration) {
-    #[cfg(any(target_os = "linux", target_os = "android", target_os = "fuchsia"))]
-    if let Err(error) = socket2::SockRef::from(stream).set_tcp_user_timeout(Some(timeout)) {
-        tracing::debug!(%error, "setting TCP_USER_TIMEOUT failed");
-    }
-    #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "fuchsia")))]
-    let _ = (stream, timeout);
 }
 
 /// A connection slot, waiting for one while `server.max_connections` are open; `None` when a

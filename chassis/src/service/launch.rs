@@ -383,22 +383,20 @@ async fn start(parts: Parts, routes: Router) -> Result<ServiceHandle, LaunchErro
                 clients: &clients,
             },
         );
-        let serving = Serving::start(listener, app, server_config, draining)
+        let serving = listener
+            .serve(app, server_config, draining)
             .map_err(|source| bind_error(server_config.port, source))?;
         // Its own token: the admin port outlives the service port, until the hooks have run.
-        let admin = Serving::start(
-            admin_listener,
-            admin,
-            server_config,
-            CancellationToken::new(),
-        )
-        .map_err(|source| bind_error(port, source))?;
+        let admin = admin_listener
+            .serve(admin, server_config, CancellationToken::new())
+            .map_err(|source| bind_error(port, source))?;
         (serving, Some(admin))
     } else {
         // The operational endpoints are answered ahead of the stack: never shed, timed out,
         // body-limited or fault-injected.
         let service = OpsFirst::new(ops.with_state(()), app);
-        let serving = Serving::start(listener, service, server_config, draining)
+        let serving = listener
+            .serve(service, server_config, draining)
             .map_err(|source| bind_error(server_config.port, source))?;
         (serving, None)
     };
@@ -486,10 +484,53 @@ fn admin_router(ops: Router, config: &ServerConfig, parts: AdminParts<'_>) -> Ro
         .with_state(())
 }
 
-async fn bind(host: &str, port: u16) -> Result<TcpListener, LaunchError> {
+/// A bound port: TCP, or inside a deterministic simulation (feature `simulation`) the
+/// simulated network's.
+enum Bound {
+    Tcp(TcpListener),
+    #[cfg(feature = "simulation")]
+    Simulated(turmoil::net::TcpListener),
+}
+
+impl Bound {
+    /// Serves `service` on this port (see [`Serving::start`]).
+    fn serve<S>(
+        self,
+        service: S,
+        config: &ServerConfig,
+        draining: CancellationToken,
+    ) -> std::io::Result<Serving>
+    where
+        S: tower::Service<
+                http::Request<hyper::body::Incoming>,
+                Response = http::Response<axum::body::Body>,
+                Error = std::convert::Infallible,
+            > + server::ForConnection
+            + Send
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        match self {
+            Bound::Tcp(listener) => Serving::start(listener, service, config, draining),
+            #[cfg(feature = "simulation")]
+            Bound::Simulated(listener) => Serving::start(listener, service, config, draining),
+        }
+    }
+}
+
+async fn bind(host: &str, port: u16) -> Result<Bound, LaunchError> {
+    let failed = |source| bind_error_at(format!("{host}:{port}"), source);
+    #[cfg(feature = "simulation")]
+    if turmoil::in_simulation() {
+        return turmoil::net::TcpListener::bind((host, port))
+            .await
+            .map(Bound::Simulated)
+            .map_err(failed);
+    }
     TcpListener::bind((host, port))
         .await
-        .map_err(|source| bind_error_at(format!("{host}:{port}"), source))
+        .map(Bound::Tcp)
+        .map_err(failed)
 }
 
 fn bind_error(port: u16, source: std::io::Error) -> LaunchError {

@@ -47,4 +47,9 @@ pub enum ClusterError {
         /// Why it failed.
         message: String,
     },
+    /// The simulator stopped a [`Simulation`](super::Simulation) run: its time limit
+    /// passed or a host failed.
+    #[cfg(feature = "simulation")]
+    #[error("the simulation failed: {0}")]
+    Simulation(String),
 }

@@ -77,11 +77,15 @@ mod http;
 mod link;
 mod network;
 mod proxy;
+#[cfg(feature = "simulation")]
+pub(crate) mod simulation;
 
 pub use cluster::{ClusterBuilder, TestCluster};
 pub use error::ClusterError;
 pub use fault::Fault;
 pub use link::Link;
+#[cfg(feature = "simulation")]
+pub use simulation::{Reply, SimulatedCluster, Simulation, SimulationBuilder};
 
 /// `GET http://{addr}{path}` and the body as text, whatever the status: a small helper for
 /// the calls a test makes to a cluster's services.

@@ -245,6 +245,16 @@ pub(crate) enum TimeSource {
 }
 
 impl TimeSource {
+    /// The time source of a breaker built without a clock: [`CoarseClock::shared`], or a
+    /// [`TokioClock`] inside a deterministic simulation, whose time is the simulator's.
+    pub(crate) fn default_for_breakers() -> Self {
+        #[cfg(feature = "simulation")]
+        if turmoil::in_simulation() {
+            return TimeSource::Custom(Arc::new(TokioClock::new()));
+        }
+        TimeSource::Coarse(CoarseClock::shared())
+    }
+
     /// `clock`, as a [`TimeSource::Coarse`] when it is a [`CoarseClock`].
     pub(crate) fn new<C: Clock>(clock: C) -> Self {
         let any: &dyn std::any::Any = &clock;
@@ -299,6 +309,47 @@ impl Clock for MonotonicClock {
     #[inline]
     fn now(&self) -> Duration {
         self.clock.now().saturating_duration_since(self.origin)
+    }
+}
+
+/// Tokio's clock: real time in an ordinary runtime, the runtime's own time when it is paused
+/// (`tokio::time::pause`, `#[tokio::test(start_paused = true)]`) or simulated
+/// (`chassis::testing::Simulation`, where breakers use it by default). Read from inside the
+/// runtime whose time it should follow.
+///
+/// ```
+/// use std::time::Duration;
+/// use chassis::resilience::breaker::{Clock, TokioClock};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// let clock = TokioClock::new();
+/// tokio::time::sleep(Duration::from_secs(30)).await; // paused: no real wait
+/// assert!(clock.now() >= Duration::from_secs(30));
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct TokioClock {
+    origin: tokio::time::Instant,
+}
+
+impl TokioClock {
+    /// A clock whose origin is now.
+    pub fn new() -> Self {
+        Self {
+            origin: tokio::time::Instant::now(),
+        }
+    }
+}
+
+impl Default for TokioClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Clock for TokioClock {
+    fn now(&self) -> Duration {
+        tokio::time::Instant::now().saturating_duration_since(self.origin)
     }
 }
 

@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::classify::Outcome;
-use super::clock::{Clock, CoarseClock, TimeSource, saturating_nanos};
+use super::clock::{Clock, TimeSource, saturating_nanos};
 use super::config::BreakerConfig;
 use super::core::{Shared, Ticket};
 use super::error::{BreakerConfigError, BreakerOpen};
@@ -255,7 +255,8 @@ impl BreakerBuilder {
         self
     }
 
-    /// The time source (default: [`CoarseClock::shared`]); tests pass a [`super::ManualClock`],
+    /// The time source (default: [`super::CoarseClock::shared`]; a [`super::TokioClock`] inside a
+    /// deterministic simulation); tests pass a [`super::ManualClock`],
     /// [`super::MonotonicClock`] measures with nanosecond precision at a few ns per read.
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Some(TimeSource::new(clock));
@@ -284,9 +285,7 @@ impl BreakerBuilder {
     /// A [`BreakerConfigError`] when a value is out of range.
     pub fn build(self) -> Result<CircuitBreaker, BreakerConfigError> {
         let settings = self.config.settings()?;
-        let clock = self
-            .clock
-            .unwrap_or_else(|| TimeSource::Coarse(CoarseClock::shared()));
+        let clock = self.clock.unwrap_or_else(TimeSource::default_for_breakers);
         let shared = Shared::new(
             self.name.into_boxed_str(),
             settings,

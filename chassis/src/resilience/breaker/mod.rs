@@ -113,7 +113,7 @@ use std::task::{Context, Poll};
 use tower::{BoxError, Service};
 
 pub use classify::{Classify, ErrorClassifier, HttpClassifier, Outcome, status_outcome};
-pub use clock::{Clock, CoarseClock, ManualClock, MonotonicClock};
+pub use clock::{Clock, CoarseClock, ManualClock, MonotonicClock, TokioClock};
 pub use config::{BreakerConfig, WindowConfig, WindowKind};
 pub use error::{BreakerConfigError, BreakerOpen};
 pub use future::ResponseFuture;

@@ -26,24 +26,24 @@ use std::task::{Context, Poll};
 
 use hyper::rt::{Read, ReadBufCursor, Write};
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
 
 use super::Activity;
 use super::frames::AnswerBytes;
+use crate::server::accept::Connection;
 
 /// A connection's socket that notes in the connection's [`Activity`] the bytes of answers
 /// it writes, whether its last write waits for the peer and the reads that bring bytes; it
-/// closes with a reset (`SO_LINGER` 0) when the activity asks for one.
+/// closes with a reset (`SO_LINGER` 0 over TCP) when the activity asks for one.
 #[derive(Debug)]
-pub(in crate::server) struct CountedIo {
-    inner: TokioIo<TcpStream>,
+pub(in crate::server) struct CountedIo<C: Connection> {
+    inner: TokioIo<C>,
     activity: Arc<Activity>,
     /// Finds the bytes of answers among those written.
     answers: AnswerBytes,
 }
 
-impl CountedIo {
-    pub(in crate::server) fn new(stream: TcpStream, activity: Arc<Activity>) -> Self {
+impl<C: Connection> CountedIo<C> {
+    pub(in crate::server) fn new(stream: C, activity: Arc<Activity>) -> Self {
         let inner = TokioIo::new(stream);
         Self {
             inner,
@@ -71,7 +71,7 @@ impl CountedIo {
     }
 }
 
-impl Read for CountedIo {
+impl<C: Connection> Read for CountedIo<C> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -85,7 +85,7 @@ impl Read for CountedIo {
     }
 }
 
-impl Write for CountedIo {
+impl<C: Connection> Write for CountedIo<C> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -119,11 +119,10 @@ impl Write for CountedIo {
     }
 }
 
-impl Drop for CountedIo {
+impl<C: Connection> Drop for CountedIo<C> {
     fn drop(&mut self) {
         if self.activity.resets_on_close() {
-            // Best effort: the socket closes either way.
-            let _ = self.inner.inner().set_zero_linger();
+            self.inner.inner().reset_on_close();
         }
     }
 }

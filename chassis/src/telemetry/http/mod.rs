@@ -51,7 +51,7 @@ mod layer;
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use tokio::time::Instant;
 
 use axum::extract::MatchedPath;
 use http::{Request, Response};

@@ -1,0 +1,195 @@
+//! [`SimulationBuilder`]: declares a simulation's services and runs its test.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::super::ClusterError;
+use super::super::capture;
+use super::super::network::{Network, Wiring};
+use super::cluster::SimulatedCluster;
+use super::host::{Instance, LaunchFn, Software, launch};
+use crate::service::Microservice;
+
+/// The simulator's step: timers and deliveries happen on millisecond boundaries.
+const TICK: Duration = Duration::from_millis(1);
+/// How much simulated time a test may use unless told otherwise.
+const DEFAULT_DURATION: Duration = Duration::from_secs(600);
+/// The turmoil host the test runs on.
+const TEST_HOST: &str = "test";
+
+/// A service added to the builder.
+#[derive(Debug)]
+struct Spec {
+    name: &'static str,
+    launch: LaunchFn,
+    instances: usize,
+    settings: Vec<(String, String)>,
+}
+
+/// Declares the services of a [`Simulation`](super::Simulation), in start order (callees
+/// before callers), then runs a test against them.
+#[derive(Debug)]
+#[must_use]
+pub struct SimulationBuilder {
+    seed: u64,
+    specs: Vec<Spec>,
+    duration: Duration,
+    latency: Option<(Duration, Duration)>,
+    problem: Option<ClusterError>,
+}
+
+impl SimulationBuilder {
+    pub(super) fn new(seed: u64) -> Self {
+        Self {
+            seed,
+            specs: Vec::new(),
+            duration: DEFAULT_DURATION,
+            latency: None,
+            problem: None,
+        }
+    }
+
+    /// Adds the service `S` with one instance, started from its defaults (no file, no
+    /// environment variable), with a short drain delay (100 ms of simulated time).
+    pub fn service<S: Microservice>(mut self) -> Self {
+        if self.specs.iter().any(|spec| spec.name == S::NAME) {
+            self.problem
+                .get_or_insert(ClusterError::DuplicateService(S::NAME.to_owned()));
+        }
+        self.specs.push(Spec {
+            name: S::NAME,
+            launch: launch::<S>,
+            instances: 1,
+            settings: Vec::new(),
+        });
+        self
+    }
+
+    /// Runs `count` instances of `service` instead of one, each on its own simulated host.
+    pub fn instances(mut self, service: &str, count: usize) -> Self {
+        if let Some(spec) = self.spec(service) {
+            spec.instances = count;
+        }
+        self
+    }
+
+    /// Sets a dotted configuration key of `service`, above its defaults, for every instance
+    /// and every restart.
+    #[allow(clippy::needless_pass_by_value)] // taking values by value reads best at call sites
+    pub fn set(mut self, service: &str, key: impl Into<String>, value: impl ToString) -> Self {
+        if let Some(spec) = self.spec(service) {
+            spec.settings.push((key.into(), value.to_string()));
+        }
+        self
+    }
+
+    /// The most simulated time the test may take (default: 10 minutes); past it the run
+    /// fails.
+    pub fn duration(mut self, limit: Duration) -> Self {
+        self.duration = limit;
+        self
+    }
+
+    /// The range each message's delivery takes on every link, drawn from the seed (default:
+    /// turmoil's, 0 to 100 ms, most of them short).
+    pub fn latency(mut self, min: Duration, max: Duration) -> Self {
+        self.latency = Some((min, max.max(min)));
+        self
+    }
+
+    fn spec(&mut self, service: &str) -> Option<&mut Spec> {
+        let found = self.specs.iter_mut().find(|spec| spec.name == service);
+        if found.is_none() {
+            self.problem
+                .get_or_insert(ClusterError::UnknownService(service.to_owned()));
+        }
+        found
+    }
+
+    /// Starts every instance in the order the services were added, each ready and
+    /// registered before the next, then runs `test` and returns what it returns. Everything
+    /// happens on the simulated network and clock, on this thread: timers fire when the
+    /// simulation reaches them, not in real time.
+    ///
+    /// # Errors
+    ///
+    /// A declaration mistake, an instance that does not start, an error of `test`, or
+    /// [`ClusterError::Simulation`] when the simulator stops the run (its time limit, a
+    /// host's failure).
+    pub fn run<F, Fut, T>(self, test: F) -> Result<T, ClusterError>
+    where
+        F: FnOnce(SimulatedCluster) -> Fut,
+        Fut: Future<Output = Result<T, ClusterError>> + 'static,
+        T: 'static,
+    {
+        if let Some(problem) = self.problem {
+            return Err(problem);
+        }
+        capture::install();
+        // Jitter and ids draw from this thread's generator, which every host runs on.
+        fastrand::seed(self.seed);
+        let mut builder = turmoil::Builder::new();
+        builder
+            .rng_seed(self.seed)
+            .simulation_duration(self.duration)
+            .tick_duration(TICK);
+        if let Some((min, max)) = self.latency {
+            builder.min_message_latency(min).max_message_latency(max);
+        }
+        let mut sim = builder.build();
+        let network = Network::new(
+            self.specs.iter().map(|spec| spec.name.to_owned()),
+            Wiring::Direct,
+        );
+        let mut instances = BTreeMap::new();
+        let mut order = Vec::new();
+        for spec in self.specs {
+            let list: Vec<_> = (0..spec.instances)
+                .map(|index| Instance::new(spec.name, index))
+                .collect();
+            for (index, instance) in list.iter().enumerate() {
+                let software = Software {
+                    instance: Arc::clone(instance),
+                    launch: spec.launch,
+                    registry: network.registry_for(spec.name),
+                    settings: spec.settings.clone(),
+                };
+                sim.host(instance.host.as_str(), move || software.clone().run());
+                order.push((spec.name, index));
+            }
+            instances.insert(spec.name.to_owned(), list);
+        }
+        let cluster = SimulatedCluster {
+            network,
+            instances: Arc::new(instances),
+        };
+        let outcome = Rc::new(RefCell::new(None));
+        let written = Rc::clone(&outcome);
+        let run = test(cluster.clone());
+        sim.client(TEST_HOST, async move {
+            let result = async {
+                for (service, index) in order {
+                    cluster.start(service, index).await?;
+                }
+                run.await
+            }
+            .await;
+            *written.borrow_mut() = Some(result);
+            Ok(())
+        });
+        let simulated = sim.run();
+        drop(sim);
+        let result = outcome.borrow_mut().take();
+        match (simulated, result) {
+            (_, Some(result)) => result,
+            (Err(error), None) => Err(ClusterError::Simulation(error.to_string())),
+            (Ok(()), None) => Err(ClusterError::Simulation(
+                "the test ended without a result".to_owned(),
+            )),
+        }
+    }
+}
