@@ -14,8 +14,8 @@ use super::cluster::SimulatedCluster;
 use super::host::{Instance, LaunchFn, Software, launch};
 use crate::service::Microservice;
 
-/// The simulator's step: timers and deliveries happen on millisecond boundaries.
-const TICK: Duration = Duration::from_millis(1);
+/// The simulator's default step: timers fire and messages arrive on its boundaries.
+const DEFAULT_TICK: Duration = Duration::from_millis(10);
 /// How much simulated time a test may use unless told otherwise.
 const DEFAULT_DURATION: Duration = Duration::from_secs(600);
 /// The turmoil host the test runs on.
@@ -38,6 +38,7 @@ pub struct SimulationBuilder {
     seed: u64,
     specs: Vec<Spec>,
     duration: Duration,
+    tick: Duration,
     latency: Option<(Duration, Duration)>,
     problem: Option<ClusterError>,
 }
@@ -48,6 +49,7 @@ impl SimulationBuilder {
             seed,
             specs: Vec::new(),
             duration: DEFAULT_DURATION,
+            tick: DEFAULT_TICK,
             latency: None,
             problem: None,
         }
@@ -94,6 +96,14 @@ impl SimulationBuilder {
         self
     }
 
+    /// The simulator's step (default: 10 ms): timers fire and messages arrive on its
+    /// boundaries. Each step costs real time on every host, so a finer step is more
+    /// faithful to timeouts of a few milliseconds and slower to run.
+    pub fn tick(mut self, step: Duration) -> Self {
+        self.tick = step.max(Duration::from_micros(100));
+        self
+    }
+
     /// The range each message's delivery takes on every link, drawn from the seed (default:
     /// turmoil's, 0 to 100 ms, most of them short).
     pub fn latency(mut self, min: Duration, max: Duration) -> Self {
@@ -136,7 +146,7 @@ impl SimulationBuilder {
         builder
             .rng_seed(self.seed)
             .simulation_duration(self.duration)
-            .tick_duration(TICK);
+            .tick_duration(self.tick);
         if let Some((min, max)) = self.latency {
             builder.min_message_latency(min).max_message_latency(max);
         }
