@@ -65,6 +65,11 @@
 //! service names see each other's. Give such tests their own binary (`tests/<name>.rs`), as
 //! the examples do. Faults act at the TCP level: [`Fault::ErrorResponses`] speaks HTTP/1.1.
 //! The guide: `docs/testing.md`.
+//!
+//! # The deterministic mode
+//!
+//! With the feature `simulation`, `Simulation` runs the same services on a simulated
+//! network and clock, replayed exactly from a seed: see its documentation.
 
 // `caller` and `callee` are the words of the field.
 #![allow(clippy::similar_names)]

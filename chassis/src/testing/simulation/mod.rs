@@ -1,69 +1,4 @@
-//! The deterministic mode (feature `simulation`): the same services as a
-//! [`TestCluster`](super::TestCluster), on a simulated network and clock (turmoil), so a
-//! scenario with timeouts, retries and breakers runs in milliseconds of real time and
-//! replays exactly from a seed.
-//!
-//! ```
-//! use axum::{Router, extract::State, routing::get};
-//! use chassis::client::HttpClient;
-//! use chassis::service::Context;
-//! use chassis::testing::Simulation;
-//!
-//! #[chassis::service(name = "leaf", defaults = false)]
-//! async fn leaf(_ctx: Context<()>) -> Result<Router, std::convert::Infallible> {
-//!     Ok(Router::new().route("/", get(|| async { "leaf" })))
-//! }
-//!
-//! #[chassis::service(name = "edge", defaults = false)]
-//! async fn edge(ctx: Context<()>) -> Result<Router, chassis::client::ClientBuildError> {
-//!     let leaf = ctx.client("leaf")?;
-//!     Ok(Router::new().route("/", get(|State(leaf): State<HttpClient>| async move {
-//!         match leaf.get("/").send().await {
-//!             Ok(reply) => reply.text().await.unwrap_or_default(),
-//!             Err(_) => "fallback".to_owned(),
-//!         }
-//!     })).with_state(leaf))
-//! }
-//!
-//! # fn main() -> Result<(), chassis::testing::ClusterError> {
-//! let answers = Simulation::builder(7)
-//!     .service::<Leaf>()
-//!     .service::<Edge>()
-//!     .run(|sim| async move {
-//!         let before = sim.get("edge", "/").await?.body;
-//!         sim.partition("edge", "leaf")?; // edge's calls to leaf now time out
-//!         let during = sim.get("edge", "/").await?.body;
-//!         Ok((before, during))
-//!     })?;
-//! assert_eq!(answers, ("leaf".to_owned(), "fallback".to_owned()));
-//! # Ok(()) }
-//! ```
-//!
-//! # How it works
-//!
-//! Each instance runs on its own simulated host, started by the same
-//! [`Launcher`](crate::service::Launcher) as in production and wired by the same in-process
-//! registry as a [`TestCluster`](super::TestCluster) (without the proxies: faults are the
-//! simulator's). The chassis' transport has one seam for this: inside a simulation the
-//! server listens on the simulated network ([`crate::server::Accept`]), the HTTP and gRPC
-//! clients connect over it, and breakers read tokio's clock
-//! ([`crate::resilience::breaker::TokioClock`]), which the simulator moves. Randomness (retry
-//! jitter, the simulator's latencies) comes from the seed.
-//!
-//! # Limits
-//!
-//! - Everything runs on the calling thread; do not start a simulation inside a tokio
-//!   runtime.
-//! - Faults are the simulator's: [`SimulatedCluster::partition`] (lost) and
-//!   [`SimulatedCluster::hold`] (held until released) per pair of services, and the
-//!   latency range of [`SimulationBuilder::latency`]. Error responses, resets and slow
-//!   links are the [`TestCluster`](super::TestCluster)'s.
-//! - TLS is not simulated: a client with TLS configured fails to build in a simulation.
-//! - What runs on threads of its own (the log writer, the metrics exporter's upkeep) runs
-//!   in real time, and what reads the operating system's clock directly (log timestamps,
-//!   `Retry-After` dates) sees real time: they do not change what services answer.
-//! - tokio chooses among ready branches of an unbiased `select!` with a generator this
-//!   crate cannot seed without `--cfg tokio_unstable`; the chassis' own selects are biased.
+//! [`Simulation`]: the deterministic mode of `chassis::testing`.
 
 mod builder;
 mod cluster;
@@ -76,7 +11,72 @@ pub use cluster::SimulatedCluster;
 pub use http::Reply;
 pub(crate) use transport::Connector;
 
-/// Entry point of the deterministic mode: see the [module documentation](self).
+/// The deterministic mode of `chassis::testing` (feature `simulation`): the same services as a
+/// [`TestCluster`](super::TestCluster), on a simulated network and clock (turmoil), so a
+/// scenario with timeouts, retries and breakers runs in milliseconds of real time and
+/// replays exactly from a seed.
+///
+/// ```
+/// use axum::{Router, extract::State, routing::get};
+/// use chassis::client::HttpClient;
+/// use chassis::service::Context;
+/// use chassis::testing::Simulation;
+///
+/// #[chassis::service(name = "leaf", defaults = false)]
+/// async fn leaf(_ctx: Context<()>) -> Result<Router, std::convert::Infallible> {
+///     Ok(Router::new().route("/", get(|| async { "leaf" })))
+/// }
+///
+/// #[chassis::service(name = "edge", defaults = false)]
+/// async fn edge(ctx: Context<()>) -> Result<Router, chassis::client::ClientBuildError> {
+///     let leaf = ctx.client("leaf")?;
+///     Ok(Router::new().route("/", get(|State(leaf): State<HttpClient>| async move {
+///         match leaf.get("/").send().await {
+///             Ok(reply) => reply.text().await.unwrap_or_default(),
+///             Err(_) => "fallback".to_owned(),
+///         }
+///     })).with_state(leaf))
+/// }
+///
+/// # fn main() -> Result<(), chassis::testing::ClusterError> {
+/// let answers = Simulation::builder(7)
+///     .service::<Leaf>()
+///     .service::<Edge>()
+///     .run(|sim| async move {
+///         let before = sim.get("edge", "/").await?.body;
+///         sim.partition("edge", "leaf")?; // edge's calls to leaf now time out
+///         let during = sim.get("edge", "/").await?.body;
+///         Ok((before, during))
+///     })?;
+/// assert_eq!(answers, ("leaf".to_owned(), "fallback".to_owned()));
+/// # Ok(()) }
+/// ```
+///
+/// # How it works
+///
+/// Each instance runs on its own simulated host, started by the same
+/// [`Launcher`](crate::service::Launcher) as in production and wired by the same in-process
+/// registry as a [`TestCluster`](super::TestCluster) (without the proxies: faults are the
+/// simulator's). The chassis' transport has one seam for this: inside a simulation the
+/// server listens on the simulated network ([`crate::server::Accept`]), the HTTP and gRPC
+/// clients connect over it, and breakers read tokio's clock
+/// ([`crate::resilience::breaker::TokioClock`]), which the simulator moves. Randomness (retry
+/// jitter, the simulator's latencies) comes from the seed.
+///
+/// # Limits
+///
+/// - Everything runs on the calling thread; do not start a simulation inside a tokio
+///   runtime.
+/// - Faults are the simulator's: [`SimulatedCluster::partition`] (lost) and
+///   [`SimulatedCluster::hold`] (held until released) per pair of services, and the
+///   latency range of [`SimulationBuilder::latency`]. Error responses, resets and slow
+///   links are the [`TestCluster`](super::TestCluster)'s.
+/// - TLS is not simulated: a client with TLS configured fails to build in a simulation.
+/// - What runs on threads of its own (the log writer, the metrics exporter's upkeep) runs
+///   in real time, and what reads the operating system's clock directly (log timestamps,
+///   `Retry-After` dates) sees real time: they do not change what services answer.
+/// - tokio chooses among ready branches of an unbiased `select!` with a generator this
+///   crate cannot seed without `--cfg tokio_unstable`; the chassis' own selects are biased.
 #[derive(Debug)]
 pub struct Simulation;
 
