@@ -90,7 +90,7 @@ pub use error::ClusterError;
 pub use fault::Fault;
 pub use link::Link;
 #[cfg(feature = "simulation")]
-pub use simulation::{Reply, SimulatedCluster, Simulation, SimulationBuilder};
+pub use simulation::{SimulatedCluster, SimulatedReply, Simulation, SimulationBuilder};
 
 /// `GET http://{addr}{path}` and the body as text, whatever the status: a small helper for
 /// the calls a test makes to a cluster's services.

@@ -11,7 +11,7 @@ use http::Request;
 use super::super::ClusterError;
 use super::super::network::Network;
 use super::host::{Instance, Phase};
-use super::http::{Reply, exchange};
+use super::http::{SimulatedReply, exchange};
 
 /// How long, in simulated time, an instance may take from start to registered.
 const READY_BOUND: Duration = Duration::from_secs(30);
@@ -22,8 +22,8 @@ const REQUEST_BOUND: Duration = Duration::from_secs(60);
 /// sends requests, reads metrics, stops and restarts instances and breaks links, all in
 /// simulated time.
 ///
-/// Cloning is cheap; clones drive the same simulation (for concurrent callers spawned with
-/// `tokio::spawn` in the test).
+/// Cloning is cheap; clones drive the same simulation (for concurrent callers the test
+/// spawns with `tokio::task::spawn_local`: everything runs on one thread).
 #[derive(Debug, Clone)]
 pub struct SimulatedCluster {
     pub(super) network: Arc<Network>,
@@ -90,7 +90,7 @@ impl SimulatedCluster {
         &self,
         service: &str,
         request: Request<Bytes>,
-    ) -> Result<Reply, ClusterError> {
+    ) -> Result<SimulatedReply, ClusterError> {
         exchange(self.addr(service)?, request, REQUEST_BOUND).await
     }
 
@@ -99,7 +99,7 @@ impl SimulatedCluster {
     /// # Errors
     ///
     /// As [`SimulatedCluster::send`].
-    pub async fn get(&self, service: &str, path: &str) -> Result<Reply, ClusterError> {
+    pub async fn get(&self, service: &str, path: &str) -> Result<SimulatedReply, ClusterError> {
         let request =
             Request::get(path)
                 .body(Bytes::new())

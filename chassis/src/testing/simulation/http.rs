@@ -1,4 +1,4 @@
-//! [`Reply`] and the plain HTTP/1.1 exchange a simulation's test makes with its services.
+//! [`SimulatedReply`] and the plain HTTP/1.1 exchange a simulation's test makes with its services.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -12,7 +12,7 @@ use super::super::ClusterError;
 
 /// An answer a service gave the test.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reply {
+pub struct SimulatedReply {
     /// The status.
     pub status: StatusCode,
     /// The headers.
@@ -21,7 +21,7 @@ pub struct Reply {
     pub body: String,
 }
 
-impl Reply {
+impl SimulatedReply {
     /// The value of header `name` as text, if present and readable.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|value| value.to_str().ok())
@@ -34,7 +34,7 @@ pub(super) async fn exchange(
     addr: SocketAddr,
     request: Request<Bytes>,
     bound: Duration,
-) -> Result<Reply, ClusterError> {
+) -> Result<SimulatedReply, ClusterError> {
     let url = format!("{} http://{addr}{}", request.method(), request.uri());
     let failed = |message: String| ClusterError::Endpoint {
         url: url.clone(),
@@ -64,7 +64,7 @@ pub(super) async fn exchange(
             .await
             .map_err(|error| error.to_string())?
             .to_bytes();
-        Ok::<_, String>(Reply {
+        Ok::<_, String>(SimulatedReply {
             status: parts.status,
             headers: parts.headers,
             body: String::from_utf8_lossy(&body).into_owned(),

@@ -8,7 +8,7 @@ mod transport;
 
 pub use builder::SimulationBuilder;
 pub use cluster::SimulatedCluster;
-pub use http::Reply;
+pub use http::SimulatedReply;
 pub(crate) use transport::Connector;
 
 /// The deterministic mode of `chassis::testing` (feature `simulation`): the same services as a
