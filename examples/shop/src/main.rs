@@ -3,12 +3,13 @@
 //! use) with discovery in the process: each caller is handed the instances' own addresses.
 //!
 //! Every service reads its own configuration files and environment variables as if it ran
-//! alone (`CATALOG__SERVER__PORT=18081 cargo run -p shop`); its `discovery` section
-//! (`ORDERS__DISCOVERY__STATIC__CATALOG`) does not wire the demo. `SHOP_CATALOG_FAULTS=1.0` starts the
-//! catalog failing that share of its requests; the admin port of each service (catalog 9081,
-//! bound to 127.0.0.1) changes faults while it runs, with the admin token the demo prints
-//! (`SHOP_ADMIN_TOKEN` to choose it; a fresh random one otherwise). Ctrl-C stops them all
-//! gracefully; a second Ctrl-C exits at once.
+//! alone (`CATALOG__SERVER__PORT=18081 cargo run -p shop`; its callers follow); its
+//! `discovery` section (`ORDERS__DISCOVERY__STATIC__CATALOG`) does not wire the demo.
+//! `SHOP_CATALOG_FAULTS=1.0` starts the catalog failing that share of its requests; the
+//! admin port of each service (catalog 9081, bound to 127.0.0.1) changes faults while it
+//! runs, with the admin token the demo prints (`SHOP_ADMIN_TOKEN` to choose it; a fresh
+//! random one otherwise). Ctrl-C or SIGTERM stops them all gracefully, callers first; a
+//! second signal exits at once.
 
 use std::io::Write as _;
 use std::process::ExitCode;

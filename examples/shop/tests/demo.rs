@@ -28,7 +28,10 @@ async fn the_demo_reads_each_services_environment_and_is_wired_in_the_process() 
     for service in SERVICES {
         let prefix = service.to_ascii_uppercase();
         env.push((format!("{prefix}__SERVER__PORT"), "0".to_owned()));
-        env.push((format!("{prefix}__TELEMETRY__LOG__LEVEL"), "warn".to_owned()));
+        env.push((
+            format!("{prefix}__TELEMETRY__LOG__LEVEL"),
+            "warn".to_owned(),
+        ));
     }
     let shop = Shop::start(&ShopOptions {
         from_process: true,
@@ -64,7 +67,10 @@ async fn the_demo_reads_each_services_environment_and_is_wired_in_the_process() 
     let gateway = shop.gateway().addr();
     let items = get(gateway, "/api/items").await;
     assert_eq!(items.status, StatusCode::OK);
-    assert!(!items.headers.contains_key("x-fallback"), "catalog answered");
+    assert!(
+        !items.headers.contains_key("x-fallback"),
+        "catalog answered"
+    );
     let order = r#"{"lines":[{"item_id":"espresso","quantity":2}]}"#;
     let placed = post_order(gateway, order, Some("demo-1")).await;
     assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.body);
