@@ -28,17 +28,36 @@ async fn leaf(ctx: Context<()>) -> Result<Router, std::convert::Infallible> {
         .route("/big", get(|| async { "x".repeat(BIG) })))
 }
 
-/// Calls leaf and says what it got: `200 <body>` or `error <kind>: <message>`.
+/// Calls leaf and says what it got: `200 <body>` or `error <kind>: <message>`; on
+/// `/discovered`, the addresses discovery hands it for leaf.
 #[chassis::service(name = "edge", defaults = false)]
 async fn edge(ctx: Context<()>) -> Result<Router, ClientBuildError> {
     let leaf = ctx.client("leaf")?;
+    let registry = ctx.registry().clone();
     Ok(Router::new()
         .route("/", get(|State(leaf): State<HttpClient>| relay(leaf, "/")))
         .route(
             "/big",
             get(|State(leaf): State<HttpClient>| relay(leaf, "/big")),
         )
+        .route(
+            "/discovered",
+            get(move || async move { discovered(&registry, "leaf") }),
+        )
         .with_state(leaf))
+}
+
+/// The addresses `registry` hands out for `service`, sorted, comma-separated.
+fn discovered(registry: &chassis::discovery::Registry, service: &str) -> String {
+    let Ok(endpoints) = registry.discover(service) else {
+        return "unknown".to_owned();
+    };
+    let addresses: BTreeSet<String> = endpoints
+        .current()
+        .iter()
+        .map(|endpoint| endpoint.address.to_string())
+        .collect();
+    addresses.into_iter().collect::<Vec<_>>().join(",")
 }
 
 async fn relay(leaf: HttpClient, path: &'static str) -> String {
@@ -106,6 +125,13 @@ async fn a_cluster_wires_its_services_and_shows_their_health_metrics_and_logs() 
         .clone();
     assert_eq!(edge_says(&cluster, "/").await, format!("200 {leaf_id}"));
     assert_ne!(cluster.addr("edge").unwrap().port(), 0);
+    // Edge is handed the link's proxy, not leaf's own address.
+    let leaf = cluster.addr("leaf").unwrap().to_string();
+    let handed = edge_says(&cluster, "/discovered").await;
+    assert!(
+        handed.starts_with("127.0.0.1:") && handed != leaf,
+        "{handed}"
+    );
 
     assert_eq!(
         cluster.health("edge", 0).await.unwrap().status,
@@ -295,6 +321,153 @@ async fn a_declaration_mistake_is_an_error_before_anything_starts() {
         .start()
         .await;
     assert!(matches!(bad, Err(ClusterError::Launch { .. })), "{bad:?}");
+}
+
+#[tokio::test]
+async fn a_directly_wired_cluster_hands_callers_each_instances_own_address_and_no_link() {
+    let mut cluster = TestCluster::builder()
+        .service::<Leaf>()
+        .service::<Edge>()
+        .direct()
+        .start()
+        .await
+        .unwrap();
+    let own = |cluster: &TestCluster, index| cluster.instance("leaf", index).unwrap().addr();
+    let first = own(&cluster, 0);
+    assert_eq!(edge_says(&cluster, "/discovered").await, first.to_string());
+    let id = cluster
+        .instance("leaf", 0)
+        .unwrap()
+        .identity()
+        .instance_id
+        .clone();
+    assert_eq!(edge_says(&cluster, "/").await, format!("200 {id}"));
+
+    let refused = cluster.link("edge", "leaf");
+    let Err(error @ ClusterError::DirectlyWired { .. }) = refused else {
+        panic!("a link in a directly wired cluster: {refused:?}");
+    };
+    assert_eq!(
+        error.to_string(),
+        "the cluster is wired directly: edge reaches leaf with no proxy to put a fault on"
+    );
+    assert!(matches!(
+        cluster.link("edge", "nope"),
+        Err(ClusterError::UnknownService(name)) if name == "nope"
+    ));
+
+    // Scaling and stopping change the addresses handed out, still the instances' own.
+    cluster.scale("leaf", 2).await.unwrap();
+    let both: BTreeSet<String> = [first, own(&cluster, 1)]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let both = both.into_iter().collect::<Vec<_>>().join(",");
+    until(&cluster, "/discovered", "both leaves handed out", |said| {
+        said == both
+    })
+    .await;
+    cluster.stop("leaf", 0).await.unwrap();
+    let second = own(&cluster, 0).to_string();
+    assert_eq!(edge_says(&cluster, "/discovered").await, second);
+    cluster.shutdown().await;
+}
+
+/// The value and the source of a dotted key `instance` runs with.
+fn effective(cluster: &TestCluster, service: &str, key: &str) -> (String, String) {
+    let handle = cluster.instance(service, 0).unwrap();
+    let value = handle.reload_handle().effective().keys[key].clone();
+    let text = value
+        .value
+        .as_str()
+        .map_or_else(|| value.value.to_string(), str::to_owned);
+    (text, value.source)
+}
+
+#[tokio::test]
+async fn a_cluster_from_the_process_reads_files_and_environment_and_binds_where_they_say() {
+    // An empty cluster installs the log capture first: services started from the process
+    // install none, and would otherwise take the process's subscriber from the other tests.
+    TestCluster::builder()
+        .start()
+        .await
+        .unwrap()
+        .shutdown()
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("default.toml"),
+        "[server]\nhost = \"127.0.0.1\"\nport = 0\n\n[shutdown]\ndrain_delay = \"150ms\"\n",
+    )
+    .unwrap();
+    let cluster = TestCluster::builder()
+        .service::<Leaf>()
+        .service::<Edge>()
+        .set_default("leaf", "shutdown.drain_delay", "7s")
+        .set_default("leaf", "shutdown.grace_period", "3s")
+        .from_process()
+        .config_dir(dir.path())
+        .env([("LEAF__SERVER__HOST", "127.0.0.2")])
+        .start()
+        .await
+        .unwrap();
+    // The environment beats the file, the file beats a default set in code, and the
+    // cluster forces neither host, port nor drain.
+    let leaf = cluster.addr("leaf").unwrap();
+    assert_eq!(leaf.ip().to_string(), "127.0.0.2");
+    assert_eq!(
+        effective(&cluster, "leaf", "server.host"),
+        (
+            "127.0.0.2".to_owned(),
+            "environment variable LEAF__SERVER__HOST".to_owned()
+        )
+    );
+    // The source names the file relative to the working directory.
+    let tmp = dir.path().file_name().unwrap().to_str().unwrap();
+    let from_file = format!("{tmp}/default.toml");
+    let (drain, source) = effective(&cluster, "leaf", "shutdown.drain_delay");
+    assert!(
+        drain == "150ms" && source.ends_with(&from_file),
+        "{drain} {source}"
+    );
+    assert_eq!(effective(&cluster, "leaf", "shutdown.grace_period").0, "3s");
+    let (port, source) = effective(&cluster, "edge", "server.port");
+    assert!(
+        port == "0" && source.ends_with(&from_file),
+        "{port} {source}"
+    );
+    assert_eq!(cluster.addr("edge").unwrap().ip().to_string(), "127.0.0.1");
+    // Still wired through the cluster: edge reaches leaf at 127.0.0.2 through the link.
+    let id = cluster
+        .instance("leaf", 0)
+        .unwrap()
+        .identity()
+        .instance_id
+        .clone();
+    assert_eq!(edge_says(&cluster, "/").await, format!("200 {id}"));
+    cluster.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_test_clusters_services_read_the_environment_given_but_keep_a_free_loopback_port() {
+    let cluster = TestCluster::builder()
+        .service::<Leaf>()
+        .env([
+            ("LEAF__SERVER__HOST", "127.0.0.2"),
+            ("LEAF__SHUTDOWN__GRACE_PERIOD", "4s"),
+        ])
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(cluster.addr("leaf").unwrap().ip().to_string(), "127.0.0.1");
+    assert_eq!(
+        effective(&cluster, "leaf", "shutdown.grace_period"),
+        (
+            "4s".to_owned(),
+            "environment variable LEAF__SHUTDOWN__GRACE_PERIOD".to_owned()
+        )
+    );
+    cluster.shutdown().await;
 }
 
 /// docs/testing.md shows the shop's guide test as it is, and it stays under 40 lines.

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,9 +17,37 @@ use crate::service::{LaunchError, Launcher, Microservice, ServiceHandle, Shutdow
 /// How long an instance may take from start to registered (ready).
 const READY_BOUND: Duration = Duration::from_secs(10);
 
-/// Starts one instance of a service type with the cluster's registry and settings.
-type LaunchFn =
-    fn(Registry, Vec<(String, String)>) -> BoxFuture<'static, Result<ServiceHandle, LaunchError>>;
+/// Starts one instance of a service type with the cluster's registry and configuration.
+type LaunchFn = fn(Registry, Recipe) -> BoxFuture<'static, Result<ServiceHandle, LaunchError>>;
+
+/// Where every instance's configuration comes from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Source {
+    /// The service's embedded defaults, on a free loopback port, draining briefly: a test.
+    #[default]
+    Defaults,
+    /// What a deployed process reads, ports and drain included: a demo.
+    Process,
+}
+
+/// The configuration sources every service of a cluster shares.
+#[derive(Debug, Clone, Default)]
+struct Sources {
+    source: Source,
+    /// Environment variables read besides (or, with [`Source::Defaults`], instead of) the
+    /// process's.
+    env: Vec<(String, String)>,
+    /// The configuration directory, instead of `./config` or `APP_CONFIG_DIR`.
+    dir: Option<PathBuf>,
+}
+
+/// How one instance is configured: the cluster's sources and its service's own keys.
+#[derive(Debug, Clone)]
+struct Recipe {
+    sources: Sources,
+    defaults: Vec<(String, String)>,
+    settings: Vec<(String, String)>,
+}
 
 /// A service added to the builder.
 #[derive(Debug)]
@@ -26,21 +55,50 @@ struct Spec {
     name: &'static str,
     launch: LaunchFn,
     instances: usize,
+    /// Keys below files and environment ([`ClusterBuilder::set_default`]).
+    defaults: Vec<(String, String)>,
+    /// Keys above every source ([`ClusterBuilder::set`]).
     settings: Vec<(String, String)>,
 }
 
 /// Declares the services of a [`TestCluster`], in start order (callees before callers).
+///
+/// Two options turn a test cluster into a demo's (`cargo run -p shop` starts this way):
+/// [`direct`](Self::direct) wires callers to each instance's own address, with no proxy,
+/// and [`from_process`](Self::from_process) configures each service as a deployed process
+/// is, fixed ports included.
+///
+/// ```no_run
+/// # use chassis::service::Microservice;
+/// # async fn demo<Catalog: Microservice>() -> Result<(), chassis::testing::ClusterError> {
+/// use chassis::testing::TestCluster;
+///
+/// // CATALOG__SERVER__PORT, ./config/default.toml and the like decide where it listens.
+/// let demo = TestCluster::builder()
+///     .service::<Catalog>()
+///     .set_default(Catalog::NAME, "shutdown.drain_delay", "250ms")
+///     .direct()
+///     .from_process()
+///     .start()
+///     .await?;
+/// println!("catalog on {}", demo.addr("catalog")?);
+/// demo.shutdown().await;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Default)]
 #[must_use]
 pub struct ClusterBuilder {
     specs: Vec<Spec>,
     problem: Option<ClusterError>,
+    direct: bool,
+    sources: Sources,
 }
 
 impl ClusterBuilder {
     /// Adds the service `S` with one instance. Each instance starts from `S`'s defaults (its
     /// embedded `config/default.toml`; no file or environment variable is read), on a free
-    /// loopback port, with a short drain delay (100 ms) and grace period (5 s).
+    /// loopback port, with a short drain delay (100 ms) and grace period (5 s); with
+    /// [`from_process`](Self::from_process), from what a deployed process reads instead.
     pub fn service<S: Microservice>(mut self) -> Self {
         if self.specs.iter().any(|spec| spec.name == S::NAME) {
             self.problem
@@ -50,6 +108,7 @@ impl ClusterBuilder {
             name: S::NAME,
             launch: launch::<S>,
             instances: 1,
+            defaults: Vec::new(),
             settings: Vec::new(),
         });
         self
@@ -70,6 +129,75 @@ impl ClusterBuilder {
         if let Some(spec) = self.spec(service) {
             spec.settings.push((key.into(), value.to_string()));
         }
+        self
+    }
+
+    /// Sets a default for a dotted configuration key of `service`: above its embedded
+    /// defaults (and the cluster's own, such as the 100 ms drain delay), below its files and
+    /// environment variables, so that those still win. It applies to every instance.
+    #[allow(clippy::needless_pass_by_value)] // taking values by value reads best at call sites
+    pub fn set_default(
+        mut self,
+        service: &str,
+        key: impl Into<String>,
+        value: impl ToString,
+    ) -> Self {
+        if let Some(spec) = self.spec(service) {
+            spec.defaults.push((key.into(), value.to_string()));
+        }
+        self
+    }
+
+    /// Wires callers directly: a caller discovering `catalog` is handed each catalog
+    /// instance's own address, as a real registry would, instead of a link proxy's. No
+    /// proxy sits between services, so there is no fault to switch:
+    /// [`TestCluster::link`] answers [`ClusterError::DirectlyWired`]. For a demo, or a test
+    /// that wants no extra hop.
+    pub fn direct(mut self) -> Self {
+        self.direct = true;
+        self
+    }
+
+    /// Configures each service as a deployed process is configured
+    /// ([`Launcher::from_process`]): its `./config` directory (or `APP_CONFIG_DIR`), the
+    /// profile from `APP_PROFILE` and its own environment variables (`CATALOG__SERVER__PORT`
+    /// and the like). Each instance then binds the host and port its configuration says
+    /// (the service's default port, not a free one) and keeps its own drain delay and grace
+    /// period; [`set_default`](Self::set_default) gives demo defaults that files and
+    /// environment still override, [`set`](Self::set) keys that nothing overrides.
+    ///
+    /// Logs go where each service's configuration sends them (the chassis' subscriber):
+    /// a cluster started this way installs no capture, and [`TestCluster::logs`] is empty
+    /// unless an earlier cluster of the process installed it. Discovery stays the
+    /// cluster's: the `discovery` backend of the configuration is not used.
+    pub fn from_process(mut self) -> Self {
+        self.sources.source = Source::Process;
+        self
+    }
+
+    /// Environment variables every service reads, above its files and below
+    /// [`set`](Self::set); each reads only those named `{SERVICE}__...`. With
+    /// [`from_process`](Self::from_process) they are read after the process's and win over
+    /// them: a test passes variables here instead of changing the process's environment.
+    /// Without it they are the only ones read, and the cluster's free loopback port still
+    /// wins over `{SERVICE}__SERVER__PORT`.
+    pub fn env<K: Into<String>, V: Into<String>>(
+        mut self,
+        vars: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        self.sources.env.extend(
+            vars.into_iter()
+                .map(|(name, value)| (name.into(), value.into())),
+        );
+        self
+    }
+
+    /// Reads every service's `default.toml` (and, with
+    /// [`from_process`](Self::from_process), its `APP_PROFILE` file) from `dir` instead of
+    /// `./config` or `APP_CONFIG_DIR`. The services share the directory: keys of their own
+    /// settings apply to each that has them.
+    pub fn config_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.sources.dir = Some(dir.into());
         self
     }
 
@@ -94,11 +222,15 @@ impl ClusterBuilder {
         if let Some(problem) = self.problem {
             return Err(problem);
         }
-        capture::install();
-        let network = Network::new(
-            self.specs.iter().map(|spec| spec.name.to_owned()),
-            Wiring::Proxied,
-        );
+        if self.sources.source == Source::Defaults {
+            capture::install();
+        }
+        let wiring = if self.direct {
+            Wiring::Direct
+        } else {
+            Wiring::Proxied
+        };
+        let network = Network::new(self.specs.iter().map(|spec| spec.name.to_owned()), wiring);
         let mut cluster = TestCluster {
             log_marks: self
                 .specs
@@ -106,6 +238,8 @@ impl ClusterBuilder {
                 .map(|spec| (spec.name, capture::count(spec.name)))
                 .collect(),
             network,
+            wiring,
+            sources: self.sources,
             services: Vec::with_capacity(self.specs.len()),
         };
         for spec in self.specs {
@@ -128,7 +262,8 @@ impl ClusterBuilder {
 
 /// Several services running in one process for a test, wired by an in-process discovery
 /// registry: each caller reaches each callee instance through the TCP proxy of their
-/// [`Link`], where faults are switched on and off.
+/// [`Link`], where faults are switched on and off (or, wired
+/// [`direct`](ClusterBuilder::direct), at the instance's own address).
 ///
 /// See the [module documentation](super) for an example. Dropping the cluster begins every
 /// instance's graceful shutdown in the background; [`shutdown`](Self::shutdown) waits for
@@ -136,6 +271,9 @@ impl ClusterBuilder {
 #[derive(Debug)]
 pub struct TestCluster {
     network: Arc<Network>,
+    wiring: Wiring,
+    /// Where new and restarted instances read their configuration.
+    sources: Sources,
     services: Vec<Slot>,
     /// Lines each service had logged before this cluster started.
     log_marks: BTreeMap<&'static str, usize>,
@@ -200,12 +338,20 @@ impl TestCluster {
     ///
     /// # Errors
     ///
-    /// [`ClusterError::UnknownService`] for a name not in the cluster.
+    /// [`ClusterError::UnknownService`] for a name not in the cluster;
+    /// [`ClusterError::DirectlyWired`] when the cluster was wired
+    /// [`direct`](ClusterBuilder::direct): no proxy, no fault.
     pub fn link(&self, caller: &str, callee: &str) -> Result<Link, ClusterError> {
         for service in [caller, callee] {
             if !self.network.knows(service) {
                 return Err(ClusterError::UnknownService(service.to_owned()));
             }
+        }
+        if self.wiring == Wiring::Direct {
+            return Err(ClusterError::DirectlyWired {
+                caller: caller.to_owned(),
+                callee: callee.to_owned(),
+            });
         }
         Ok(Link::new(
             caller,
@@ -330,12 +476,18 @@ impl TestCluster {
         let spec = &self.services[slot].spec;
         let service = spec.name;
         let registry = self.network.registry_for(service);
-        let handle = (spec.launch)(registry, spec.settings.clone())
-            .await
-            .map_err(|source| ClusterError::Launch {
-                service: service.to_owned(),
-                source,
-            })?;
+        let recipe = Recipe {
+            sources: self.sources.clone(),
+            defaults: spec.defaults.clone(),
+            settings: spec.settings.clone(),
+        };
+        let handle =
+            (spec.launch)(registry, recipe)
+                .await
+                .map_err(|source| ClusterError::Launch {
+                    service: service.to_owned(),
+                    source,
+                })?;
         let id = handle.identity().instance_id.clone();
         let mut changes = self.network.changes();
         let registered = changes.wait_for(|_| self.network.is_registered(service, &id));
@@ -358,18 +510,33 @@ impl TestCluster {
     }
 }
 
-/// Starts an instance of `S` on a free loopback port with the cluster's registry.
+/// Starts an instance of `S` with the cluster's registry: on a free loopback port, or
+/// where its configuration says with [`Source::Process`].
 fn launch<S: Microservice>(
     registry: Registry,
-    settings: Vec<(String, String)>,
+    recipe: Recipe,
 ) -> BoxFuture<'static, Result<ServiceHandle, LaunchError>> {
     Box::pin(async move {
-        let mut launcher = Launcher::<S>::new()?
-            .set_default("shutdown.drain_delay", "100ms")
-            .set_default("shutdown.grace_period", "5s")
-            .set("server.host", "127.0.0.1")
-            .set("server.port", 0)
-            .registry(registry);
+        let Recipe {
+            sources,
+            defaults,
+            settings,
+        } = recipe;
+        let mut launcher = match sources.source {
+            Source::Defaults => Launcher::<S>::new()?
+                .set_default("shutdown.drain_delay", "100ms")
+                .set_default("shutdown.grace_period", "5s")
+                .set("server.host", "127.0.0.1")
+                .set("server.port", 0),
+            Source::Process => Launcher::<S>::from_process()?,
+        };
+        launcher = launcher.env(sources.env).registry(registry);
+        if let Some(dir) = sources.dir {
+            launcher = launcher.dir(dir);
+        }
+        for (key, value) in defaults {
+            launcher = launcher.set_default(key, value);
+        }
         for (key, value) in settings {
             launcher = launcher.set(key, value);
         }

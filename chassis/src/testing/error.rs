@@ -39,6 +39,17 @@ pub enum ClusterError {
         /// How long the cluster waited.
         bound: Duration,
     },
+    /// The cluster was wired [`direct`](super::ClusterBuilder::direct): callers reach
+    /// instances at their own addresses, and no link has a proxy to put a fault on.
+    #[error(
+        "the cluster is wired directly: {caller} reaches {callee} with no proxy to put a fault on"
+    )]
+    DirectlyWired {
+        /// The caller asked for.
+        caller: String,
+        /// The callee asked for.
+        callee: String,
+    },
     /// An operational endpoint could not be read.
     #[error("GET {url}: {message}")]
     Endpoint {

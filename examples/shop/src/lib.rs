@@ -1,116 +1,113 @@
-//! The one-process demo: catalog, orders and gateway started together, each with its own
-//! configuration (files, `CATALOG__...` / `ORDERS__...` / `GATEWAY__...` environment
-//! variables), wired by static discovery.
+//! The one-process demo: catalog, orders and gateway started together by
+//! [`chassis::testing`]'s cluster, the same code that starts them in the shop's tests.
+//!
+//! The binary starts them [`from_process`](chassis::testing::ClusterBuilder::from_process):
+//! each service reads its own configuration as if it ran alone (`./config` or
+//! `APP_CONFIG_DIR`, `APP_PROFILE`, `CATALOG__...` / `ORDERS__...` / `GATEWAY__...`
+//! environment variables) and listens where it says (8081, 8082, 8080 by default). Tests
+//! start them from their embedded defaults on free loopback ports.
+//!
+//! Discovery is the cluster's, in the process: each instance registers there when ready and
+//! callers are handed its own address ([`direct`](chassis::testing::ClusterBuilder::direct)
+//! wiring). The `discovery` section of the configuration (`ORDERS__DISCOVERY__STATIC__CATALOG`
+//! and the like) does not wire the demo; `discovery.advertise` still sets the address a
+//! service is reached at (by default the bound one, or this host's for `0.0.0.0`).
 
-use std::net::SocketAddr;
+use chassis::service::ServiceHandle;
+use chassis::testing::{ClusterBuilder, ClusterError, TestCluster};
 
-use chassis::service::{LaunchError, Launcher, Microservice, ServiceHandle};
+/// The shop's services, in start order: callees first.
+pub const SERVICES: [&str; 3] = ["catalog", "orders", "gateway"];
 
-/// The three running services.
+/// The three running services: one instance each, wired directly.
 #[derive(Debug)]
 pub struct Shop {
-    /// The leaf service.
-    pub catalog: ServiceHandle,
-    /// Places orders, calling catalog.
-    pub orders: ServiceHandle,
-    /// The public edge.
-    pub gateway: ServiceHandle,
+    cluster: TestCluster,
 }
 
 /// How to start the shop.
 #[derive(Debug, Clone, Default)]
 pub struct ShopOptions {
-    /// Read each service's environment variables and `./config` (the binary does; tests
-    /// don't).
+    /// Configure each service as a deployed process (its files, profile and environment
+    /// variables; the ports they say): the binary does. Otherwise each starts from its
+    /// embedded defaults on a free loopback port: tests.
     pub from_process: bool,
-    /// Bind every service to a free port instead of 8080-8082 (tests).
-    pub ephemeral_ports: bool,
-    /// Extra settings per service: `(service, key, value)`.
+    /// Environment variables read besides the process's (and winning over them), such as
+    /// `CATALOG__SERVER__PORT`: a test's seam instead of the process environment.
+    pub env: Vec<(String, String)>,
+    /// Extra settings per service, above every other source: `(service, key, value)`.
     pub overrides: Vec<(&'static str, String, String)>,
 }
 
 impl Shop {
-    /// Starts catalog, then orders and gateway pointed at the addresses actually bound.
+    /// The shop's cluster, declared and not started: the three services with the demo's
+    /// defaults and `options`, wired through link proxies (where a test puts faults) until
+    /// [`direct`](ClusterBuilder::direct) is added, as [`start`](Self::start) does.
+    pub fn builder(options: &ShopOptions) -> ClusterBuilder {
+        let mut builder = TestCluster::builder()
+            .service::<catalog::Catalog>()
+            .service::<orders::Orders>()
+            .service::<gateway::Gateway>()
+            .env(options.env.iter().cloned());
+        if options.from_process {
+            builder = builder.from_process();
+        }
+        for service in SERVICES {
+            // A demo: a short drain keeps Ctrl-C snappy, and fault injection is on for the
+            // breaker walk-through. Files and the environment still win.
+            builder = builder
+                .set_default(service, "shutdown.drain_delay", "250ms")
+                .set_default(service, "shutdown.grace_period", "5s")
+                .set_default(service, "faults.enabled", true);
+        }
+        for (service, key, value) in &options.overrides {
+            builder = builder.set(service, key.clone(), value);
+        }
+        builder
+    }
+
+    /// Starts catalog, orders and gateway in that order, each ready and registered before
+    /// the next, callers handed each instance's own address.
     ///
     /// # Errors
     ///
-    /// When a service fails to start; those already started are shut down.
-    pub async fn start(options: &ShopOptions) -> Result<Self, LaunchError> {
-        let catalog = launch::<catalog::Catalog>(options, &[]).await?;
-        let catalog_addr = local(catalog.addr());
-        let orders = match launch::<orders::Orders>(
-            options,
-            &[("discovery.static.catalog", catalog_addr.clone())],
-        )
-        .await
-        {
-            Ok(orders) => orders,
-            Err(error) => {
-                catalog.shutdown().await;
-                return Err(error);
-            }
-        };
-        let gateway = match launch::<gateway::Gateway>(
-            options,
-            &[
-                ("discovery.static.catalog", catalog_addr),
-                ("discovery.static.orders", local(orders.addr())),
-            ],
-        )
-        .await
-        {
-            Ok(gateway) => gateway,
-            Err(error) => {
-                tokio::join!(catalog.shutdown(), orders.shutdown());
-                return Err(error);
-            }
-        };
-        Ok(Self {
-            catalog,
-            orders,
-            gateway,
-        })
+    /// When a service fails to start ([`ClusterError::Launch`], for example a port in use);
+    /// those already started are shut down.
+    pub async fn start(options: &ShopOptions) -> Result<Self, ClusterError> {
+        let cluster = Self::builder(options).direct().start().await?;
+        Ok(Self { cluster })
+    }
+
+    /// The leaf service.
+    pub fn catalog(&self) -> &ServiceHandle {
+        self.service("catalog")
+    }
+
+    /// Places orders, calling catalog.
+    pub fn orders(&self) -> &ServiceHandle {
+        self.service("orders")
+    }
+
+    /// The public edge.
+    pub fn gateway(&self) -> &ServiceHandle {
+        self.service("gateway")
+    }
+
+    fn service(&self, name: &str) -> &ServiceHandle {
+        // A shop cannot stop or scale its services: each keeps its one instance.
+        self.cluster
+            .instance(name, 0)
+            .unwrap_or_else(|error| unreachable!("{error}"))
+    }
+
+    /// The cluster the shop runs in: health, metrics and links (which, wired directly,
+    /// carry no fault).
+    pub fn cluster(&self) -> &TestCluster {
+        &self.cluster
     }
 
     /// Stops the edge first, then the services behind it.
     pub async fn shutdown(self) {
-        self.gateway.shutdown().await;
-        tokio::join!(self.orders.shutdown(), self.catalog.shutdown());
+        self.cluster.shutdown().await;
     }
-}
-
-/// The address callers in this process should use.
-fn local(addr: SocketAddr) -> String {
-    format!("127.0.0.1:{}", addr.port())
-}
-
-async fn launch<S: Microservice>(
-    options: &ShopOptions,
-    wiring: &[(&str, String)],
-) -> Result<ServiceHandle, LaunchError> {
-    let mut launcher = if options.from_process {
-        Launcher::<S>::from_process()?
-    } else {
-        Launcher::<S>::new()?
-    };
-    // A demo: a short drain keeps Ctrl-C snappy, and fault injection is on for the
-    // breaker walk-through; the environment still wins.
-    launcher = launcher
-        .set_default("shutdown.drain_delay", "250ms")
-        .set_default("shutdown.grace_period", "5s")
-        .set_default("faults.enabled", true);
-    for (key, value) in wiring {
-        launcher = launcher.set_default(*key, value);
-    }
-    if options.ephemeral_ports {
-        launcher = launcher
-            .set("server.port", 0)
-            .set("server.host", "127.0.0.1");
-    }
-    for (service, key, value) in &options.overrides {
-        if *service == S::NAME {
-            launcher = launcher.set(key.clone(), value);
-        }
-    }
-    launcher.spawn().await
 }

@@ -1,12 +1,15 @@
 //! The one-command demo: `cargo run -p shop` runs catalog (8081), orders (8082) and gateway
-//! (8080) in one process with static discovery.
+//! (8080) in one process, started by `chassis::testing`'s cluster (the code the shop's tests
+//! use) with discovery in the process: each caller is handed the instances' own addresses.
 //!
-//! Every service reads its own environment variables as if it ran alone
-//! (`CATALOG__SERVER__PORT=18081 cargo run -p shop`). `SHOP_CATALOG_FAULTS=1.0` starts the
-//! catalog failing that share of its requests; the admin port of each service (catalog 9081,
-//! bound to 127.0.0.1) changes faults while it runs, with the admin token the demo prints
-//! (`SHOP_ADMIN_TOKEN` to choose it; a fresh random one otherwise). Ctrl-C stops them all
-//! gracefully; a second Ctrl-C exits at once.
+//! Every service reads its own configuration files and environment variables as if it ran
+//! alone (`CATALOG__SERVER__PORT=18081 cargo run -p shop`; its callers follow); its
+//! `discovery` section (`ORDERS__DISCOVERY__STATIC__CATALOG`) does not wire the demo.
+//! `SHOP_CATALOG_FAULTS=1.0` starts the catalog failing that share of its requests; the
+//! admin port of each service (catalog 9081, bound to 127.0.0.1) changes faults while it
+//! runs, with the admin token the demo prints (`SHOP_ADMIN_TOKEN` to choose it; a fresh
+//! random one otherwise). Ctrl-C or SIGTERM stops them all gracefully, callers first; a
+//! second signal exits at once.
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -77,11 +80,11 @@ async fn main() -> ExitCode {
 
 fn print_welcome(shop: &Shop, token: &str) {
     let url = |addr: std::net::SocketAddr| format!("http://127.0.0.1:{}", addr.port());
-    let g = url(shop.gateway.addr());
-    let c = url(shop.catalog.addr());
-    let o = url(shop.orders.addr());
+    let g = url(shop.gateway().addr());
+    let c = url(shop.catalog().addr());
+    let o = url(shop.orders().addr());
     let ops = |h: &chassis::service::ServiceHandle| url(h.ops_addr());
-    let (ga, ca) = (ops(&shop.gateway), ops(&shop.catalog));
+    let (ga, ca) = (ops(shop.gateway()), ops(shop.catalog()));
     println!(
         "\nshop is running:\n\
          \x20 gateway {g}   (health, metrics: {ga})\n\
@@ -105,7 +108,7 @@ fn print_welcome(shop: &Shop, token: &str) {
          \x20 curl -i {g}/api/items                                    # x-fallback: catalog-unavailable\n\
          \x20 curl -X PUT {ca}/admin/faults -H \"authorization: Bearer $TOKEN\" -d '{{}}'   # heal; the breaker closes after 5s\n\n\
          Press Ctrl-C to stop.\n",
-        ops(&shop.orders),
-        cp = shop.catalog.addr().port(),
+        ops(shop.orders()),
+        cp = shop.catalog().addr().port(),
     );
 }

@@ -23,11 +23,11 @@ fn breaker_state(metrics: &str, state: &str) -> Option<f64> {
 #[tokio::test]
 async fn catalog_faults_open_the_gateway_breaker_and_healing_closes_it() {
     let shop = shop().await;
-    let gateway = shop.gateway.addr();
+    let gateway = shop.gateway().addr();
     assert_eq!(get(gateway, "/api/items").await.status, StatusCode::OK);
 
     let faults = shop
-        .catalog
+        .catalog()
         .faults()
         .expect("the shop enables fault injection");
     faults.set(&FaultsConfig {
@@ -48,7 +48,7 @@ async fn catalog_faults_open_the_gateway_breaker_and_healing_closes_it() {
             reply.headers.get("x-fallback").unwrap(),
             "catalog-unavailable"
         );
-        let metrics = get(shop.gateway.ops_addr(), "/metrics").await.body;
+        let metrics = get(shop.gateway().ops_addr(), "/metrics").await.body;
         if breaker_state(&metrics, "open") == Some(1.0) {
             promtool_accepts(&metrics);
             break;
@@ -64,7 +64,7 @@ async fn catalog_faults_open_the_gateway_breaker_and_healing_closes_it() {
     let deadline = Instant::now() + BOUND;
     loop {
         let reply = get(gateway, "/api/items").await;
-        let metrics = get(shop.gateway.ops_addr(), "/metrics").await.body;
+        let metrics = get(shop.gateway().ops_addr(), "/metrics").await.body;
         if breaker_state(&metrics, "closed") == Some(1.0)
             && reply.headers.get("x-fallback").is_none()
         {

@@ -5,7 +5,9 @@
 
 mod common;
 
+use chassis::testing::Fault;
 use common::{get, post_order, shop};
+use shop::Shop;
 
 /// Asserts a 5xx problem carries the request id and nothing of the failure's own text.
 fn assert_opaque(reply: &common::Reply, catalog_port: u16) {
@@ -36,18 +38,28 @@ fn assert_opaque(reply: &common::Reply, catalog_port: u16) {
 
 #[tokio::test]
 async fn a_failed_dependency_leaks_nothing_to_the_caller() {
-    let shop = shop().await;
-    let catalog_port = shop.catalog.addr().port();
-    let gateway = shop.gateway.addr();
-    let common::ShopParts { catalog, rest } = common::split(shop);
-    catalog.shutdown().await;
+    // Through link proxies, so that catalog can refuse its callers while registered.
+    let mut shop = Shop::builder(&common::options()).start().await.unwrap();
+    let catalog_port = shop.addr("catalog").unwrap().port();
+    let gateway = shop.addr("gateway").unwrap();
+    let order = r#"{"lines":[{"item_id":"espresso","quantity":1}]}"#;
+    // Catalog refuses connections: transport failures, whose text names the address.
+    for caller in ["gateway", "orders"] {
+        shop.link(caller, "catalog").unwrap().set(Fault::Refuse);
+    }
     let reply = get(gateway, "/api/items/espresso").await;
     assert_opaque(&reply, catalog_port);
-    let order = r#"{"lines":[{"item_id":"espresso","quantity":1}]}"#;
     // Through the gateway to orders, whose pricing call to catalog fails.
     let reply = post_order(gateway, order, Some("leak-check")).await;
     assert_opaque(&reply, catalog_port);
-    rest.shutdown().await;
+
+    // Catalog gone: no endpoint to call at all.
+    shop.stop("catalog", 0).await.unwrap();
+    let reply = get(gateway, "/api/items/espresso").await;
+    assert_opaque(&reply, catalog_port);
+    let reply = post_order(gateway, order, Some("leak-check-2")).await;
+    assert_opaque(&reply, catalog_port);
+    shop.shutdown().await;
 }
 
 /// A body that grows past the gateway's limit while it is forwarded to orders is the
@@ -65,7 +77,7 @@ async fn an_oversized_streamed_body_is_refused_with_413() {
     // 3 MiB in chunks, no Content-Length: the gateway's 2 MiB limit cuts it mid-stream.
     let frames =
         stream::iter((0..48).map(move |_| Ok::<_, std::io::Error>(Frame::data(chunk.clone()))));
-    let request = http::Request::post(format!("http://{}/api/orders", shop.gateway.addr()))
+    let request = http::Request::post(format!("http://{}/api/orders", shop.gateway().addr()))
         .header("content-type", "application/json")
         .body(StreamBody::new(frames))
         .unwrap();
@@ -81,7 +93,7 @@ async fn an_overlong_idempotency_key_is_refused() {
     let shop = shop().await;
     let order = r#"{"lines":[{"item_id":"espresso","quantity":1}]}"#;
     let long = "k".repeat(256);
-    let reply = post_order(shop.gateway.addr(), order, Some(&long)).await;
+    let reply = post_order(shop.gateway().addr(), order, Some(&long)).await;
     assert_eq!(
         reply.status,
         http::StatusCode::BAD_REQUEST,
@@ -89,7 +101,7 @@ async fn an_overlong_idempotency_key_is_refused() {
         reply.body
     );
     let fits = "k".repeat(255);
-    let reply = post_order(shop.gateway.addr(), order, Some(&fits)).await;
+    let reply = post_order(shop.gateway().addr(), order, Some(&fits)).await;
     assert_eq!(reply.status, http::StatusCode::CREATED, "{}", reply.body);
     shop.shutdown().await;
 }
@@ -104,7 +116,7 @@ async fn a_grpc_caller_of_a_json_route_gets_a_grpc_status() {
     use hyper_util::rt::TokioExecutor;
 
     let shop = shop().await;
-    let request = http::Request::post(format!("http://{}/api/orders", shop.gateway.addr()))
+    let request = http::Request::post(format!("http://{}/api/orders", shop.gateway().addr()))
         .header("content-type", "application/grpc")
         .header("te", "trailers")
         .body(Full::new(Bytes::from_static(b"\0\0\0\0\0")))

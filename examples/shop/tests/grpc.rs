@@ -7,23 +7,16 @@ mod common;
 
 use common::{get, post_order};
 use http::StatusCode;
-use shop::{Shop, ShopOptions};
+use shop::Shop;
 
 #[tokio::test]
 async fn orders_priced_over_grpc_match_the_http_prices() {
-    let shop = Shop::start(&ShopOptions {
-        ephemeral_ports: true,
-        overrides: vec![
-            ("orders", "catalog_api".into(), "grpc".into()),
-            ("gateway", "telemetry.log.level".into(), "warn".into()),
-            ("orders", "telemetry.log.level".into(), "warn".into()),
-            ("catalog", "telemetry.log.level".into(), "warn".into()),
-        ],
-        ..ShopOptions::default()
-    })
-    .await
-    .unwrap();
-    let gateway = shop.gateway.addr();
+    let mut options = common::options();
+    options
+        .overrides
+        .push(("orders", "catalog_api".into(), "grpc".into()));
+    let shop = Shop::start(&options).await.unwrap();
+    let gateway = shop.gateway().addr();
     let body =
         r#"{"lines":[{"item_id":"espresso","quantity":2},{"item_id":"filters","quantity":1}]}"#;
     let placed = post_order(gateway, body, Some("grpc-1")).await;
@@ -41,7 +34,7 @@ async fn orders_priced_over_grpc_match_the_http_prices() {
         refused.body
     );
     // The gRPC calls show in orders' metrics, by the RPC conventions.
-    let metrics = get(shop.orders.ops_addr(), "/metrics").await.body;
+    let metrics = get(shop.orders().ops_addr(), "/metrics").await.body;
     assert!(
         metrics
             .lines()

@@ -11,18 +11,18 @@ use common::{get, shop};
 async fn each_service_shows_its_own_metrics() {
     let shop = shop().await;
     assert!(
-        get(shop.gateway.addr(), "/api/items")
+        get(shop.gateway().addr(), "/api/items")
             .await
             .status
             .is_success()
     );
     let order = r#"{"lines":[{"item_id":"espresso","quantity":1}]}"#;
-    let placed = common::post_order(shop.gateway.addr(), order, Some("apart")).await;
+    let placed = common::post_order(shop.gateway().addr(), order, Some("apart")).await;
     assert!(placed.status.is_success(), "{}", placed.body);
 
-    let catalog = get(shop.catalog.ops_addr(), "/metrics").await.body;
-    let orders = get(shop.orders.ops_addr(), "/metrics").await.body;
-    let gateway = get(shop.gateway.ops_addr(), "/metrics").await.body;
+    let catalog = get(shop.catalog().ops_addr(), "/metrics").await.body;
+    let orders = get(shop.orders().ops_addr(), "/metrics").await.body;
+    let gateway = get(shop.gateway().ops_addr(), "/metrics").await.body;
     // Catalog serves /items/{id}; the gateway's routes are not there.
     assert!(catalog.contains("http_route=\"/items/{id}\""), "{catalog}");
     assert!(!catalog.contains("/api/items"), "{catalog}");

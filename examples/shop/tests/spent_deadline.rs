@@ -39,17 +39,17 @@ async fn a_callers_spent_deadline_opens_no_breaker() {
         common::call(request.unwrap())
     };
     for _ in 0..10 {
-        let reply = spent(shop.gateway.addr(), "/api/items").await;
+        let reply = spent(shop.gateway().addr(), "/api/items").await;
         assert_eq!(reply.status, StatusCode::OK);
         assert!(!reply.headers.contains_key("x-fallback"), "a real answer");
-        let reply = spent(shop.orders.addr(), "/orders").await;
+        let reply = spent(shop.orders().addr(), "/orders").await;
         assert_eq!(reply.status, StatusCode::GATEWAY_TIMEOUT);
     }
-    for ops in [shop.gateway.ops_addr(), shop.orders.ops_addr()] {
+    for ops in [shop.gateway().ops_addr(), shop.orders().ops_addr()] {
         let metrics = get(ops, "/metrics").await.body;
         assert_eq!(breaker_state(&metrics, "closed"), Some(1.0), "{metrics}");
     }
-    let reply = get(shop.gateway.addr(), "/api/items").await;
+    let reply = get(shop.gateway().addr(), "/api/items").await;
     assert!(!reply.headers.contains_key("x-fallback"));
     shop.shutdown().await;
 }

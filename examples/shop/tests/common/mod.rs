@@ -61,11 +61,11 @@ pub async fn post_order(addr: SocketAddr, body: &str, key: Option<&str>) -> Repl
     .await
 }
 
-pub async fn shop() -> Shop {
-    Shop::start(&ShopOptions {
-        ephemeral_ports: true,
+/// The options of the shop's tests: quick breaker timing, quiet logs; the rest is each
+/// example's own configuration, on free loopback ports.
+pub fn options() -> ShopOptions {
+    ShopOptions {
         overrides: vec![
-            // Quick breaker timing for the test; the rest is each example's own config.
             (
                 "gateway",
                 "clients.catalog.breaker.wait_in_open".into(),
@@ -81,36 +81,10 @@ pub async fn shop() -> Shop {
             ("catalog", "telemetry.log.level".into(), "warn".into()),
         ],
         ..ShopOptions::default()
-    })
-    .await
-    .unwrap()
-}
-
-/// The shop taken apart, to stop catalog alone.
-pub struct ShopParts {
-    pub catalog: chassis::service::ServiceHandle,
-    pub rest: Rest,
-}
-
-/// Orders and gateway.
-pub struct Rest {
-    pub orders: chassis::service::ServiceHandle,
-    pub gateway: chassis::service::ServiceHandle,
-}
-
-impl Rest {
-    pub async fn shutdown(self) {
-        self.gateway.shutdown().await;
-        self.orders.shutdown().await;
     }
 }
 
-pub fn split(shop: Shop) -> ShopParts {
-    ShopParts {
-        catalog: shop.catalog,
-        rest: Rest {
-            orders: shop.orders,
-            gateway: shop.gateway,
-        },
-    }
+/// The shop as the demo starts it (wired directly), with the tests' [`options`].
+pub async fn shop() -> Shop {
+    Shop::start(&options()).await.unwrap()
 }
