@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::capture;
+use super::declared::{Declared, Spec};
 use super::http;
 use super::network::{Network, Wiring};
 use super::{ClusterError, Link};
@@ -49,18 +50,6 @@ struct Recipe {
     settings: Vec<(String, String)>,
 }
 
-/// A service added to the builder.
-#[derive(Debug)]
-struct Spec {
-    name: &'static str,
-    launch: LaunchFn,
-    instances: usize,
-    /// Keys below files and environment ([`ClusterBuilder::set_default`]).
-    defaults: Vec<(String, String)>,
-    /// Keys above every source ([`ClusterBuilder::set`]).
-    settings: Vec<(String, String)>,
-}
-
 /// Declares the services of a [`TestCluster`], in start order (callees before callers).
 ///
 /// Two options turn a test cluster into a demo's (`cargo run -p shop` starts this way):
@@ -88,8 +77,7 @@ struct Spec {
 #[derive(Debug, Default)]
 #[must_use]
 pub struct ClusterBuilder {
-    specs: Vec<Spec>,
-    problem: Option<ClusterError>,
+    declared: Declared<LaunchFn>,
     direct: bool,
     sources: Sources,
 }
@@ -100,25 +88,13 @@ impl ClusterBuilder {
     /// loopback port, with a short drain delay (100 ms) and grace period (5 s); with
     /// [`from_process`](Self::from_process), from what a deployed process reads instead.
     pub fn service<S: Microservice>(mut self) -> Self {
-        if self.specs.iter().any(|spec| spec.name == S::NAME) {
-            self.problem
-                .get_or_insert(ClusterError::DuplicateService(S::NAME.to_owned()));
-        }
-        self.specs.push(Spec {
-            name: S::NAME,
-            launch: launch::<S>,
-            instances: 1,
-            defaults: Vec::new(),
-            settings: Vec::new(),
-        });
+        self.declared.add(S::NAME, launch::<S>);
         self
     }
 
     /// Starts `count` instances of `service` instead of one.
     pub fn instances(mut self, service: &str, count: usize) -> Self {
-        if let Some(spec) = self.spec(service) {
-            spec.instances = count;
-        }
+        self.declared.instances(service, count);
         self
     }
 
@@ -126,9 +102,7 @@ impl ClusterBuilder {
     /// every instance, restarted ones too.
     #[allow(clippy::needless_pass_by_value)] // taking values by value reads best at call sites
     pub fn set(mut self, service: &str, key: impl Into<String>, value: impl ToString) -> Self {
-        if let Some(spec) = self.spec(service) {
-            spec.settings.push((key.into(), value.to_string()));
-        }
+        self.declared.set(service, key.into(), value.to_string());
         self
     }
 
@@ -142,9 +116,8 @@ impl ClusterBuilder {
         key: impl Into<String>,
         value: impl ToString,
     ) -> Self {
-        if let Some(spec) = self.spec(service) {
-            spec.defaults.push((key.into(), value.to_string()));
-        }
+        self.declared
+            .set_default(service, key.into(), value.to_string());
         self
     }
 
@@ -201,15 +174,6 @@ impl ClusterBuilder {
         self
     }
 
-    fn spec(&mut self, service: &str) -> Option<&mut Spec> {
-        let found = self.specs.iter_mut().find(|spec| spec.name == service);
-        if found.is_none() {
-            self.problem
-                .get_or_insert(ClusterError::UnknownService(service.to_owned()));
-        }
-        found
-    }
-
     /// Starts every instance of every service in the order they were added, each waiting
     /// until the previous one is ready and registered.
     ///
@@ -219,9 +183,7 @@ impl ClusterBuilder {
     /// in the declaration; [`ClusterError::Launch`] or [`ClusterError::NotReady`] when an
     /// instance does not start (those already started are shut down).
     pub async fn start(self) -> Result<TestCluster, ClusterError> {
-        if let Some(problem) = self.problem {
-            return Err(problem);
-        }
+        let specs = self.declared.checked()?;
         if self.sources.source == Source::Defaults {
             capture::install();
         }
@@ -230,19 +192,18 @@ impl ClusterBuilder {
         } else {
             Wiring::Proxied
         };
-        let network = Network::new(self.specs.iter().map(|spec| spec.name.to_owned()), wiring);
+        let network = Network::new(specs.iter().map(|spec| spec.name.to_owned()), wiring);
         let mut cluster = TestCluster {
-            log_marks: self
-                .specs
+            log_marks: specs
                 .iter()
                 .map(|spec| (spec.name, capture::count(spec.name)))
                 .collect(),
             network,
             wiring,
             sources: self.sources,
-            services: Vec::with_capacity(self.specs.len()),
+            services: Vec::with_capacity(specs.len()),
         };
-        for spec in self.specs {
+        for spec in specs {
             let count = spec.instances;
             cluster.services.push(Slot {
                 spec,
@@ -282,7 +243,7 @@ pub struct TestCluster {
 /// A service of the cluster and its running instances.
 #[derive(Debug)]
 struct Slot {
-    spec: Spec,
+    spec: Spec<LaunchFn>,
     running: Vec<ServiceHandle>,
 }
 

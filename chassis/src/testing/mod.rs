@@ -76,6 +76,7 @@
 
 mod capture;
 mod cluster;
+mod declared;
 mod error;
 mod fault;
 mod http;

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::super::ClusterError;
 use super::super::capture;
+use super::super::declared::Declared;
 use super::super::network::{Network, Wiring};
 use super::cluster::SimulatedCluster;
 use super::host::{Instance, LaunchFn, Software, launch};
@@ -21,61 +22,39 @@ const DEFAULT_DURATION: Duration = Duration::from_secs(600);
 /// The turmoil host the test runs on.
 const TEST_HOST: &str = "test";
 
-/// A service added to the builder.
-#[derive(Debug)]
-struct Spec {
-    name: &'static str,
-    launch: LaunchFn,
-    instances: usize,
-    settings: Vec<(String, String)>,
-}
-
 /// Declares the services of a [`Simulation`](super::Simulation), in start order (callees
 /// before callers), then runs a test against them.
 #[derive(Debug)]
 #[must_use]
 pub struct SimulationBuilder {
     seed: u64,
-    specs: Vec<Spec>,
+    declared: Declared<LaunchFn>,
     duration: Duration,
     tick: Duration,
     latency: Option<(Duration, Duration)>,
-    problem: Option<ClusterError>,
 }
 
 impl SimulationBuilder {
     pub(super) fn new(seed: u64) -> Self {
         Self {
             seed,
-            specs: Vec::new(),
+            declared: Declared::default(),
             duration: DEFAULT_DURATION,
             tick: DEFAULT_TICK,
             latency: None,
-            problem: None,
         }
     }
 
     /// Adds the service `S` with one instance, started from its defaults (no file, no
     /// environment variable), with a short drain delay (100 ms of simulated time).
     pub fn service<S: Microservice>(mut self) -> Self {
-        if self.specs.iter().any(|spec| spec.name == S::NAME) {
-            self.problem
-                .get_or_insert(ClusterError::DuplicateService(S::NAME.to_owned()));
-        }
-        self.specs.push(Spec {
-            name: S::NAME,
-            launch: launch::<S>,
-            instances: 1,
-            settings: Vec::new(),
-        });
+        self.declared.add(S::NAME, launch::<S>);
         self
     }
 
     /// Runs `count` instances of `service` instead of one, each on its own simulated host.
     pub fn instances(mut self, service: &str, count: usize) -> Self {
-        if let Some(spec) = self.spec(service) {
-            spec.instances = count;
-        }
+        self.declared.instances(service, count);
         self
     }
 
@@ -83,9 +62,22 @@ impl SimulationBuilder {
     /// and every restart.
     #[allow(clippy::needless_pass_by_value)] // taking values by value reads best at call sites
     pub fn set(mut self, service: &str, key: impl Into<String>, value: impl ToString) -> Self {
-        if let Some(spec) = self.spec(service) {
-            spec.settings.push((key.into(), value.to_string()));
-        }
+        self.declared.set(service, key.into(), value.to_string());
+        self
+    }
+
+    /// Sets a default for a dotted configuration key of `service`, above its embedded
+    /// defaults and the simulation's own (such as the 100 ms drain delay), below
+    /// [`set`](Self::set).
+    #[allow(clippy::needless_pass_by_value)] // taking values by value reads best at call sites
+    pub fn set_default(
+        mut self,
+        service: &str,
+        key: impl Into<String>,
+        value: impl ToString,
+    ) -> Self {
+        self.declared
+            .set_default(service, key.into(), value.to_string());
         self
     }
 
@@ -111,15 +103,6 @@ impl SimulationBuilder {
         self
     }
 
-    fn spec(&mut self, service: &str) -> Option<&mut Spec> {
-        let found = self.specs.iter_mut().find(|spec| spec.name == service);
-        if found.is_none() {
-            self.problem
-                .get_or_insert(ClusterError::UnknownService(service.to_owned()));
-        }
-        found
-    }
-
     /// Starts every instance in the order the services were added, each ready and
     /// registered before the next, then runs `test` and returns what it returns. Everything
     /// happens on the simulated network and clock, on this thread: timers fire when the
@@ -136,9 +119,7 @@ impl SimulationBuilder {
         Fut: Future<Output = Result<T, ClusterError>> + 'static,
         T: 'static,
     {
-        if let Some(problem) = self.problem {
-            return Err(problem);
-        }
+        let specs = self.declared.checked()?;
         capture::install();
         // Jitter and ids draw from this thread's generator, which every host runs on.
         fastrand::seed(self.seed);
@@ -152,12 +133,12 @@ impl SimulationBuilder {
         }
         let mut sim = builder.build();
         let network = Network::new(
-            self.specs.iter().map(|spec| spec.name.to_owned()),
+            specs.iter().map(|spec| spec.name.to_owned()),
             Wiring::Direct,
         );
         let mut instances = BTreeMap::new();
         let mut order = Vec::new();
-        for spec in self.specs {
+        for spec in specs {
             let list: Vec<_> = (0..spec.instances)
                 .map(|index| Instance::new(spec.name, index))
                 .collect();
@@ -166,6 +147,7 @@ impl SimulationBuilder {
                     instance: Arc::clone(instance),
                     launch: spec.launch,
                     registry: network.registry_for(spec.name),
+                    defaults: spec.defaults.clone(),
                     settings: spec.settings.clone(),
                 };
                 sim.host(instance.host.as_str(), move || software.clone().run());

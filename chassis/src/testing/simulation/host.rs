@@ -10,8 +10,11 @@ use crate::discovery::{BoxFuture, Registry};
 use crate::service::{LaunchError, Launcher, Microservice, ServiceHandle};
 
 /// Starts one instance of a service type with the simulation's registry and settings.
-pub(super) type LaunchFn =
-    fn(Registry, Vec<(String, String)>) -> BoxFuture<'static, Result<ServiceHandle, LaunchError>>;
+pub(super) type LaunchFn = fn(
+    Registry,
+    Vec<(String, String)>,
+    Vec<(String, String)>,
+) -> BoxFuture<'static, Result<ServiceHandle, LaunchError>>;
 
 /// Where an instance is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +60,8 @@ pub(super) struct Software {
     pub(super) instance: Arc<Instance>,
     pub(super) launch: LaunchFn,
     pub(super) registry: Registry,
+    /// Keys below the configuration's sources, then above every source.
+    pub(super) defaults: Vec<(String, String)>,
     pub(super) settings: Vec<(String, String)>,
 }
 
@@ -73,7 +78,8 @@ impl Software {
             }
             let mut settings = self.settings.clone();
             settings.push(("discovery.advertise".to_owned(), ip.to_string()));
-            let handle = match (self.launch)(self.registry.clone(), settings).await {
+            let launched = (self.launch)(self.registry.clone(), self.defaults.clone(), settings);
+            let handle = match launched.await {
                 Ok(handle) => handle,
                 Err(error) => {
                     *self
@@ -104,6 +110,7 @@ impl Software {
 /// watcher (a simulated host has neither).
 pub(super) fn launch<S: Microservice>(
     registry: Registry,
+    defaults: Vec<(String, String)>,
     settings: Vec<(String, String)>,
 ) -> BoxFuture<'static, Result<ServiceHandle, LaunchError>> {
     Box::pin(async move {
@@ -115,6 +122,9 @@ pub(super) fn launch<S: Microservice>(
             .set("reload.sighup", false)
             .set("reload.watch_files", false)
             .registry(registry);
+        for (key, value) in defaults {
+            launcher = launcher.set_default(key, value);
+        }
         for (key, value) in settings {
             launcher = launcher.set(key, value);
         }
