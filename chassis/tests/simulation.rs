@@ -210,6 +210,19 @@ fn mistakes_in_a_simulation_are_named() {
         other => panic!("expected a launch error, got {other:?}"),
     }
 
+    let tls = Simulation::builder(1)
+        .service::<Leaf>()
+        .service::<Edge>()
+        .set("edge", "clients.leaf.tls.enabled", true)
+        .run(|_| async { Ok(()) });
+    match tls {
+        Err(ClusterError::Launch { service, source }) => {
+            assert_eq!(service, "edge");
+            assert!(source.to_string().contains("TLS is not simulated"), "{source}");
+        }
+        other => panic!("expected a launch error, got {other:?}"),
+    }
+
     let slow = Simulation::builder(1)
         .service::<Leaf>()
         .duration(std::time::Duration::from_secs(5))

@@ -195,6 +195,7 @@ impl Endpoints {
         tokio::spawn(async move {
             loop {
                 tokio::select! {
+                    biased;
                     () = stopped.cancelled() => break,
                     changed = sets.changed() => if changed.is_err() { break },
                 }

@@ -168,9 +168,10 @@ impl Watch {
                 .deadline
                 .map_or(next_look, |deadline| next_look.min(deadline.instant()));
             tokio::select! {
-                () = tokio::time::sleep_until(wake) => {}
-                () = shutdown.triggered(), if !triggered => {}
+                biased;
                 () = shutdown.draining() => {}
+                () = shutdown.triggered(), if !triggered => {}
+                () = tokio::time::sleep_until(wake) => {}
             }
         }
     }

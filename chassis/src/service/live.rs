@@ -56,6 +56,7 @@ pub(super) async fn serve_reloads<C>(
 {
     loop {
         let request = tokio::select! {
+            biased;
             () = stop.cancelled() => return,
             request = parts.requests.recv() => match request {
                 Some(request) => request,

@@ -29,6 +29,7 @@ impl PendingRegistration {
     ) -> Self {
         Self(tokio::spawn(async move {
             tokio::select! {
+                biased;
                 () = shutdown.triggered() => return None,
                 () = ready(&health) => {}
             }

@@ -134,6 +134,7 @@ impl EtcdSource {
         loop {
             let session = self.session(&values, &mut revision, &handle);
             let error = tokio::select! {
+                biased;
                 () = stop.cancelled() => return,
                 ended = session => ended,
             };
@@ -143,6 +144,7 @@ impl EtcdSource {
             }
             let wait = crate::discovery::endpoints::backoff(failures, RETRY.0, RETRY.1);
             tokio::select! {
+                biased;
                 () = stop.cancelled() => return,
                 () = tokio::time::sleep(wait) => {}
             }

@@ -17,6 +17,7 @@ pub(crate) fn on_hangup(handle: ReloadHandle, stop: CancellationToken) -> std::i
     tokio::spawn(async move {
         loop {
             tokio::select! {
+                biased;
                 () = stop.cancelled() => return,
                 received = hangups.recv() => if received.is_none() { return },
             }

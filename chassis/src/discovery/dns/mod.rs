@@ -152,8 +152,9 @@ impl DnsDiscovery {
         let mut failures = 0;
         loop {
             let result = tokio::select! {
-                result = self.resolve(publisher.service()) => result,
+                biased;
                 () = publisher.closed() => return,
+                result = self.resolve(publisher.service()) => result,
             };
             let wait = match result {
                 Ok(answer) => {
@@ -168,8 +169,9 @@ impl DnsDiscovery {
                 }
             };
             tokio::select! {
-                () = tokio::time::sleep(wait) => {}
+                biased;
                 () = publisher.closed() => return,
+                () = tokio::time::sleep(wait) => {}
             }
         }
     }

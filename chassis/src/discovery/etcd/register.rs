@@ -121,13 +121,14 @@ async fn keep_registered(
             backoff(failures, retry_min, retry_max)
         };
         tokio::select! {
-            () = tokio::time::sleep(wait) => {}
+            biased;
             () = cancel.cancelled() => {
                 return match stale {
                     Some(lease) => revoke(&etcd, lease).await.map_err(|e| DiscoveryError::registry("etcd", e)),
                     None => Ok(()),
                 };
             }
+            () = tokio::time::sleep(wait) => {}
         }
     }
 }
@@ -160,6 +161,7 @@ async fn keep_alive(
     let mut answered = Instant::now();
     loop {
         tokio::select! {
+            biased;
             () = cancel.cancelled() => return Ok(()),
             _ = ticks.tick() => {
                 if answered.elapsed() >= ttl {

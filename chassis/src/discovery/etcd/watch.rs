@@ -62,8 +62,9 @@ pub(super) async fn run(etcd: EtcdDiscovery, publisher: Publisher) {
     loop {
         let mut connected = false;
         let ended = tokio::select! {
-            ended = session(&etcd, &publisher, &mut view, &mut connected) => ended,
+            biased;
             () = publisher.closed() => return,
+            ended = session(&etcd, &publisher, &mut view, &mut connected) => ended,
         };
         if connected {
             failures = 0;
@@ -81,8 +82,9 @@ pub(super) async fn run(etcd: EtcdDiscovery, publisher: Publisher) {
                 publisher.failed(&error);
                 let wait = crate::discovery::endpoints::backoff(failures, RETRY.0, RETRY.1);
                 tokio::select! {
-                    () = tokio::time::sleep(wait) => {}
+                    biased;
                     () = publisher.closed() => return,
+                    () = tokio::time::sleep(wait) => {}
                 }
             }
         }

@@ -76,7 +76,8 @@ pub(crate) use transport::Connector;
 ///   in real time, and what reads the operating system's clock directly (log timestamps,
 ///   `Retry-After` dates) sees real time: they do not change what services answer.
 /// - tokio chooses among ready branches of an unbiased `select!` with a generator this
-///   crate cannot seed without `--cfg tokio_unstable`; the chassis' own selects are biased.
+///   crate cannot seed without `--cfg tokio_unstable`; every `select!` of the chassis that a
+///   simulated service runs is biased (a fixed order), so only a service's own can diverge.
 #[derive(Debug)]
 pub struct Simulation;
 
