@@ -218,7 +218,10 @@ fn mistakes_in_a_simulation_are_named() {
     match tls {
         Err(ClusterError::Launch { service, source }) => {
             assert_eq!(service, "edge");
-            assert!(source.to_string().contains("TLS is not simulated"), "{source}");
+            assert!(
+                source.to_string().contains("TLS is not simulated"),
+                "{source}"
+            );
         }
         other => panic!("expected a launch error, got {other:?}"),
     }

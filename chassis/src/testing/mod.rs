@@ -58,6 +58,11 @@
 //!   [`TestCluster::metrics`] (`GET /metrics`), [`TestCluster::logs`] (each service's lines,
 //!   captured by a process-wide subscriber installed by the first cluster).
 //!
+//! Two builder options make the same cluster a demo's (`cargo run -p shop` starts this
+//! way): [`ClusterBuilder::direct`] hands callers each instance's own address, with no
+//! proxy and so no fault, and [`ClusterBuilder::from_process`] configures each service as a
+//! deployed process is (its files, profile, environment variables and ports).
+//!
 //! # Limits
 //!
 //! Metrics series and captured logs are kept per service *name*, process-wide (as the

@@ -1,225 +1,26 @@
 //! [`TestCluster`] and its builder: several services in one process, wired to each other.
 
+mod builder;
+mod recipe;
+
+pub use builder::ClusterBuilder;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::capture;
-use super::declared::{Declared, Spec};
+use super::declared::Spec;
 use super::http;
 use super::network::{Network, Wiring};
 use super::{ClusterError, Link};
-use crate::discovery::{BoxFuture, Registry};
 use crate::health::HealthReport;
-use crate::service::{LaunchError, Launcher, Microservice, ServiceHandle, ShutdownReport};
+use crate::service::{ServiceHandle, ShutdownReport};
+use recipe::{LaunchFn, Recipe, Sources};
 
 /// How long an instance may take from start to registered (ready).
 const READY_BOUND: Duration = Duration::from_secs(10);
-
-/// Starts one instance of a service type with the cluster's registry and configuration.
-type LaunchFn = fn(Registry, Recipe) -> BoxFuture<'static, Result<ServiceHandle, LaunchError>>;
-
-/// Where every instance's configuration comes from.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-enum Source {
-    /// The service's embedded defaults, on a free loopback port, draining briefly: a test.
-    #[default]
-    Defaults,
-    /// What a deployed process reads, ports and drain included: a demo.
-    Process,
-}
-
-/// The configuration sources every service of a cluster shares.
-#[derive(Debug, Clone, Default)]
-struct Sources {
-    source: Source,
-    /// Environment variables read besides (or, with [`Source::Defaults`], instead of) the
-    /// process's.
-    env: Vec<(String, String)>,
-    /// The configuration directory, instead of `./config` or `APP_CONFIG_DIR`.
-    dir: Option<PathBuf>,
-}
-
-/// How one instance is configured: the cluster's sources and its service's own keys.
-#[derive(Debug, Clone)]
-struct Recipe {
-    sources: Sources,
-    defaults: Vec<(String, String)>,
-    settings: Vec<(String, String)>,
-}
-
-/// Declares the services of a [`TestCluster`], in start order (callees before callers).
-///
-/// Two options turn a test cluster into a demo's (`cargo run -p shop` starts this way):
-/// [`direct`](Self::direct) wires callers to each instance's own address, with no proxy,
-/// and [`from_process`](Self::from_process) configures each service as a deployed process
-/// is, fixed ports included.
-///
-/// ```no_run
-/// # use chassis::service::Microservice;
-/// # async fn demo<Catalog: Microservice>() -> Result<(), chassis::testing::ClusterError> {
-/// use chassis::testing::TestCluster;
-///
-/// // CATALOG__SERVER__PORT, ./config/default.toml and the like decide where it listens.
-/// let demo = TestCluster::builder()
-///     .service::<Catalog>()
-///     .set_default(Catalog::NAME, "shutdown.drain_delay", "250ms")
-///     .direct()
-///     .from_process()
-///     .start()
-///     .await?;
-/// println!("catalog on {}", demo.addr("catalog")?);
-/// demo.shutdown().await;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Default)]
-#[must_use]
-pub struct ClusterBuilder {
-    declared: Declared<LaunchFn>,
-    direct: bool,
-    sources: Sources,
-}
-
-impl ClusterBuilder {
-    /// Adds the service `S` with one instance. Each instance starts from `S`'s defaults (its
-    /// embedded `config/default.toml`; no file or environment variable is read), on a free
-    /// loopback port, with a short drain delay (100 ms) and grace period (5 s); with
-    /// [`from_process`](Self::from_process), from what a deployed process reads instead.
-    pub fn service<S: Microservice>(mut self) -> Self {
-        self.declared.add(S::NAME, launch::<S>);
-        self
-    }
-
-    /// Starts `count` instances of `service` instead of one.
-    pub fn instances(mut self, service: &str, count: usize) -> Self {
-        self.declared.instances(service, count);
-        self
-    }
-
-    /// Sets a dotted configuration key of `service`, above its defaults; it applies to
-    /// every instance, restarted ones too.
-    #[allow(clippy::needless_pass_by_value)] // taking values by value reads best at call sites
-    pub fn set(mut self, service: &str, key: impl Into<String>, value: impl ToString) -> Self {
-        self.declared.set(service, key.into(), value.to_string());
-        self
-    }
-
-    /// Sets a default for a dotted configuration key of `service`: above its embedded
-    /// defaults (and the cluster's own, such as the 100 ms drain delay), below its files and
-    /// environment variables, so that those still win. It applies to every instance.
-    #[allow(clippy::needless_pass_by_value)] // taking values by value reads best at call sites
-    pub fn set_default(
-        mut self,
-        service: &str,
-        key: impl Into<String>,
-        value: impl ToString,
-    ) -> Self {
-        self.declared
-            .set_default(service, key.into(), value.to_string());
-        self
-    }
-
-    /// Wires callers directly: a caller discovering `catalog` is handed each catalog
-    /// instance's own address, as a real registry would, instead of a link proxy's. No
-    /// proxy sits between services, so there is no fault to switch:
-    /// [`TestCluster::link`] answers [`ClusterError::DirectlyWired`]. For a demo, or a test
-    /// that wants no extra hop.
-    pub fn direct(mut self) -> Self {
-        self.direct = true;
-        self
-    }
-
-    /// Configures each service as a deployed process is configured
-    /// ([`Launcher::from_process`]): its `./config` directory (or `APP_CONFIG_DIR`), the
-    /// profile from `APP_PROFILE` and its own environment variables (`CATALOG__SERVER__PORT`
-    /// and the like). Each instance then binds the host and port its configuration says
-    /// (the service's default port, not a free one) and keeps its own drain delay and grace
-    /// period; [`set_default`](Self::set_default) gives demo defaults that files and
-    /// environment still override, [`set`](Self::set) keys that nothing overrides.
-    ///
-    /// Logs go where each service's configuration sends them (the chassis' subscriber):
-    /// a cluster started this way installs no capture, and [`TestCluster::logs`] is empty
-    /// unless an earlier cluster of the process installed it. Discovery stays the
-    /// cluster's: the `discovery` backend of the configuration is not used.
-    pub fn from_process(mut self) -> Self {
-        self.sources.source = Source::Process;
-        self
-    }
-
-    /// Environment variables every service reads, above its files and below
-    /// [`set`](Self::set); each reads only those named `{SERVICE}__...`. With
-    /// [`from_process`](Self::from_process) they are read after the process's and win over
-    /// them: a test passes variables here instead of changing the process's environment.
-    /// Without it they are the only ones read, and the cluster's free loopback port still
-    /// wins over `{SERVICE}__SERVER__PORT`.
-    pub fn env<K: Into<String>, V: Into<String>>(
-        mut self,
-        vars: impl IntoIterator<Item = (K, V)>,
-    ) -> Self {
-        self.sources.env.extend(
-            vars.into_iter()
-                .map(|(name, value)| (name.into(), value.into())),
-        );
-        self
-    }
-
-    /// Reads every service's `default.toml` (and, with
-    /// [`from_process`](Self::from_process), its `APP_PROFILE` file) from `dir` instead of
-    /// `./config` or `APP_CONFIG_DIR`. The services share the directory: keys of their own
-    /// settings apply to each that has them.
-    pub fn config_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.sources.dir = Some(dir.into());
-        self
-    }
-
-    /// Starts every instance of every service in the order they were added, each waiting
-    /// until the previous one is ready and registered.
-    ///
-    /// # Errors
-    ///
-    /// [`ClusterError::UnknownService`] or [`ClusterError::DuplicateService`] for a mistake
-    /// in the declaration; [`ClusterError::Launch`] or [`ClusterError::NotReady`] when an
-    /// instance does not start (those already started are shut down).
-    pub async fn start(self) -> Result<TestCluster, ClusterError> {
-        let specs = self.declared.checked()?;
-        if self.sources.source == Source::Defaults {
-            capture::install();
-        }
-        let wiring = if self.direct {
-            Wiring::Direct
-        } else {
-            Wiring::Proxied
-        };
-        let network = Network::new(specs.iter().map(|spec| spec.name.to_owned()), wiring);
-        let mut cluster = TestCluster {
-            log_marks: specs
-                .iter()
-                .map(|spec| (spec.name, capture::count(spec.name)))
-                .collect(),
-            network,
-            wiring,
-            sources: self.sources,
-            services: Vec::with_capacity(specs.len()),
-        };
-        for spec in specs {
-            let count = spec.instances;
-            cluster.services.push(Slot {
-                spec,
-                running: Vec::with_capacity(count),
-            });
-            let index = cluster.services.len() - 1;
-            for _ in 0..count {
-                if let Err(error) = cluster.start_instance(index).await {
-                    cluster.shutdown().await;
-                    return Err(error);
-                }
-            }
-        }
-        Ok(cluster)
-    }
-}
 
 /// Several services running in one process for a test, wired by an in-process discovery
 /// registry: each caller reaches each callee instance through the TCP proxy of their
@@ -469,38 +270,4 @@ impl TestCluster {
         self.network.forget(&service, &id);
         report
     }
-}
-
-/// Starts an instance of `S` with the cluster's registry: on a free loopback port, or
-/// where its configuration says with [`Source::Process`].
-fn launch<S: Microservice>(
-    registry: Registry,
-    recipe: Recipe,
-) -> BoxFuture<'static, Result<ServiceHandle, LaunchError>> {
-    Box::pin(async move {
-        let Recipe {
-            sources,
-            defaults,
-            settings,
-        } = recipe;
-        let mut launcher = match sources.source {
-            Source::Defaults => Launcher::<S>::new()?
-                .set_default("shutdown.drain_delay", "100ms")
-                .set_default("shutdown.grace_period", "5s")
-                .set("server.host", "127.0.0.1")
-                .set("server.port", 0),
-            Source::Process => Launcher::<S>::from_process()?,
-        };
-        launcher = launcher.env(sources.env).registry(registry);
-        if let Some(dir) = sources.dir {
-            launcher = launcher.dir(dir);
-        }
-        for (key, value) in defaults {
-            launcher = launcher.set_default(key, value);
-        }
-        for (key, value) in settings {
-            launcher = launcher.set(key, value);
-        }
-        launcher.spawn().await
-    })
 }
