@@ -64,6 +64,8 @@ cargo fmt --all -- --check
 
 echo "==> cargo clippy (warnings denied)"
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
+# The library without its optional integrations: what a user gets with default-features off.
+cargo clippy -p chassis --all-targets --no-default-features --locked -- -D warnings
 
 echo "==> cargo doc (warnings denied)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --locked

@@ -5,15 +5,20 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[cfg(feature = "otlp")]
 use std::io;
+#[cfg(feature = "otlp")]
 use std::sync::{Arc, Mutex, PoisonError};
 
+#[cfg(feature = "otlp")]
 use chassis::telemetry::{TelemetryConfig, TelemetryError, logs};
 
 /// Log output kept in memory.
+#[cfg(feature = "otlp")]
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
 
+#[cfg(feature = "otlp")]
 impl Captured {
     fn text(&self) -> String {
         let bytes = self.0.lock().unwrap_or_else(PoisonError::into_inner);
@@ -21,6 +26,7 @@ impl Captured {
     }
 }
 
+#[cfg(feature = "otlp")]
 impl io::Write for Captured {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let mut bytes = self.0.lock().unwrap_or_else(PoisonError::into_inner);
