@@ -166,7 +166,20 @@ fn a_stopped_instance_leaves_discovery_and_a_started_one_joins_it() {
         .service::<Edge>()
         .run(|sim| async move {
             let before = sim.get("edge", "/").await?.body;
+            let health = sim.health("leaf", 0).await?;
+            assert_eq!(health.status, chassis::health::Status::Pass, "{health:?}");
+            assert!(
+                sim.logs("leaf")
+                    .iter()
+                    .any(|line| line.contains("service started")),
+                "{:?}",
+                sim.logs("leaf")
+            );
             sim.stop("leaf", 0).await?;
+            assert!(
+                sim.health("leaf", 0).await.is_err(),
+                "a stopped instance has no health"
+            );
             assert!(
                 sim.addr("leaf").is_err(),
                 "a stopped instance has no address"

@@ -136,6 +136,10 @@ impl SimulationBuilder {
             specs.iter().map(|spec| spec.name.to_owned()),
             Wiring::Direct,
         );
+        let log_marks = specs
+            .iter()
+            .map(|spec| (spec.name, capture::count(spec.name)))
+            .collect();
         let mut instances = BTreeMap::new();
         let mut order = Vec::new();
         for spec in specs {
@@ -158,6 +162,7 @@ impl SimulationBuilder {
         let cluster = SimulatedCluster {
             network,
             instances: Arc::new(instances),
+            log_marks: Arc::new(log_marks),
         };
         let outcome = Rc::new(RefCell::new(None));
         let written = Rc::clone(&outcome);

@@ -8,10 +8,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::Request;
 
-use super::super::ClusterError;
 use super::super::network::Network;
+use super::super::{ClusterError, capture};
 use super::host::{Instance, Phase};
 use super::http::{SimulatedReply, exchange};
+use crate::health::HealthReport;
 
 /// How long, in simulated time, an instance may take from start to registered.
 const READY_BOUND: Duration = Duration::from_secs(30);
@@ -29,6 +30,8 @@ pub struct SimulatedCluster {
     pub(super) network: Arc<Network>,
     /// Every instance, by service, in index order.
     pub(super) instances: Arc<BTreeMap<String, Vec<Arc<Instance>>>>,
+    /// Lines each service had logged before the simulation started.
+    pub(super) log_marks: Arc<BTreeMap<&'static str, usize>>,
 }
 
 impl SimulatedCluster {
@@ -117,6 +120,33 @@ impl SimulatedCluster {
     /// As [`SimulatedCluster::send`].
     pub async fn metrics(&self, service: &str) -> Result<String, ClusterError> {
         Ok(self.get(service, "/metrics").await?.body)
+    }
+
+    /// The health report (all probes) of instance `index` of `service`, while it runs.
+    ///
+    /// # Errors
+    ///
+    /// [`ClusterError::UnknownService`], or [`ClusterError::NoInstance`] when it is not
+    /// running.
+    pub async fn health(&self, service: &str, index: usize) -> Result<HealthReport, ClusterError> {
+        let health = match &*self.instance(service, index)?.phase.borrow() {
+            Phase::Running { health, .. } => health.clone(),
+            _ => {
+                return Err(ClusterError::NoInstance {
+                    service: service.to_owned(),
+                    index,
+                });
+            }
+        };
+        Ok(health.report(None).await)
+    }
+
+    /// The log lines (JSON) `service` wrote since the simulation started, all its instances
+    /// together. Empty when the test program installed a `tracing` subscriber of its own
+    /// before the first cluster or simulation started.
+    pub fn logs(&self, service: &str) -> Vec<String> {
+        let from = self.log_marks.get(service).copied().unwrap_or_default();
+        capture::since(service, from)
     }
 
     /// Starts instance `index` of `service` (stopped by [`SimulatedCluster::stop`]) and

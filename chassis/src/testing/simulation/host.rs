@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::watch;
 
 use crate::discovery::{BoxFuture, Registry};
+use crate::health::HealthRegistry;
 use crate::service::{LaunchError, Launcher, Microservice, ServiceHandle};
 
 /// Starts one instance of a service type with the simulation's registry and settings.
@@ -17,7 +18,7 @@ pub(super) type LaunchFn = fn(
 ) -> BoxFuture<'static, Result<ServiceHandle, LaunchError>>;
 
 /// Where an instance is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub(super) enum Phase {
     /// Not started, or stopped.
     Stopped,
@@ -27,6 +28,8 @@ pub(super) enum Phase {
         addr: SocketAddr,
         /// Its instance id in discovery.
         instance_id: String,
+        /// Its health checks.
+        health: HealthRegistry,
     },
     /// Its launch failed (the error waits in [`Instance::failure`]).
     Failed,
@@ -95,6 +98,7 @@ impl Software {
             self.instance.phase.send_replace(Phase::Running {
                 addr: SocketAddr::new(ip, handle.addr().port()),
                 instance_id: handle.identity().instance_id.clone(),
+                health: handle.health().clone(),
             });
             if wanted.wait_for(|running| !*running).await.is_err() {
                 return Ok(());
