@@ -41,7 +41,7 @@
 //! | [`client`] | the resilient HTTP client |
 //! | `grpc` | (feature `grpc`) tonic services on the same port and stack, gRPC health and reflection, a resilient gRPC channel |
 //! | [`service`](mod@service) | the `Microservice` trait, `Context`, `run` / `spawn` |
-//! | `testing` | (feature `testing`) several services in one test, faults per link |
+//! | `testing` | (feature `testing`) several services in one test, faults per link; (feature `simulation`) deterministically |
 //!
 //! ## Features
 //!
@@ -52,6 +52,7 @@
 //! | `etcd` | no | etcd discovery and registration (building etcd-client needs `protoc`) |
 //! | `grpc` | no | gRPC services beside the routes, `grpc.health.v1`, reflection, a resilient gRPC channel (no `protoc`) |
 //! | `testing` | no | `chassis::testing`: several services in one test, faults per link |
+//! | `simulation` | no | `chassis::testing::Simulation`: the same on a simulated network and clock, replayed from a seed (turmoil; brings tokio's `test-util`) |
 
 pub mod client;
 pub mod config;

@@ -248,3 +248,96 @@ fn mistakes_in_a_simulation_are_named() {
         });
     assert!(matches!(slow, Err(ClusterError::Simulation(_))), "{slow:?}");
 }
+
+/// Whether `flaky` fails to start.
+static FLAKY_FAILS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Fails to build its router while [`FLAKY_FAILS`] is set.
+#[chassis::service(name = "flaky", defaults = false)]
+async fn flaky(_ctx: Context<()>) -> Result<Router, std::io::Error> {
+    if FLAKY_FAILS.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(std::io::Error::other("told to fail"));
+    }
+    Ok(Router::new().route("/", get(|| async { "flaky" })))
+}
+
+#[test]
+fn a_start_after_a_failed_one_waits_for_its_own_launch() {
+    let _alone = alone();
+    FLAKY_FAILS.store(false, std::sync::atomic::Ordering::SeqCst);
+    Simulation::builder(4)
+        .service::<Flaky>()
+        .run(|sim| async move {
+            sim.stop("flaky", 0).await?;
+            FLAKY_FAILS.store(true, std::sync::atomic::Ordering::SeqCst);
+            let failed = sim.start("flaky", 0).await;
+            assert!(
+                matches!(&failed, Err(ClusterError::Launch { service, .. }) if service == "flaky"),
+                "{failed:?}"
+            );
+            FLAKY_FAILS.store(false, std::sync::atomic::Ordering::SeqCst);
+            sim.start("flaky", 0).await?;
+            assert_eq!(sim.get("flaky", "/").await?.body, "flaky");
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn an_idle_pooled_connection_expires_in_simulated_time() {
+    let _alone = alone();
+    Simulation::builder(6)
+        .service::<Leaf>()
+        .service::<Edge>()
+        // Only the client's pool may close the idle connection.
+        .set("leaf", "server.idle_timeout", "1h")
+        .run(|sim| async move {
+            assert!(sim.get("edge", "/").await?.body.starts_with("leaf-"));
+            assert_eq!(turmoil::established_tcp_stream_count_on("leaf-0"), 1);
+            // The pool keeps idle connections 60 s and looks for expired ones every 60 s.
+            tokio::time::sleep(std::time::Duration::from_secs(150)).await;
+            assert_eq!(turmoil::established_tcp_stream_count_on("leaf-0"), 0);
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_simulation_inside_a_runtime_is_refused_by_name() {
+    let _alone = alone();
+    let inside = Simulation::builder(1)
+        .service::<Leaf>()
+        .run(|_| async { Ok(()) });
+    match inside {
+        Err(ClusterError::Simulation(message)) => {
+            assert!(message.contains("plain #[test]"), "{message}");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_request_names_a_path_and_a_simulation_has_an_instance_of_each_service() {
+    let _alone = alone();
+    Simulation::builder(1)
+        .service::<Leaf>()
+        .run(|sim| async move {
+            for uri in ["http://example.com/", "relative"] {
+                let refused = sim.get("leaf", uri).await;
+                assert!(
+                    matches!(refused, Err(ClusterError::Endpoint { .. })),
+                    "{uri}: {refused:?}"
+                );
+            }
+            Ok(())
+        })
+        .unwrap();
+    let none = Simulation::builder(1)
+        .service::<Leaf>()
+        .instances("leaf", 0)
+        .run(|_| async { Ok(()) });
+    assert!(
+        matches!(none, Err(ClusterError::NoInstance { index: 0, .. })),
+        "{none:?}"
+    );
+}

@@ -483,3 +483,31 @@ fn the_guide_shows_its_complete_test_as_it_is() {
     assert_eq!(&guide[open..close], test);
     assert!(test.lines().count() < 40, "{} lines", test.lines().count());
 }
+
+/// Never ready: its readiness check always fails.
+#[chassis::service(name = "never", defaults = false)]
+async fn never(ctx: Context<()>) -> Result<Router, std::convert::Infallible> {
+    ctx.health().readiness("always failing", || async {
+        chassis::health::CheckResult::fail("never ready")
+    });
+    Ok(Router::new())
+}
+
+#[tokio::test]
+async fn an_instance_that_never_becomes_ready_fails_the_start_within_its_bound() {
+    let bound = Duration::from_millis(300);
+    let started = TestCluster::builder()
+        .service::<Never>()
+        .ready_within(bound)
+        .start()
+        .await;
+    match started {
+        Err(ClusterError::NotReady {
+            service,
+            bound: waited,
+        }) => {
+            assert_eq!((service.as_str(), waited), ("never", bound));
+        }
+        other => panic!("expected NotReady, got {other:?}"),
+    }
+}

@@ -18,7 +18,7 @@ use http::uri::Scheme;
 use hyper_rustls::{FixedServerNameResolver, HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::{Client, ResponseFuture};
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use super::balance::OutBody;
 use super::tls::{self, TlsConfigError};
@@ -114,7 +114,11 @@ fn pool<C>(connector: C, http2: bool) -> Client<C, OutBody>
 where
     C: hyper_util::client::legacy::connect::Connect + Clone,
 {
+    // Tokio's timer: idle connections expire on tokio's clock (the simulated one in a
+    // simulation) and are reaped in the background, not only when next checked out.
     Client::builder(TokioExecutor::new())
+        .timer(TokioTimer::new())
+        .pool_timer(TokioTimer::new())
         .pool_idle_timeout(POOL_IDLE)
         .http2_only(http2)
         .build(connector)

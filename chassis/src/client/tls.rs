@@ -30,6 +30,7 @@ pub enum TlsConfigError {
     /// TLS is not simulated: a client inside `chassis::testing::Simulation` must be
     /// cleartext.
     #[cfg(feature = "simulation")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "simulation")))]
     #[error("TLS is not simulated: a client in a simulation must use http://")]
     Simulated,
     /// A file could not be read.

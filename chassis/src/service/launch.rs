@@ -4,7 +4,6 @@ use std::marker::PhantomData;
 use std::path::PathBuf;
 
 use axum::Router;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::{BoxError, ServiceBuilder};
 
@@ -12,6 +11,7 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
+use super::bind::{bind, bind_error};
 use super::context::Live;
 use super::live::{LiveParts, ReloadCounters, serve_reloads};
 use super::registration::PendingRegistration;
@@ -482,61 +482,4 @@ fn admin_router(ops: Router, config: &ServerConfig, parts: AdminParts<'_>) -> Ro
         .merge(server::breaker_routes(parts.clients.clone()));
     ops.merge(server::require_admin_token(admin, token))
         .with_state(())
-}
-
-/// A bound port: TCP, or inside a deterministic simulation (feature `simulation`) the
-/// simulated network's.
-enum Bound {
-    Tcp(TcpListener),
-    #[cfg(feature = "simulation")]
-    Simulated(turmoil::net::TcpListener),
-}
-
-impl Bound {
-    /// Serves `service` on this port (see [`Serving::start`]).
-    fn serve<S>(
-        self,
-        service: S,
-        config: &ServerConfig,
-        draining: CancellationToken,
-    ) -> std::io::Result<Serving>
-    where
-        S: tower::Service<
-                http::Request<hyper::body::Incoming>,
-                Response = http::Response<axum::body::Body>,
-                Error = std::convert::Infallible,
-            > + server::ForConnection
-            + Send
-            + 'static,
-        S::Future: Send + 'static,
-    {
-        match self {
-            Bound::Tcp(listener) => Serving::start(listener, service, config, draining),
-            #[cfg(feature = "simulation")]
-            Bound::Simulated(listener) => Serving::start(listener, service, config, draining),
-        }
-    }
-}
-
-async fn bind(host: &str, port: u16) -> Result<Bound, LaunchError> {
-    let failed = |source| bind_error_at(format!("{host}:{port}"), source);
-    #[cfg(feature = "simulation")]
-    if turmoil::in_simulation() {
-        return turmoil::net::TcpListener::bind((host, port))
-            .await
-            .map(Bound::Simulated)
-            .map_err(failed);
-    }
-    TcpListener::bind((host, port))
-        .await
-        .map(Bound::Tcp)
-        .map_err(failed)
-}
-
-fn bind_error(port: u16, source: std::io::Error) -> LaunchError {
-    bind_error_at(format!("port {port}"), source)
-}
-
-fn bind_error_at(addr: String, source: std::io::Error) -> LaunchError {
-    LaunchError::Bind { addr, source }
 }

@@ -34,6 +34,7 @@
 //! runs to completion in the background: a service nobody holds a handle to does not serve
 //! on unseen (see [`ServiceHandle`] for why).
 
+mod bind;
 mod context;
 mod handle;
 mod launch;

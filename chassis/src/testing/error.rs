@@ -61,6 +61,7 @@ pub enum ClusterError {
     /// The simulator stopped a [`Simulation`](super::Simulation) run: its time limit
     /// passed or a host failed.
     #[cfg(feature = "simulation")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "simulation")))]
     #[error("the simulation failed: {0}")]
     Simulation(String),
 }

@@ -96,6 +96,7 @@ pub use error::ClusterError;
 pub use fault::Fault;
 pub use link::Link;
 #[cfg(feature = "simulation")]
+#[cfg_attr(docsrs, doc(cfg(feature = "simulation")))]
 pub use simulation::{SimulatedCluster, SimulatedReply, Simulation, SimulationBuilder};
 
 /// `GET http://{addr}{path}` and the body as text, whatever the status: a small helper for

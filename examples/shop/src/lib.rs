@@ -4,7 +4,8 @@
 //! The binary starts them [`from_process`](chassis::testing::ClusterBuilder::from_process):
 //! each service reads its own configuration as if it ran alone (`./config` or
 //! `APP_CONFIG_DIR`, `APP_PROFILE`, `CATALOG__...` / `ORDERS__...` / `GATEWAY__...`
-//! environment variables) and listens where it says (8081, 8082, 8080 by default). Tests
+//! environment variables) and listens where it says (127.0.0.1: 8081, 8082, 8080 by
+//! default; loopback is the demo's default, below files and environment). Tests
 //! start them from their embedded defaults on free loopback ports.
 //!
 //! Discovery is the cluster's, in the process: each instance registers there when ready and
@@ -12,6 +13,8 @@
 //! wiring). The `discovery` section of the configuration (`ORDERS__DISCOVERY__STATIC__CATALOG`
 //! and the like) does not wire the demo; `discovery.advertise` still sets the address a
 //! service is reached at (by default the bound one, or this host's for `0.0.0.0`).
+
+use std::time::Duration;
 
 use chassis::service::ServiceHandle;
 use chassis::testing::{ClusterBuilder, ClusterError, TestCluster};
@@ -48,14 +51,19 @@ impl Shop {
             .service::<catalog::Catalog>()
             .service::<orders::Orders>()
             .service::<gateway::Gateway>()
+            // A deployed configuration may take longer to become ready than a test's.
+            .ready_within(Duration::from_mins(1))
             .env(options.env.iter().cloned());
         if options.from_process {
             builder = builder.from_process();
         }
         for service in SERVICES {
-            // A demo: a short drain keeps Ctrl-C snappy, and fault injection is on for the
-            // breaker walk-through. Files and the environment still win.
+            // A demo: on loopback only (and so reached there by the other services: they
+            // are handed the bound address), a short drain keeps Ctrl-C snappy, and fault
+            // injection is on for the breaker walk-through. Files and the environment still
+            // win (`GATEWAY__SERVER__HOST=0.0.0.0` to show the demo to another machine).
             builder = builder
+                .set_default(service, "server.host", "127.0.0.1")
                 .set_default(service, "shutdown.drain_delay", "250ms")
                 .set_default(service, "shutdown.grace_period", "5s")
                 .set_default(service, "faults.enabled", true);

@@ -44,6 +44,15 @@ async fn the_demo_reads_each_services_environment_and_is_wired_in_the_process() 
     // The environment reached each service: hosts and ports, none of 8080-8082.
     let catalog = shop.catalog().addr();
     assert_eq!(catalog.ip().to_string(), "127.0.0.2");
+    // The others keep the demo's default: loopback, where they are also reached.
+    for handle in [shop.orders(), shop.gateway()] {
+        assert_eq!(
+            handle.addr().ip().to_string(),
+            "127.0.0.1",
+            "{}",
+            handle.addr()
+        );
+    }
     for handle in [shop.catalog(), shop.orders(), shop.gateway()] {
         assert!(
             !(8080..=8082).contains(&handle.addr().port()),

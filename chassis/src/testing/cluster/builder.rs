@@ -1,12 +1,13 @@
 //! [`ClusterBuilder`]: declares a [`TestCluster`]'s services and how they are configured.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use super::super::capture;
 use super::super::declared::Declared;
 use super::super::network::{Network, Wiring};
 use super::recipe::{LaunchFn, Source, Sources, launch};
-use super::{Slot, TestCluster};
+use super::{READY_BOUND, Slot, TestCluster};
 use crate::service::Microservice;
 use crate::testing::ClusterError;
 
@@ -40,6 +41,8 @@ pub struct ClusterBuilder {
     declared: Declared<LaunchFn>,
     direct: bool,
     sources: Sources,
+    /// How long an instance may take from start to registered; `None`: the default.
+    ready_within: Option<Duration>,
 }
 
 impl ClusterBuilder {
@@ -78,6 +81,14 @@ impl ClusterBuilder {
     ) -> Self {
         self.declared
             .set_default(service, key.into(), value.to_string());
+        self
+    }
+
+    /// How long each instance may take from start to ready and registered before the
+    /// cluster gives up on it (default: 10 s; a demo whose configuration may need longer
+    /// sets more).
+    pub fn ready_within(mut self, bound: Duration) -> Self {
+        self.ready_within = Some(bound);
         self
     }
 
@@ -161,6 +172,7 @@ impl ClusterBuilder {
             network,
             wiring,
             sources: self.sources,
+            ready_within: self.ready_within.unwrap_or(READY_BOUND),
             services: Vec::with_capacity(specs.len()),
         };
         for spec in specs {

@@ -19,7 +19,7 @@ use crate::health::HealthReport;
 use crate::service::{ServiceHandle, ShutdownReport};
 use recipe::{LaunchFn, Recipe, Sources};
 
-/// How long an instance may take from start to registered (ready).
+/// How long an instance may take from start to registered (ready), unless told otherwise.
 const READY_BOUND: Duration = Duration::from_secs(10);
 
 /// Several services running in one process for a test, wired by an in-process discovery
@@ -36,6 +36,8 @@ pub struct TestCluster {
     wiring: Wiring,
     /// Where new and restarted instances read their configuration.
     sources: Sources,
+    /// How long an instance may take from start to registered.
+    ready_within: Duration,
     services: Vec<Slot>,
     /// Lines each service had logged before this cluster started.
     log_marks: BTreeMap<&'static str, usize>,
@@ -253,13 +255,13 @@ impl TestCluster {
         let id = handle.identity().instance_id.clone();
         let mut changes = self.network.changes();
         let registered = changes.wait_for(|_| self.network.is_registered(service, &id));
-        if let Ok(Ok(_)) = tokio::time::timeout(READY_BOUND, registered).await {
+        if let Ok(Ok(_)) = tokio::time::timeout(self.ready_within, registered).await {
             return Ok(handle);
         }
         self.stop_handle(handle).await;
         Err(ClusterError::NotReady {
             service: service.to_owned(),
-            bound: READY_BOUND,
+            bound: self.ready_within,
         })
     }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::super::ClusterError;
 use super::super::capture;
-use super::super::declared::Declared;
+use super::super::declared::{Declared, Spec};
 use super::super::network::{Network, Wiring};
 use super::cluster::SimulatedCluster;
 use super::host::{Instance, LaunchFn, Software, launch};
@@ -52,7 +52,8 @@ impl SimulationBuilder {
         self
     }
 
-    /// Runs `count` instances of `service` instead of one, each on its own simulated host.
+    /// Runs `count` instances of `service` instead of one, each on its own simulated host
+    /// (at least one: a simulation has no hosts to scale up later).
     pub fn instances(mut self, service: &str, count: usize) -> Self {
         self.declared.instances(service, count);
         self
@@ -88,16 +89,16 @@ impl SimulationBuilder {
         self
     }
 
-    /// The simulator's step (default: 10 ms): timers fire and messages arrive on its
-    /// boundaries. Each step costs real time on every host, so a finer step is more
-    /// faithful to timeouts of a few milliseconds and slower to run.
+    /// The simulator's step (default: 10 ms, at least 100 µs): timers fire and messages
+    /// arrive on its boundaries. Each step costs real time on every host, so a finer step
+    /// is more faithful to timeouts of a few milliseconds and slower to run.
     pub fn tick(mut self, step: Duration) -> Self {
         self.tick = step.max(Duration::from_micros(100));
         self
     }
 
     /// The range each message's delivery takes on every link, drawn from the seed (default:
-    /// turmoil's, 0 to 100 ms, most of them short).
+    /// turmoil's, 0 to 100 ms, most of them short); a `max` below `min` is taken as `min`.
     pub fn latency(mut self, min: Duration, max: Duration) -> Self {
         self.latency = Some((min, max.max(min)));
         self
@@ -112,81 +113,119 @@ impl SimulationBuilder {
     ///
     /// A declaration mistake, an instance that does not start, an error of `test`, or
     /// [`ClusterError::Simulation`] when the simulator stops the run (its time limit, a
-    /// host's failure).
+    /// panic) or when called inside a tokio runtime (the simulation runs its own, on this
+    /// thread: call it from a plain `#[test]`).
     pub fn run<F, Fut, T>(self, test: F) -> Result<T, ClusterError>
     where
         F: FnOnce(SimulatedCluster) -> Fut,
         Fut: Future<Output = Result<T, ClusterError>> + 'static,
         T: 'static,
     {
-        let specs = self.declared.checked()?;
+        let Self {
+            seed,
+            declared,
+            duration,
+            tick,
+            latency,
+        } = self;
+        let specs = declared.checked()?;
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Err(ClusterError::Simulation(
+                "a simulation runs its own runtimes on this thread: call run from a plain \
+                 #[test], not inside a tokio runtime"
+                    .to_owned(),
+            ));
+        }
+        if let Some(spec) = specs.iter().find(|spec| spec.instances == 0) {
+            return Err(ClusterError::NoInstance {
+                service: spec.name.to_owned(),
+                index: 0,
+            });
+        }
         capture::install();
-        // Jitter and ids draw from this thread's generator, which every host runs on.
-        fastrand::seed(self.seed);
+        // Jitter and ids draw from this thread's generator, which every host runs on; it
+        // is given back as it was.
+        let thread_seed = fastrand::get_seed();
+        fastrand::seed(seed);
         let mut builder = turmoil::Builder::new();
         builder
-            .rng_seed(self.seed)
-            .simulation_duration(self.duration)
-            .tick_duration(self.tick);
-        if let Some((min, max)) = self.latency {
+            .rng_seed(seed)
+            .simulation_duration(duration)
+            .tick_duration(tick);
+        if let Some((min, max)) = latency {
             builder.min_message_latency(min).max_message_latency(max);
         }
-        let mut sim = builder.build();
-        let network = Network::new(
-            specs.iter().map(|spec| spec.name.to_owned()),
-            Wiring::Direct,
-        );
-        let log_marks = specs
-            .iter()
-            .map(|spec| (spec.name, capture::count(spec.name)))
+        let result = simulate(builder.build(), specs, test);
+        fastrand::seed(thread_seed);
+        result
+    }
+}
+
+/// Runs `test` in `sim` against `specs`' instances, started first in order.
+fn simulate<F, Fut, T>(
+    mut sim: turmoil::Sim<'_>,
+    specs: Vec<Spec<LaunchFn>>,
+    test: F,
+) -> Result<T, ClusterError>
+where
+    F: FnOnce(SimulatedCluster) -> Fut,
+    Fut: Future<Output = Result<T, ClusterError>> + 'static,
+    T: 'static,
+{
+    let network = Network::new(
+        specs.iter().map(|spec| spec.name.to_owned()),
+        Wiring::Direct,
+    );
+    let log_marks = specs
+        .iter()
+        .map(|spec| (spec.name, capture::count(spec.name)))
+        .collect();
+    let mut instances = BTreeMap::new();
+    let mut order = Vec::new();
+    for spec in specs {
+        let list: Vec<_> = (0..spec.instances)
+            .map(|index| Instance::new(spec.name, index))
             .collect();
-        let mut instances = BTreeMap::new();
-        let mut order = Vec::new();
-        for spec in specs {
-            let list: Vec<_> = (0..spec.instances)
-                .map(|index| Instance::new(spec.name, index))
-                .collect();
-            for (index, instance) in list.iter().enumerate() {
-                let software = Software {
-                    instance: Arc::clone(instance),
-                    launch: spec.launch,
-                    registry: network.registry_for(spec.name),
-                    defaults: spec.defaults.clone(),
-                    settings: spec.settings.clone(),
-                };
-                sim.host(instance.host.as_str(), move || software.clone().run());
-                order.push((spec.name, index));
-            }
-            instances.insert(spec.name.to_owned(), list);
+        for (index, instance) in list.iter().enumerate() {
+            let software = Software {
+                instance: Arc::clone(instance),
+                launch: spec.launch,
+                registry: network.registry_for(spec.name),
+                defaults: spec.defaults.clone(),
+                settings: spec.settings.clone(),
+            };
+            sim.host(instance.host.as_str(), move || software.clone().run());
+            order.push((spec.name, index));
         }
-        let cluster = SimulatedCluster {
-            network,
-            instances: Arc::new(instances),
-            log_marks: Arc::new(log_marks),
-        };
-        let outcome = Rc::new(RefCell::new(None));
-        let written = Rc::clone(&outcome);
-        let run = test(cluster.clone());
-        sim.client(TEST_HOST, async move {
-            let result = async {
-                for (service, index) in order {
-                    cluster.start(service, index).await?;
-                }
-                run.await
+        instances.insert(spec.name.to_owned(), list);
+    }
+    let cluster = SimulatedCluster {
+        network,
+        instances: Arc::new(instances),
+        log_marks: Arc::new(log_marks),
+    };
+    let outcome = Rc::new(RefCell::new(None));
+    let written = Rc::clone(&outcome);
+    let run = test(cluster.clone());
+    sim.client(TEST_HOST, async move {
+        let result = async {
+            for (service, index) in order {
+                cluster.start(service, index).await?;
             }
-            .await;
-            *written.borrow_mut() = Some(result);
-            Ok(())
-        });
-        let simulated = sim.run();
-        drop(sim);
-        let result = outcome.borrow_mut().take();
-        match (simulated, result) {
-            (_, Some(result)) => result,
-            (Err(error), None) => Err(ClusterError::Simulation(error.to_string())),
-            (Ok(()), None) => Err(ClusterError::Simulation(
-                "the test ended without a result".to_owned(),
-            )),
+            run.await
         }
+        .await;
+        *written.borrow_mut() = Some(result);
+        Ok(())
+    });
+    let simulated = sim.run();
+    drop(sim);
+    let result = outcome.borrow_mut().take();
+    match (simulated, result) {
+        (_, Some(result)) => result,
+        (Err(error), None) => Err(ClusterError::Simulation(error.to_string())),
+        (Ok(()), None) => Err(ClusterError::Simulation(
+            "the test ended without a result".to_owned(),
+        )),
     }
 }

@@ -159,14 +159,22 @@ impl SimulatedCluster {
     /// index the simulation does not have.
     pub async fn start(&self, service: &str, index: usize) -> Result<(), ClusterError> {
         let instance = self.instance(service, index)?;
+        // A failed launch before this one is forgotten: this start waits for its own.
+        instance.phase.send_if_modified(|phase| {
+            let failed = matches!(phase, Phase::Failed);
+            if failed {
+                *phase = Phase::Stopped;
+            }
+            failed
+        });
         instance.want_running.send_replace(true);
         let mut phase = instance.phase.subscribe();
         let ready = async {
-            let running = phase
-                .wait_for(|phase| !matches!(phase, Phase::Stopped))
+            let launched = phase
+                .wait_for(|phase| matches!(phase, Phase::Running { .. } | Phase::Failed))
                 .await
                 .map(|phase| phase.clone());
-            let Ok(Phase::Running { instance_id, .. }) = running else {
+            let Ok(Phase::Running { instance_id, .. }) = launched else {
                 return false;
             };
             let mut changes = self.network.changes();
@@ -196,7 +204,8 @@ impl SimulatedCluster {
     }
 
     /// Stops instance `index` of `service` gracefully (deregistration first, then the drain
-    /// and the stop, as in production) and waits until it has stopped.
+    /// and the stop, as in production) and waits until it has stopped; one still starting
+    /// is stopped once it runs (and a [`start`](Self::start) waiting for it fails).
     ///
     /// # Errors
     ///
@@ -205,8 +214,9 @@ impl SimulatedCluster {
         let instance = self.instance(service, index)?;
         instance.want_running.send_replace(false);
         let mut phase = instance.phase.subscribe();
+        // One being launched is stopped as soon as it runs.
         let _ = phase
-            .wait_for(|phase| !matches!(phase, Phase::Running { .. }))
+            .wait_for(|phase| matches!(phase, Phase::Stopped | Phase::Failed))
             .await;
         Ok(())
     }

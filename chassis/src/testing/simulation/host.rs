@@ -22,6 +22,8 @@ pub(super) type LaunchFn = fn(
 pub(super) enum Phase {
     /// Not started, or stopped.
     Stopped,
+    /// Being launched.
+    Starting,
     /// Serving at this (simulated) address; registered once ready.
     Running {
         /// The address callers reach it at.
@@ -79,6 +81,7 @@ impl Software {
             if wanted.wait_for(|running| *running).await.is_err() {
                 return Ok(());
             }
+            self.instance.phase.send_replace(Phase::Starting);
             let mut settings = self.settings.clone();
             settings.push(("discovery.advertise".to_owned(), ip.to_string()));
             let launched = (self.launch)(self.registry.clone(), self.defaults.clone(), settings);

@@ -60,13 +60,20 @@ pub(crate) use transport::Connector;
 /// simulator's). The chassis' transport has one seam for this: inside a simulation the
 /// server listens on the simulated network ([`crate::server::Accept`]), the HTTP and gRPC
 /// clients connect over it, and breakers read tokio's clock
-/// ([`crate::resilience::breaker::TokioClock`]), which the simulator moves. Randomness (retry
-/// jitter, the simulator's latencies) comes from the seed.
+/// ([`crate::resilience::breaker::TokioClock`]), which the simulator moves, as it moves the
+/// clients' latency estimates and their pools' idle expiry. Randomness (retry jitter, ids,
+/// the simulator's latencies) comes from the seed.
+///
+/// What replays is what the services decide: statuses, the headers and bodies they set,
+/// breaker states, instance ids, simulated timings. What comes from the system does not:
+/// the `date` header, a health report's `time`, the `process_*` metrics; and counters
+/// accumulate across runs in one process.
 ///
 /// # Limits
 ///
-/// - Everything runs on the calling thread; do not start a simulation inside a tokio
-///   runtime.
+/// - Everything runs on the calling thread: [`SimulationBuilder::run`] refuses to start
+///   inside a tokio runtime. It seeds the thread's `fastrand` generator for the run and
+///   gives back its previous seed after.
 /// - Faults are the simulator's: [`SimulatedCluster::partition`] (lost) and
 ///   [`SimulatedCluster::hold`] (held until released) per pair of services, and the
 ///   latency range of [`SimulationBuilder::latency`]. Error responses, resets and slow
@@ -74,7 +81,8 @@ pub(crate) use transport::Connector;
 /// - TLS is not simulated: a client with TLS configured fails to build in a simulation.
 /// - What runs on threads of its own (the log writer, the metrics exporter's upkeep) runs
 ///   in real time, and what reads the operating system's clock directly (log timestamps,
-///   `Retry-After` dates) sees real time: they do not change what services answer.
+///   the `date` header, `Retry-After` dates) sees real time; none of the chassis' decisions
+///   reads it.
 /// - tokio chooses among ready branches of an unbiased `select!` with a generator this
 ///   crate cannot seed without `--cfg tokio_unstable`; every `select!` of the chassis that a
 ///   simulated service runs is biased (a fixed order), so only a service's own can diverge.
