@@ -103,9 +103,9 @@ impl ClusterBuilder {
     }
 
     /// Configures each service as a deployed process is configured
-    /// ([`Launcher::from_process`](crate::service::Launcher::from_process)): its `./config` directory (or `APP_CONFIG_DIR`), the
-    /// profile from `APP_PROFILE` and its own environment variables (`CATALOG__SERVER__PORT`
-    /// and the like). Each instance then binds the host and port its configuration says
+    /// ([`Launcher::from_process`](crate::service::Launcher::from_process)): its `./config`
+    /// directory (or `APP_CONFIG_DIR`), the profile from `APP_PROFILE` and its own
+    /// environment variables (`CATALOG__SERVER__PORT` and the like). Each instance then binds the host and port its configuration says
     /// (the service's default port, not a free one) and keeps its own drain delay and grace
     /// period; [`set_default`](Self::set_default) gives demo defaults that files and
     /// environment still override, [`set`](Self::set) keys that nothing overrides.
