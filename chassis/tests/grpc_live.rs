@@ -8,7 +8,6 @@
 mod common;
 mod grpc_support;
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -21,13 +20,15 @@ use chassis::health::HealthRegistry;
 use chassis::service::{Context, Identity, Launcher, ServiceHandle};
 use chassis::shutdown::Shutdown;
 use chassis_test_echo::pb::SayRequest;
-use common::{Reply, body, eventually, send};
+use common::eventually;
+use common::live::{TOKEN, admin, config_file, write};
 use grpc_support::{EchoClient, EchoService, hits, say};
-use http::{Method, Request, StatusCode};
-use http_body_util::Full;
+use http::{Method, StatusCode};
 use tonic::Code;
 
-const TOKEN: &str = "grpc-live-admin-token-0123456789";
+/// The service's own keys at the top of its `default.toml`.
+const HEAD: &str = r#"forward_to = "upstream""#;
+
 const WAIT: Duration = Duration::from_secs(10);
 
 /// The echo service the channel calls, counting its calls under `key`.
@@ -41,35 +42,6 @@ async fn upstream(key: &str) -> ServiceHandle {
     ])
     .await
     .unwrap()
-}
-
-/// `default.toml` for an echo service whose gRPC channel `upstream` calls `addr`, polled
-/// every 20 ms, with `extra` TOML appended.
-fn config_file(addr: SocketAddr, timeout: &str, extra: &str) -> String {
-    format!(
-        r#"forward_to = "upstream"
-
-[reload]
-poll_interval = "20ms"
-
-[telemetry.log]
-level = "warn"
-
-[discovery.static]
-upstream = ["{addr}"]
-
-[clients.upstream]
-timeout = "{timeout}"
-
-[clients.upstream.retry]
-max_attempts = 1
-{extra}
-"#
-    )
-}
-
-fn write(dir: &Path, text: &str) {
-    std::fs::write(dir.join("default.toml"), text).unwrap();
 }
 
 /// Starts the echo service reading `dir`: its router makes the channel `upstream`.
@@ -106,27 +78,6 @@ async fn call(client: &EchoClient<GrpcChannel>, request: SayRequest) -> Result<S
     Ok(reply.into_inner().message)
 }
 
-/// An admin request with the token (or without, when `token` is false).
-async fn admin(
-    handle: &ServiceHandle,
-    method: Method,
-    path: &str,
-    json: Option<&str>,
-    token: bool,
-) -> Reply {
-    let mut request = Request::builder()
-        .method(method)
-        .uri(format!("http://{}{path}", handle.ops_addr()));
-    if token {
-        request = request.header("authorization", format!("Bearer {TOKEN}"));
-    }
-    if json.is_some() {
-        request = request.header("content-type", "application/json");
-    }
-    let request = request.body(json.map_or_else(Full::default, body)).unwrap();
-    send(&common::client(), request).await.unwrap()
-}
-
 async fn reload(handle: &ServiceHandle) -> serde_json::Value {
     admin(handle, Method::POST, "/admin/config/reload", None, true)
         .await
@@ -137,12 +88,12 @@ async fn reload(handle: &ServiceHandle) -> serde_json::Value {
 async fn a_channels_timeout_loosened_in_a_watched_file_takes_effect_on_the_next_call() {
     let up = upstream("grpc-live-timeout").await;
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), &config_file(up.addr(), "100ms", ""));
+    write(dir.path(), &config_file(HEAD, up.addr(), "100ms", ""));
     let handle = start(dir.path(), true).await;
     let echo = client(&handle);
     assert_eq!(call(&echo, slow(300)).await, Err(Code::DeadlineExceeded));
 
-    write(dir.path(), &config_file(up.addr(), "5s", ""));
+    write(dir.path(), &config_file(HEAD, up.addr(), "5s", ""));
     eventually(WAIT, "the file's new timeout", || async {
         let now = handle.reload_handle().effective();
         now.keys["clients.upstream.timeout"].value == "5s"
@@ -168,7 +119,7 @@ async fn a_channels_breaker_forced_open_by_an_operator_refuses_calls_until_relea
     let up = upstream("grpc-live-breaker").await;
     let upstream_hits = hits("grpc-live-breaker");
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), &config_file(up.addr(), "5s", ""));
+    write(dir.path(), &config_file(HEAD, up.addr(), "5s", ""));
     let handle = start(dir.path(), false).await;
     let echo = client(&handle);
     assert_eq!(call(&echo, say("a")).await.as_deref(), Ok("a"));
@@ -208,7 +159,7 @@ async fn a_channels_breaker_forced_open_by_an_operator_refuses_calls_until_relea
 
     // A reload that builds a new breaker (another window) keeps the operator's override.
     let window = "[clients.upstream.breaker]\nwindow = { kind = \"count\", size = 30 }\n";
-    write(dir.path(), &config_file(up.addr(), "5s", window));
+    write(dir.path(), &config_file(HEAD, up.addr(), "5s", window));
     assert_eq!(reload(&handle).await["result"], "applied");
     assert_eq!(call(&echo, say("a")).await, Err(Code::Unavailable));
 
@@ -251,7 +202,7 @@ async fn a_channel_reconfigured_under_steady_load_loses_no_call() {
     let up = upstream("grpc-live-load").await;
     let upstream_hits = hits("grpc-live-load");
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), &config_file(up.addr(), "5s", ""));
+    write(dir.path(), &config_file(HEAD, up.addr(), "5s", ""));
     let handle = start(dir.path(), false).await;
     let echo = client(&handle);
 
@@ -282,7 +233,7 @@ async fn a_channel_reconfigured_under_steady_load_loses_no_call() {
              [clients.upstream.bulkhead]\nmax_concurrent = {}\n",
             64 + round
         );
-        let text = config_file(up.addr(), timeout, &extra).replace(
+        let text = config_file(HEAD, up.addr(), timeout, &extra).replace(
             "[clients.upstream.retry]",
             &format!("attempt_timeout = \"{attempt}\"\n\n[clients.upstream.retry]"),
         );

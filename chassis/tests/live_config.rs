@@ -19,12 +19,14 @@ use axum::routing::get;
 use chassis::client::ClientErrorKind;
 use chassis::config::Secret;
 use chassis::service::{Context, Launcher, Microservice, ServiceHandle};
-use common::{Reply, body, eventually, send};
-use http::{Method, Request, StatusCode};
-use http_body_util::Full;
+use common::live::{TOKEN, admin, config_file, write};
+use common::{Reply, eventually};
+use http::{Method, StatusCode};
 use serde::Deserialize;
 
-const TOKEN: &str = "live-admin-token-0123456789";
+/// The service's own keys at the top of its `default.toml`.
+const HEAD: &str = r#"greeting = "hello""#;
+
 const DSN: &str = "hunter2-the-dsn";
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -130,40 +132,11 @@ impl Upstream {
     }
 }
 
-/// `default.toml` for a service calling `upstream` at `addr`, polled every 20 ms, with
-/// `extra` TOML appended (tables after the top-level keys).
-fn config_file(addr: SocketAddr, timeout: &str, extra: &str) -> String {
-    format!(
-        r#"greeting = "hello"
-
-[reload]
-poll_interval = "20ms"
-
-[telemetry.log]
-level = "warn"
-
-[discovery.static]
-upstream = ["{addr}"]
-
-[clients.upstream]
-timeout = "{timeout}"
-
-[clients.upstream.retry]
-max_attempts = 1
-{extra}
-"#
-    )
-}
-
 /// How a source names the file `default.toml` of `dir`: its path's end (the path is
 /// relative to the working directory).
 fn in_dir(dir: &Path) -> String {
     let name = dir.file_name().unwrap().to_string_lossy();
     format!("{name}/default.toml")
-}
-
-fn write(dir: &Path, text: &str) {
-    std::fs::write(dir.join("default.toml"), text).unwrap();
 }
 
 /// Starts the service reading `dir`; SIGHUP is left to the test that sends it (a signal
@@ -188,27 +161,6 @@ async fn call(handle: &ServiceHandle, path: &'static str) -> Result<String, Clie
     reply.text().await.map_err(|e| e.kind())
 }
 
-/// An admin request with the token (or without, when `token` is false).
-async fn admin(
-    handle: &ServiceHandle,
-    method: Method,
-    path: &str,
-    json: Option<&str>,
-    token: bool,
-) -> Reply {
-    let mut request = Request::builder()
-        .method(method)
-        .uri(format!("http://{}{path}", handle.ops_addr()));
-    if token {
-        request = request.header("authorization", format!("Bearer {TOKEN}"));
-    }
-    if json.is_some() {
-        request = request.header("content-type", "application/json");
-    }
-    let request = request.body(json.map_or_else(Full::default, body)).unwrap();
-    send(&common::client(), request).await.unwrap()
-}
-
 fn effective(handle: &ServiceHandle, key: &str) -> serde_json::Value {
     handle.reload_handle().effective().keys[key].value.clone()
 }
@@ -221,11 +173,11 @@ async fn reload(handle: &ServiceHandle) -> Reply {
 async fn a_timeout_loosened_in_a_watched_file_takes_effect_on_the_next_call() {
     let upstream = Upstream::start("a", 300).await;
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), &config_file(upstream.addr, "100ms", ""));
+    write(dir.path(), &config_file(HEAD, upstream.addr, "100ms", ""));
     let handle = start(dir.path(), Launcher::new().unwrap()).await;
     assert_eq!(call(&handle, "/slow").await, Err(ClientErrorKind::Timeout));
 
-    write(dir.path(), &config_file(upstream.addr, "5s", ""));
+    write(dir.path(), &config_file(HEAD, upstream.addr, "5s", ""));
     eventually(WAIT, "the file's new timeout", || async {
         effective(&handle, "clients.upstream.timeout") == "5s"
     })
@@ -239,12 +191,12 @@ async fn a_timeout_loosened_in_a_file_takes_effect_after_sighup() {
     let upstream = Upstream::start("a", 300).await;
     let dir = tempfile::tempdir().unwrap();
     let unwatched = "[reload]\nwatch_files = false\nsighup = true\n";
-    let text = config_file(upstream.addr, "100ms", "").replace("[reload]\n", unwatched);
+    let text = config_file(HEAD, upstream.addr, "100ms", "").replace("[reload]\n", unwatched);
     write(dir.path(), &text);
     let handle = start(dir.path(), Launcher::new().unwrap()).await;
     assert_eq!(call(&handle, "/slow").await, Err(ClientErrorKind::Timeout));
 
-    let text = config_file(upstream.addr, "5s", "").replace("[reload]\n", unwatched);
+    let text = config_file(HEAD, upstream.addr, "5s", "").replace("[reload]\n", unwatched);
     write(dir.path(), &text);
     let me = rustix::process::getpid();
     rustix::process::kill_process(me, rustix::process::Signal::HUP).unwrap();
@@ -260,7 +212,7 @@ async fn a_timeout_loosened_in_a_file_takes_effect_after_sighup() {
 async fn an_invalid_change_is_refused_whole_and_the_old_configuration_keeps_working() {
     let upstream = Upstream::start("a", 200).await;
     let dir = tempfile::tempdir().unwrap();
-    let good = config_file(upstream.addr, "5s", "");
+    let good = config_file(HEAD, upstream.addr, "5s", "");
     write(dir.path(), &good);
     let mut launcher = Launcher::new().unwrap();
     launcher = launcher.set("reload.watch_files", false);
@@ -269,6 +221,7 @@ async fn an_invalid_change_is_refused_whole_and_the_old_configuration_keeps_work
 
     // A valid change (attempts) beside two invalid ones: nothing of it applies.
     let bad = config_file(
+        HEAD,
         upstream.addr,
         "banana",
         "[clients.upstream.breaker]\nfailure_rate_threshold = 500.0\n",
@@ -343,7 +296,7 @@ async fn an_invalid_change_is_refused_whole_and_the_old_configuration_keeps_work
 async fn a_client_reconfigured_under_steady_load_loses_no_call() {
     let upstream = Upstream::start("a", 5).await;
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), &config_file(upstream.addr, "5s", ""));
+    write(dir.path(), &config_file(HEAD, upstream.addr, "5s", ""));
     let launcher = Launcher::new().unwrap().set("reload.watch_files", false);
     let handle = Arc::new(start(dir.path(), launcher).await);
 
@@ -372,7 +325,10 @@ async fn a_client_reconfigured_under_steady_load_loses_no_call() {
              window = {{ kind = \"count\", size = {size} }}\n\
              [clients.upstream.outlier]\nfailure_rate_threshold = {threshold}\n"
         );
-        write(dir.path(), &config_file(upstream.addr, timeout, &extra));
+        write(
+            dir.path(),
+            &config_file(HEAD, upstream.addr, timeout, &extra),
+        );
         let report = reload(&handle).await.json();
         assert_eq!(report["result"], "applied", "{report}");
         tokio::time::sleep(Duration::from_millis(15)).await;
@@ -396,7 +352,7 @@ async fn a_breaker_keeps_its_state_unless_its_window_changes() {
     };
     write(
         dir.path(),
-        &config_file(upstream.addr, "5s", &breaker("50.0", 20)),
+        &config_file(HEAD, upstream.addr, "5s", &breaker("50.0", 20)),
     );
     let launcher = Launcher::new().unwrap().set("reload.watch_files", false);
     let handle = start(dir.path(), launcher).await;
@@ -409,14 +365,14 @@ async fn a_breaker_keeps_its_state_unless_its_window_changes() {
 
     write(
         dir.path(),
-        &config_file(upstream.addr, "5s", &breaker("80.0", 20)),
+        &config_file(HEAD, upstream.addr, "5s", &breaker("80.0", 20)),
     );
     assert_eq!(reload(&handle).await.json()["result"], "applied");
     assert_eq!(failed(get().await), 4, "a new threshold keeps the window");
 
     write(
         dir.path(),
-        &config_file(upstream.addr, "5s", &breaker("80.0", 30)),
+        &config_file(HEAD, upstream.addr, "5s", &breaker("80.0", 30)),
     );
     assert_eq!(reload(&handle).await.json()["result"], "applied");
     assert_eq!(failed(get().await), 0, "a new window starts empty");
@@ -427,7 +383,7 @@ async fn a_breaker_keeps_its_state_unless_its_window_changes() {
 async fn a_breaker_forced_open_by_an_operator_refuses_calls_until_released() {
     let upstream = Upstream::start("a", 0).await;
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), &config_file(upstream.addr, "5s", ""));
+    write(dir.path(), &config_file(HEAD, upstream.addr, "5s", ""));
     let launcher = Launcher::new().unwrap().set("reload.watch_files", false);
     let handle = start(dir.path(), launcher).await;
     assert_eq!(call(&handle, "/slow").await.as_deref(), Ok("a"));
@@ -457,7 +413,7 @@ async fn a_breaker_forced_open_by_an_operator_refuses_calls_until_released() {
 
     // A reload that builds a new breaker (another window) keeps the operator's override.
     let window = "[clients.upstream.breaker]\nwindow = { kind = \"count\", size = 30 }\n";
-    write(dir.path(), &config_file(upstream.addr, "5s", window));
+    write(dir.path(), &config_file(HEAD, upstream.addr, "5s", window));
     assert_eq!(reload(&handle).await.json()["result"], "applied");
     assert_eq!(
         call(&handle, "/slow").await,
@@ -497,7 +453,7 @@ async fn a_breaker_forced_open_by_an_operator_refuses_calls_until_released() {
 async fn the_effective_configuration_shows_sources_and_never_a_secret() {
     let upstream = Upstream::start("a", 0).await;
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), &config_file(upstream.addr, "5s", ""));
+    write(dir.path(), &config_file(HEAD, upstream.addr, "5s", ""));
     let env = [
         ("LIVE_TEST__DB__DSN".to_owned(), DSN.to_owned()),
         ("LIVE_TEST__GREETING".to_owned(), "hi from env".to_owned()),
@@ -539,7 +495,7 @@ async fn the_effective_configuration_shows_sources_and_never_a_secret() {
     }
 
     // A key that needs a restart: reported, shown pending, its running value kept.
-    let restart = config_file(upstream.addr, "5s", "[server]\nmax_headers = 50\n");
+    let restart = config_file(HEAD, upstream.addr, "5s", "[server]\nmax_headers = 50\n");
     write(dir.path(), &restart);
     let report = reload(&handle).await.json();
     assert_eq!(report["result"], "needs_restart", "{report}");
@@ -560,14 +516,14 @@ async fn the_services_own_settings_faults_log_level_and_static_lists_change_live
     let b = Upstream::start("b", 0).await;
     let dir = tempfile::tempdir().unwrap();
     let faults = "[faults]\nenabled = true\nerror_rate = 0.0\n";
-    write(dir.path(), &config_file(a.addr, "5s", faults));
+    write(dir.path(), &config_file(HEAD, a.addr, "5s", faults));
     let launcher = Launcher::new().unwrap().set("reload.watch_files", false);
     let handle = start(dir.path(), launcher).await;
     let greeting = || common::get(handle.addr(), "/greeting");
     assert_eq!(greeting().await.text(), "hello");
     assert_eq!(call(&handle, "/slow").await.as_deref(), Ok("a"));
 
-    let text = config_file(b.addr, "5s", &faults.replace("0.0", "1.0"))
+    let text = config_file(HEAD, b.addr, "5s", &faults.replace("0.0", "1.0"))
         .replace("greeting = \"hello\"", "greeting = \"bonjour\"")
         .replace("level = \"warn\"", "level = \"warn,chassis=info\"");
     write(dir.path(), &text);
@@ -619,7 +575,7 @@ async fn a_timeout_loosened_in_etcd_takes_effect_on_the_next_call() {
         "[reload]\netcd_prefix = \"/config/live-test/\"\netcd_endpoints = [\"{}\"]\n",
         etcd.url()
     );
-    let text = config_file(upstream.addr, "5s", "").replace("[reload]\n", &source);
+    let text = config_file(HEAD, upstream.addr, "5s", "").replace("[reload]\n", &source);
     write(dir.path(), &text);
     let launcher = Launcher::new().unwrap().set("reload.watch_files", false);
     let handle = start(dir.path(), launcher).await;
@@ -701,7 +657,7 @@ async fn an_unreachable_etcd_prefix_fails_start_up() {
 async fn restart_keys_are_judged_against_what_runs_and_unusable_tls_files_are_refused() {
     let upstream = Upstream::start("a", 0).await;
     let dir = tempfile::tempdir().unwrap();
-    let good = config_file(upstream.addr, "5s", "");
+    let good = config_file(HEAD, upstream.addr, "5s", "");
     write(dir.path(), &good);
     let launcher = Launcher::new().unwrap().set("reload.watch_files", false);
     let handle = start(dir.path(), launcher).await;

@@ -3,6 +3,7 @@
 
 #[cfg(feature = "etcd")]
 pub mod etcd;
+pub mod live;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
