@@ -8,17 +8,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use chassis::config::FaultsConfig;
-use common::{BOUND, get, shop};
+use common::{BOUND, breaker_state, get, shop};
 use http::StatusCode;
-
-fn breaker_state(metrics: &str, state: &str) -> Option<f64> {
-    // Each service's /metrics shows its own breakers, labelled with the service last.
-    let series = format!("chassis_breaker_state{{client=\"catalog\",state=\"{state}\"");
-    metrics.lines().find_map(|line| {
-        let rest = line.strip_prefix(&series)?;
-        rest.rsplit_once("} ")?.1.trim().parse().ok()
-    })
-}
 
 #[tokio::test]
 async fn catalog_faults_open_the_gateway_breaker_and_healing_closes_it() {

@@ -12,12 +12,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use chassis::testing::{Fault, TestCluster};
-use common::{BOUND, Reply, call, get};
+use common::{BOUND, Reply, TWO_ESPRESSO, breaker_state, call, get};
 use http::StatusCode;
 use http_body_util::Full;
 use hyper::body::Bytes;
-
-const TWO_ESPRESSO: &str = r#"{"lines":[{"item_id":"espresso","quantity":2}]}"#;
 
 /// `POST /orders` straight to orders, which prices the order through catalog.
 async fn place_order(orders: std::net::SocketAddr) -> Reply {
@@ -40,15 +38,6 @@ async fn shop() -> TestCluster {
         .start()
         .await
         .unwrap()
-}
-
-/// The value of `chassis_breaker_state{client="catalog",state="<state>",...}`.
-fn breaker_state(metrics: &str, state: &str) -> Option<f64> {
-    let series = format!("chassis_breaker_state{{client=\"catalog\",state=\"{state}\"");
-    metrics.lines().find_map(|line| {
-        let rest = line.strip_prefix(&series)?;
-        rest.rsplit_once("} ")?.1.trim().parse().ok()
-    })
 }
 
 #[tokio::test]

@@ -7,10 +7,8 @@
 mod common;
 
 use chassis::testing::TestCluster;
-use common::{get, post_order};
+use common::{TWO_ESPRESSO, get, post_order};
 use http::StatusCode;
-
-const TWO_ESPRESSO: &str = r#"{"lines":[{"item_id":"espresso","quantity":2}]}"#;
 
 #[tokio::test]
 async fn orders_through_the_gateway_are_priced_idempotent_and_validated() {

@@ -6,27 +6,19 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
 use chassis::testing::{ClusterError, SimulatedCluster, Simulation};
-
-const TWO_ESPRESSO: &str = r#"{"lines":[{"item_id":"espresso","quantity":2}]}"#;
+use common::{TWO_ESPRESSO, breaker_state};
 
 fn alone() -> MutexGuard<'static, ()> {
     static ONE: Mutex<()> = Mutex::new(());
     ONE.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// The value of `chassis_breaker_state{client="catalog",state="<state>",...}`.
-fn breaker_state(metrics: &str, state: &str) -> Option<f64> {
-    let series = format!("chassis_breaker_state{{client=\"catalog\",state=\"{state}\"");
-    metrics.lines().find_map(|line| {
-        let rest = line.strip_prefix(&series)?;
-        rest.rsplit_once("} ")?.1.trim().parse().ok()
-    })
 }
 
 /// What the test saw of one call to gateway: simulated time (ms), status, `x-fallback`,

@@ -5,17 +5,8 @@
 
 mod common;
 
-use common::{get, shop};
+use common::{breaker_state, get, shop};
 use http::StatusCode;
-
-fn breaker_state(metrics: &str, state: &str) -> Option<f64> {
-    // Each service's /metrics shows its own breakers, labelled with the service last.
-    let series = format!("chassis_breaker_state{{client=\"catalog\",state=\"{state}\"");
-    metrics.lines().find_map(|line| {
-        let rest = line.strip_prefix(&series)?;
-        rest.rsplit_once("} ")?.1.trim().parse().ok()
-    })
-}
 
 /// The review's attack: requests to the gateway carrying a spent deadline opened its catalog
 /// breaker. The gateway is an edge and ignores the hint; orders, an internal service that

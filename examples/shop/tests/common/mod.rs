@@ -13,6 +13,19 @@ use shop::{Shop, ShopOptions};
 
 pub const BOUND: Duration = Duration::from_secs(30);
 
+/// An order of two bags of espresso beans.
+pub const TWO_ESPRESSO: &str = r#"{"lines":[{"item_id":"espresso","quantity":2}]}"#;
+
+/// The value of `chassis_breaker_state{client="catalog",state="<state>",...}` in a
+/// service's `/metrics` (each shows its own breakers, labelled with the service last).
+pub fn breaker_state(metrics: &str, state: &str) -> Option<f64> {
+    let series = format!("chassis_breaker_state{{client=\"catalog\",state=\"{state}\"");
+    metrics.lines().find_map(|line| {
+        let rest = line.strip_prefix(&series)?;
+        rest.rsplit_once("} ")?.1.trim().parse().ok()
+    })
+}
+
 pub struct Reply {
     pub status: StatusCode,
     pub headers: http::HeaderMap,
